@@ -1,0 +1,1 @@
+"""DeepRock Studio: rock guitar MIDI → tokens → LSTM → riffs."""
