@@ -1,0 +1,184 @@
+"""One loader for every MIDI file a user may have: bytes → Song (tracks of notes).
+
+    song = load("song.mid")      # never raises; song.status is ok, recovered or failed
+
+symusic reads the normal case; a damaged file is rebuilt by ``smf.rebuild`` and read again
+(status "recovered", with the repairs listed). A track is one (MTrk index, channel) pair.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import symusic
+
+from deeprock import smf
+
+MAX_FILE_BYTES = 32 * 1024 * 1024
+MAX_NOTES = 2_000_000
+NOTE_DTYPE = np.dtype(
+    [("start", "<i8"), ("duration", "<i8"), ("pitch", "u1"), ("velocity", "u1")]
+)
+
+
+@dataclass
+class Track:
+    index: int  # 0-based MTrk chunk
+    channel: int  # 0-15; 9 is drums
+    program: int | None  # None: no program change before the notes
+    name: str
+    notes: np.ndarray  # NOTE_DTYPE, sorted by start then pitch; times in ticks
+
+    @property
+    def is_drum(self) -> bool:
+        return self.channel == 9
+
+
+@dataclass
+class Song:
+    path: str
+    status: str = "failed"  # ok | recovered | failed
+    repairs: list[str] = field(default_factory=list)
+    error: str | None = None
+    ticks_per_beat: int = 480
+    tempo_ticks: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    tempo_qpm: np.ndarray = field(default_factory=lambda: np.full(1, 120.0))
+    tracks: list[Track] = field(default_factory=list)
+
+    def seconds(self, ticks: np.ndarray) -> np.ndarray:
+        """Ticks → seconds through the tempo map."""
+        ticks = np.asarray(ticks, dtype=np.float64)
+        seconds_per_tick = 60.0 / (self.tempo_qpm * self.ticks_per_beat)
+        segment_start = np.concatenate(
+            ([0.0], np.cumsum(np.diff(self.tempo_ticks) * seconds_per_tick[:-1]))
+        )
+        which = np.clip(np.searchsorted(self.tempo_ticks, ticks, side="right") - 1, 0, None)
+        return segment_start[which] + (ticks - self.tempo_ticks[which]) * seconds_per_tick[which]
+
+    @property
+    def end_tick(self) -> int:
+        ends = [int((t.notes["start"] + t.notes["duration"]).max()) for t in self.tracks]
+        return max(ends, default=0)
+
+    @property
+    def length_seconds(self) -> float:
+        return float(self.seconds(np.array([self.end_tick]))[0])
+
+    @property
+    def tempo(self) -> float:
+        """The first tempo in quarter notes per minute (120 when the file sets none)."""
+        return float(self.tempo_qpm[0])
+
+
+def load(path: str | os.PathLike) -> Song:
+    """Read a file from disk; every problem ends up in Song.error, never as an exception."""
+    song = Song(path=str(path))
+    try:
+        size = os.stat(path).st_size
+        if size > MAX_FILE_BYTES:
+            raise smf.MidiError(f"file is {size} bytes, over the {MAX_FILE_BYTES} byte limit")
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except (OSError, smf.MidiError) as error:
+        song.error = _reason(error)
+        return song
+    return parse(data, song)
+
+
+def load_bytes(data: bytes, name: str = "<bytes>") -> Song:
+    """Read MIDI from memory (uploads, tests)."""
+    if len(data) > MAX_FILE_BYTES:
+        return Song(path=name, error=f"{len(data)} bytes, over the {MAX_FILE_BYTES} byte limit")
+    return parse(data, Song(path=name))
+
+
+def parse(data: bytes, song: Song) -> Song:
+    try:
+        if not data:
+            raise smf.MidiError("empty file (0 bytes)")
+        try:
+            _fill(song, data, smf.read_header(data), sanitize=False)
+            song.status = "ok"
+        except (smf.MidiError, RuntimeError, ValueError):
+            song.status = "recovered"
+            try:  # the most common damage, cheaply: symusic clamps bytes above 127 itself
+                _fill(song, data, smf.read_header(data), sanitize=True)
+                song.repairs = ["data bytes above 127 clamped"]
+            except (smf.MidiError, RuntimeError, ValueError):
+                clean, song.repairs = smf.rebuild(data)
+                _fill(song, clean, smf.read_header(clean), sanitize=False)
+    except (smf.MidiError, RuntimeError, ValueError, IndexError) as error:
+        song.status, song.tracks, song.error = "failed", [], _reason(error)
+    return song
+
+
+def _fill(song: Song, data: bytes, header: smf.Header, sanitize: bool) -> None:
+    """Parse each MTrk alone with symusic so that tracks keep their chunk index."""
+    spans = smf.track_spans(data, header)
+    if spans is None:
+        raise smf.MidiError("chunk lengths do not match the file")
+    prefix = b"MThd\x00\x00\x00\x06\x00\x01\x00\x01" + data[12:14]
+    tempos: list[tuple[int, int]] = []
+    total = 0
+    song.tracks = []
+    for index, (start, stop) in enumerate(spans):
+        score = symusic.Score.from_midi(prefix + data[start - 8 : stop], sanitize_data=sanitize)
+        total += score.note_num()
+        if total > MAX_NOTES:
+            raise smf.MidiError(f"over {MAX_NOTES} notes: not a playable song")
+        tempo = score.tempos.numpy()
+        tempos += zip(tempo["time"].tolist(), tempo["mspq"].tolist(), strict=True)
+        if score.note_num():
+            song.tracks += _tracks_of_chunk(score, data, start, stop, index)
+    song.ticks_per_beat = score.tpq
+    _set_tempo_map(song, tempos)
+
+
+def _tracks_of_chunk(
+    score: symusic.Score, data: bytes, start: int, stop: int, index: int
+) -> list[Track]:
+    # symusic also emits note-less tracks for stray note-offs; they carry nothing we keep
+    parts = [part for part in score.tracks if part.note_num()]
+    facts = smf.chunk_facts(np.frombuffer(data, np.uint8), start, stop)
+    if len(facts.tracks) != len(parts):
+        raise smf.MidiError(f"track {index}: note events could not be matched to channels")
+    by_channel: dict[int, list] = {}
+    for (channel, _, was_set), part in zip(facts.tracks, parts, strict=True):
+        program = part.program if was_set or part.program else None
+        by_channel.setdefault(channel, []).append((program, part.notes.numpy()))
+    return [_track(index, channel, facts.name, parts) for channel, parts in by_channel.items()]
+
+
+def _track(index: int, channel: int, name: str, parts: list) -> Track:
+    notes = np.concatenate([_note_array(arrays) for _, arrays in parts])
+    if len(parts) > 1:
+        notes = notes[np.lexsort((notes["pitch"], notes["start"]))]
+    program = next((p for p, _ in parts if p is not None), None)
+    return Track(index, channel, program, name, notes)
+
+
+def _note_array(arrays: dict[str, np.ndarray]) -> np.ndarray:
+    notes = np.empty(len(arrays["time"]), NOTE_DTYPE)
+    notes["start"] = arrays["time"]
+    notes["duration"] = arrays["duration"]
+    notes["pitch"] = arrays["pitch"]
+    notes["velocity"] = arrays["velocity"]
+    return notes
+
+
+def _set_tempo_map(song: Song, tempos: list[tuple[int, int]]) -> None:
+    tempos = sorted(t for t in tempos if t[1] > 0)
+    if not tempos or tempos[0][0] > 0:
+        tempos.insert(0, (0, tempos[0][1] if tempos else 500_000))
+    ticks, mspq = np.array(tempos, dtype=np.int64).T
+    song.tempo_ticks = ticks
+    song.tempo_qpm = 60_000_000.0 / mspq
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, OSError):
+        return f"cannot read: {error.strerror or error}"
+    return str(error) or type(error).__name__
