@@ -1,0 +1,143 @@
+"""A track → tokens: notes 'E4' and chords 'E2 B2 E3', each with its rhythm; the vocabulary.
+
+    stream = tokenize(song, track)  # .tokens, .delta_twelfths, .duration_twelfths
+
+Rules (DESIGN.md): pitch names as music21 spells MIDI pitches; onsets quantized to the post's
+music21 grid (sixteenths and eighth-note triplets); notes that start together, or within a strum
+of each other, form one chord of distinct pitches in ascending order. Rhythm is kept in twelfths
+of a quarter, the smallest unit holding both grids (a sixteenth is 3, a triplet eighth 4).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from deeprock.midi import Song, Track
+
+PITCH_CLASSES = ("C", "C#", "D", "E-", "E", "F", "F#", "G", "G#", "A", "B-", "B")
+PITCH_NAMES = tuple(f"{PITCH_CLASSES[p % 12]}{p // 12 - 1}" for p in range(128))
+TWELFTHS_PER_QUARTER = 12
+STRUM_SECONDS = 0.04  # a strum spreads a chord over tens of milliseconds
+
+
+@dataclass
+class TokenStream:
+    names: list[str]  # each distinct token once
+    ids: np.ndarray  # index into names, one per token
+    delta_twelfths: np.ndarray  # time since the previous token (the first: since the start)
+    duration_twelfths: np.ndarray
+
+    @property
+    def tokens(self) -> list[str]:
+        return [self.names[i] for i in self.ids]
+
+
+def pitch_name(pitch: int) -> str:
+    return PITCH_NAMES[pitch]
+
+
+def quantize_twelfths(quarters: np.ndarray) -> np.ndarray:
+    """Snap to the nearer of the sixteenth grid and the eighth-triplet grid, as music21 does."""
+    quarters = np.asarray(quarters, dtype=np.float64)
+    sixteenths = np.round(quarters * 4) * 3
+    triplets = np.round(quarters * 3) * 4
+    raw = quarters * TWELFTHS_PER_QUARTER
+    use_triplets = np.abs(triplets - raw) < np.abs(sixteenths - raw)
+    return np.where(use_triplets, triplets, sixteenths).astype(np.int64)
+
+
+def chord_groups(song: Song, track: Track) -> tuple[np.ndarray, np.ndarray]:
+    """Group id of each note (notes sorted by onset) and the quantized onset of each note."""
+    notes = track.notes
+    onsets = quantize_twelfths(notes["start"] / song.ticks_per_beat)
+    seconds = song.seconds(notes["start"])
+    # a new chord starts where the quantized onset moves and the gap is longer than a strum
+    new_chord = (np.diff(onsets) > 0) & (np.diff(seconds) > STRUM_SECONDS)
+    group = np.concatenate(([0], np.cumsum(new_chord)))
+    return group, onsets
+
+
+def tokenize(song: Song, track: Track) -> TokenStream:
+    """The one token function: every later step reads tokens made here."""
+    notes = track.notes
+    if len(notes) == 0:
+        empty = np.zeros(0, np.int64)
+        return TokenStream([], empty, empty, empty)
+    group, onsets = chord_groups(song, track)
+    count = int(group[-1]) + 1
+    masks = np.zeros((count, 128), dtype=bool)
+    masks[group, notes["pitch"]] = True
+    packed = np.packbits(masks, axis=1)  # 16 bytes per chord: one key per distinct chord
+    keys, inverse = np.unique(packed.view("V16").ravel(), return_inverse=True)
+    names = [_chord_name(np.unpackbits(np.frombuffer(k.tobytes(), np.uint8))) for k in keys]
+    first = np.searchsorted(group, np.arange(count))
+    chord_onsets = onsets[first]
+    ends = quantize_twelfths((notes["start"] + notes["duration"]) / song.ticks_per_beat)
+    chord_ends = np.maximum.reduceat(ends, first)
+    duration = np.maximum(chord_ends - chord_onsets, 1)
+    delta = np.diff(chord_onsets, prepend=0)
+    return TokenStream(names, inverse.ravel(), delta, duration)
+
+
+def _chord_name(mask: np.ndarray) -> str:
+    return " ".join(PITCH_NAMES[p] for p in np.flatnonzero(mask))
+
+
+def token_pitches(token: str) -> list[int]:
+    """'E2 B2 E3' → [40, 47, 52]."""
+    return [PITCH_NAMES.index(name) for name in token.split(" ")]
+
+
+@dataclass
+class Vocabulary:
+    """Token ↔ id, saved as JSON; ids are stable once given."""
+
+    tokens: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._ids = {token: i for i, token in enumerate(self.tokens)}
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Vocabulary) and self.tokens == other.tokens
+
+    def id(self, token: str) -> int:
+        """The token's id, given a new one when the token is new."""
+        if token not in self._ids:
+            self._ids[token] = len(self.tokens)
+            self.tokens.append(token)
+        return self._ids[token]
+
+    def ids(self, tokens: list[str]) -> np.ndarray:
+        return np.array([self.id(t) for t in tokens], dtype=np.int32)
+
+    def decode(self, ids: np.ndarray) -> list[str]:
+        return [self.tokens[i] for i in ids]
+
+    def to_dict(self) -> dict:
+        return {"version": 1, "tokens": self.tokens}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Vocabulary:
+        tokens = data.get("tokens")
+        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+            raise ValueError("vocabulary JSON needs a list of token strings under 'tokens'")
+        return cls(list(tokens))
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Written to a temporary file first, so a crash never leaves half a vocabulary."""
+        path = Path(path)
+        temporary = path.with_name(f".{path.name}.tmp")
+        temporary.write_text(json.dumps(self.to_dict()), encoding="utf-8")
+        os.replace(temporary, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Vocabulary:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
