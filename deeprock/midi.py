@@ -8,6 +8,7 @@ symusic reads the normal case; a damaged file is rebuilt by ``smf.rebuild`` and 
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,8 @@ class Track:
 class Song:
     path: str
     status: str = "failed"  # ok | recovered | failed
+    size: int = 0
+    md5: str | None = None
     repairs: list[str] = field(default_factory=list)
     error: str | None = None
     ticks_per_beat: int = 480
@@ -96,6 +99,7 @@ def load_bytes(data: bytes, name: str = "<bytes>") -> Song:
 
 
 def parse(data: bytes, song: Song) -> Song:
+    song.size, song.md5 = len(data), hashlib.md5(data).hexdigest()
     try:
         if not data:
             raise smf.MidiError("empty file (0 bytes)")
@@ -124,7 +128,8 @@ def _fill(song: Song, data: bytes, header: smf.Header, sanitize: bool) -> None:
     tempos: list[tuple[int, int]] = []
     total = 0
     song.tracks = []
-    for index, (start, stop) in enumerate(spans):
+    for index, ((start, stop), facts) in enumerate(zip(spans, smf.file_facts(data, spans),
+                                                       strict=True)):
         score = symusic.Score.from_midi(prefix + data[start - 8 : stop], sanitize_data=sanitize)
         total += score.note_num()
         if total > MAX_NOTES:
@@ -132,17 +137,14 @@ def _fill(song: Song, data: bytes, header: smf.Header, sanitize: bool) -> None:
         tempo = score.tempos.numpy()
         tempos += zip(tempo["time"].tolist(), tempo["mspq"].tolist(), strict=True)
         if score.note_num():
-            song.tracks += _tracks_of_chunk(score, data, start, stop, index)
+            song.tracks += _tracks_of_chunk(score, facts, index)
     song.ticks_per_beat = score.tpq
     _set_tempo_map(song, tempos)
 
 
-def _tracks_of_chunk(
-    score: symusic.Score, data: bytes, start: int, stop: int, index: int
-) -> list[Track]:
+def _tracks_of_chunk(score: symusic.Score, facts: smf.ChunkFacts, index: int) -> list[Track]:
     # symusic also emits note-less tracks for stray note-offs; they carry nothing we keep
     parts = [part for part in score.tracks if part.note_num()]
-    facts = smf.chunk_facts(np.frombuffer(data, np.uint8), start, stop)
     if len(facts.tracks) != len(parts):
         raise smf.MidiError(f"track {index}: note events could not be matched to channels")
     by_channel: dict[int, list] = {}
@@ -182,3 +184,12 @@ def _reason(error: Exception) -> str:
     if isinstance(error, OSError):
         return f"cannot read: {error.strerror or error}"
     return str(error) or type(error).__name__
+
+
+def warm_up() -> None:
+    """Load the compiled event walk (numba) before forking scan workers."""
+    body = bytes.fromhex("00c01d" "00904064" "83608040" "00" "00ff2f00")
+    tiny = b"MThd" + bytes.fromhex("00000006000000010" "1e0") + b"MTrk"
+    tiny += len(body).to_bytes(4, "big") + body
+    smf.rebuild(tiny)
+    parse(tiny, Song(path="<warm-up>"))

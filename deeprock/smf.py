@@ -205,18 +205,31 @@ def walk_chunk(buf: np.ndarray, start: int, stop: int):  # noqa: C901 - one tigh
     return events[:n], counts, pairs
 
 
-def chunk_facts(buf: np.ndarray, start: int, stop: int) -> ChunkFacts:
-    """Track name and the (channel, program, program was set) of each track symusic will emit."""
-    events, _, pairs = walk_chunk(buf, start, stop)
-    facts = ChunkFacts()
-    names = events[(events[:, 1] == 0xFF) & (events[:, 2] == TRACK_NAME)]
-    if len(names):  # symusic keeps the last name of the chunk
-        offset, length = names[-1, 4], names[-1, 5]
-        facts.name = bytes(buf[offset : offset + length]).decode("latin-1").strip()
-    channels, programs = np.nonzero(pairs)
-    facts.tracks = [
-        (int(c), int(p), bool(pairs[c, p] == 2)) for c, p in zip(channels, programs, strict=True)
-    ]
+@numba.njit(cache=True, nogil=True)
+def _file_facts(buf: np.ndarray, spans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Note pairs and last track-name (offset, length) of every chunk, in one compiled call."""
+    pairs = np.zeros((len(spans), 16, 128), np.int8)
+    names = np.full((len(spans), 2), -1, np.int64)
+    for i in range(len(spans)):
+        events, _, pairs[i] = walk_chunk(buf, spans[i, 0], spans[i, 1])
+        for row in events:
+            if row[1] == 0xFF and row[2] == TRACK_NAME:
+                names[i, 0], names[i, 1] = row[4], row[5]
+    return pairs, names
+
+
+def file_facts(data: bytes, spans: list[tuple[int, int]]) -> list[ChunkFacts]:
+    """Per chunk: track name and (channel, program, program was set) of each symusic track."""
+    buf = np.frombuffer(data, np.uint8)
+    pairs, names = _file_facts(buf, np.array(spans, dtype=np.int64).reshape(-1, 2))
+    facts = []
+    for chunk_pairs, (offset, length) in zip(pairs, names, strict=True):
+        name = bytes(buf[offset : offset + length]) if offset >= 0 else b""
+        channels, programs = np.nonzero(chunk_pairs)
+        facts.append(ChunkFacts(
+            name.decode("latin-1").strip(),
+            [(c, p, chunk_pairs[c, p] == 2) for c, p in zip(channels.tolist(), programs.tolist(),
+                                                            strict=True)]))
     return facts
 
 

@@ -74,7 +74,7 @@ def tokenize(song: Song, track: Track) -> TokenStream:
     masks[group, notes["pitch"]] = True
     packed = np.packbits(masks, axis=1)  # 16 bytes per chord: one key per distinct chord
     keys, inverse = np.unique(packed.view("V16").ravel(), return_inverse=True)
-    names = [_chord_name(np.unpackbits(np.frombuffer(k.tobytes(), np.uint8))) for k in keys]
+    names = [_chord_name(key.tobytes()) for key in keys]
     first = np.searchsorted(group, np.arange(count))
     chord_onsets = onsets[first]
     ends = quantize_twelfths((notes["start"] + notes["duration"]) / song.ticks_per_beat)
@@ -84,8 +84,15 @@ def tokenize(song: Song, track: Track) -> TokenStream:
     return TokenStream(names, inverse.ravel(), delta, duration)
 
 
-def _chord_name(mask: np.ndarray) -> str:
-    return " ".join(PITCH_NAMES[p] for p in np.flatnonzero(mask))
+_CHORD_NAMES: dict[bytes, str] = {}  # packed pitch set → name; chords repeat across tracks
+
+
+def _chord_name(key: bytes) -> str:
+    name = _CHORD_NAMES.get(key)
+    if name is None:
+        pitches = np.flatnonzero(np.unpackbits(np.frombuffer(key, np.uint8)))
+        name = _CHORD_NAMES[key] = " ".join(PITCH_NAMES[p] for p in pitches)
+    return name
 
 
 def token_pitches(token: str) -> list[int]:

@@ -1,0 +1,241 @@
+"""The SQLite catalog: what a scan learnt about each file, track and guitar token stream.
+
+Later steps (windows, training, pages) read tokens from here and never parse MIDI again.
+Token streams are stored as little-endian int32 arrays against the catalog's vocabulary.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+from deeprock.tokens import Vocabulary
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    root TEXT NOT NULL,
+    path TEXT NOT NULL,              -- relative to root
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    md5 TEXT,
+    status TEXT NOT NULL,            -- ok | recovered | failed
+    repairs TEXT NOT NULL,           -- JSON list
+    error TEXT,
+    ticks_per_beat INTEGER,
+    seconds REAL,
+    tempo REAL,
+    UNIQUE (root, path)
+);
+CREATE TABLE IF NOT EXISTS tracks (
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    channel INTEGER NOT NULL,
+    program INTEGER,
+    name TEXT NOT NULL,
+    is_drum INTEGER NOT NULL,
+    notes INTEGER NOT NULL,
+    pitch_min INTEGER,
+    pitch_max INTEGER,
+    polyphony REAL,                  -- notes per distinct onset
+    guitar INTEGER NOT NULL,
+    guitar_source TEXT,              -- metadata | inferred | NULL
+    guitar_probability REAL NOT NULL,
+    guitar_reason TEXT NOT NULL,
+    PRIMARY KEY (file_id, idx, channel)
+);
+CREATE TABLE IF NOT EXISTS streams (
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    channel INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    ids BLOB NOT NULL,               -- int32 token ids
+    delta BLOB NOT NULL,             -- int32 twelfths of a quarter since the previous token
+    duration BLOB NOT NULL,          -- int32 twelfths of a quarter
+    PRIMARY KEY (file_id, idx, channel)
+);
+CREATE TABLE IF NOT EXISTS vocabulary (id INTEGER PRIMARY KEY, token TEXT NOT NULL UNIQUE);
+"""
+FILE_COLUMNS = ("root", "path", "size", "mtime_ns", "md5", "status", "repairs", "error",
+                "ticks_per_beat", "seconds", "tempo")
+TRACK_COLUMNS = ("idx", "channel", "program", "name", "is_drum", "notes", "pitch_min",
+                 "pitch_max", "polyphony", "guitar", "guitar_source", "guitar_probability",
+                 "guitar_reason")
+
+
+class CatalogError(RuntimeError):
+    """The catalog cannot be opened, written or understood; the message names the path."""
+
+
+@dataclass
+class Stream:
+    file_id: int
+    idx: int
+    channel: int
+    ids: np.ndarray
+    delta: np.ndarray
+    duration: np.ndarray
+
+
+class Catalog:
+    """One connection to one catalog file; a context manager."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = os.fspath(path)
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30)
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self._check_schema()
+            self.db.executescript(SCHEMA)
+            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            self.db.commit()
+        except sqlite3.Error as error:
+            raise CatalogError(f"cannot use catalog {self.path}: {error}") from error
+        self.vocabulary = Vocabulary(
+            [t for (t,) in self.db.execute("SELECT token FROM vocabulary ORDER BY id")]
+        )
+        self._saved_tokens = len(self.vocabulary)
+
+    def _check_schema(self) -> None:
+        tables = {name for (name,) in self.db.execute("SELECT name FROM sqlite_master")}
+        if "files" in tables and "meta" not in tables:
+            raise CatalogError(f"{self.path} is not a DeepRock catalog (no meta table)")
+        if "meta" in tables:
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            version = int(row[0]) if row else 0
+            if version != SCHEMA_VERSION:
+                raise CatalogError(
+                    f"catalog {self.path} has schema {version}, this version needs "
+                    f"{SCHEMA_VERSION}: scan again into a new catalog file"
+                )
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction: a killed scan loses at most the batch in flight, never half a file."""
+        try:
+            with self.db:
+                yield
+                self._save_vocabulary()
+        except sqlite3.Error as error:
+            self.vocabulary = Vocabulary(self.vocabulary.tokens[: self._saved_tokens])
+            raise CatalogError(f"cannot write catalog {self.path}: {error}") from error
+
+    def _save_vocabulary(self) -> None:
+        new = self.vocabulary.tokens[self._saved_tokens :]
+        self.db.executemany(
+            "INSERT INTO vocabulary (id, token) VALUES (?, ?)",
+            enumerate(new, start=self._saved_tokens),
+        )
+        self._saved_tokens = len(self.vocabulary)
+
+    def known_files(self, root: str) -> dict[str, tuple[int, int]]:
+        """path → (size, mtime_ns) of the files already scanned under root."""
+        rows = self.db.execute("SELECT path, size, mtime_ns FROM files WHERE root = ?", (root,))
+        return {path: (size, mtime) for path, size, mtime in rows}
+
+    def remove_files(self, root: str, paths: Iterable[str]) -> None:
+        self.db.executemany(
+            "DELETE FROM files WHERE root = ? AND path = ?", ((root, p) for p in paths)
+        )
+
+    def put_file(self, record: dict) -> None:
+        """Replace a file's rows: the file, its tracks, its token streams (names → ids here)."""
+        self.db.execute("DELETE FROM files WHERE root = ? AND path = ?",
+                        (record["root"], record["path"]))
+        values = [record[c] for c in FILE_COLUMNS]
+        values[FILE_COLUMNS.index("repairs")] = json.dumps(record["repairs"])
+        cursor = self.db.execute(
+            f"INSERT INTO files ({', '.join(FILE_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(FILE_COLUMNS))})", values)
+        file_id = cursor.lastrowid
+        self.db.executemany(
+            f"INSERT INTO tracks (file_id, {', '.join(TRACK_COLUMNS)}) "
+            f"VALUES (?, {', '.join('?' * len(TRACK_COLUMNS))})",
+            ([file_id, *(t[c] for c in TRACK_COLUMNS)] for t in record["tracks"]))
+        for stream in record["streams"]:
+            global_ids = self.vocabulary.ids(stream["names"])[stream["ids"]]
+            self.db.execute(
+                "INSERT INTO streams VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (file_id, stream["idx"], stream["channel"], len(global_ids),
+                 _blob(global_ids), _blob(stream["delta"]), _blob(stream["duration"])))
+
+    def status_counts(self, roots: Iterable[str] | None = None) -> dict[str, int]:
+        where, params = _roots_clause(roots)
+        rows = self.db.execute(f"SELECT status, COUNT(*) FROM files {where} GROUP BY status",
+                               params)
+        counts = {"ok": 0, "recovered": 0, "failed": 0}
+        counts.update(dict(rows))
+        return counts
+
+    def summary(self) -> dict:
+        """Headline counts for the home page."""
+        one = lambda sql: self.db.execute(sql).fetchone()[0]  # noqa: E731
+        return {
+            "files": one("SELECT COUNT(*) FROM files"),
+            **self.status_counts(),
+            "tracks": one("SELECT COUNT(*) FROM tracks"),
+            "guitar_tracks": one("SELECT COUNT(*) FROM tracks WHERE guitar"),
+            "guitar_files": one("SELECT COUNT(DISTINCT file_id) FROM tracks WHERE guitar"),
+            "missing_program_tracks": one(
+                "SELECT COUNT(*) FROM tracks WHERE program IS NULL AND NOT is_drum"),
+            "tokens": one("SELECT COALESCE(SUM(s.count), 0) FROM streams s JOIN tracks t "
+                          "USING (file_id, idx, channel) WHERE t.guitar"),
+            "vocabulary": len(self.vocabulary),
+            "roots": [r for (r,) in self.db.execute("SELECT DISTINCT root FROM files")],
+        }
+
+    def files(self) -> list[dict]:
+        """Every file row, as dicts (repairs decoded)."""
+        cursor = self.db.execute(f"SELECT id, {', '.join(FILE_COLUMNS)} FROM files ORDER BY id")
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor]
+        for row in rows:
+            row["repairs"] = json.loads(row["repairs"])
+        return rows
+
+    def tracks(self, file_id: int | None = None) -> list[dict]:
+        where = "WHERE file_id = ?" if file_id is not None else ""
+        cursor = self.db.execute(
+            f"SELECT file_id, {', '.join(TRACK_COLUMNS)} FROM tracks {where} "
+            "ORDER BY file_id, idx, channel", () if file_id is None else (file_id,))
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
+
+    def streams(self, guitar_only: bool = True) -> Iterator[Stream]:
+        """Token streams in catalog order: the input of windows and training."""
+        where = "WHERE t.guitar" if guitar_only else ""
+        rows = self.db.execute(
+            "SELECT s.file_id, s.idx, s.channel, s.ids, s.delta, s.duration FROM streams s "
+            f"JOIN tracks t USING (file_id, idx, channel) {where} "
+            "ORDER BY s.file_id, s.idx, s.channel")
+        for file_id, idx, channel, ids, delta, duration in rows:
+            yield Stream(file_id, idx, channel, *(np.frombuffer(b, "<i4") for b in
+                                                  (ids, delta, duration)))
+
+
+def _blob(values: np.ndarray) -> bytes:
+    return np.asarray(values, dtype="<i4").tobytes()
+
+
+def _roots_clause(roots: Iterable[str] | None) -> tuple[str, tuple]:
+    if roots is None:
+        return "", ()
+    roots = tuple(roots)
+    return f"WHERE root IN ({', '.join('?' * len(roots))})", roots

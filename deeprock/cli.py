@@ -1,0 +1,120 @@
+"""The `deeprock` command (the contract is in DESIGN.md; --json prints one JSON document).
+
+    deeprock demo-data data/demo
+    deeprock scan data/demo --catalog data/demo.sqlite
+    deeprock inspect song.mid --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except CliError as error:
+        print(f"deeprock {args.command}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+class CliError(Exception):
+    """Unusable arguments or an unwritable output: reported in one line, exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deeprock", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo-data", help="write the synthetic demo corpus")
+    demo.add_argument("out", type=Path)
+    demo.add_argument("--files", type=int, default=150)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(run=_demo_data)
+
+    scan = commands.add_parser("scan", help="scan MIDI folders into a catalog")
+    scan.add_argument("dirs", nargs="+")
+    scan.add_argument("--catalog", required=True)
+    scan.add_argument("--jobs", type=int, default=None, help="worker processes (all cores)")
+    scan.add_argument("--json", action="store_true")
+    scan.set_defaults(run=_scan)
+
+    inspect = commands.add_parser("inspect", help="parse files and show tracks and tokens")
+    inspect.add_argument("files", nargs="+")
+    inspect.add_argument("--json", action="store_true")
+    inspect.set_defaults(run=_inspect)
+    return parser
+
+
+def _demo_data(args: argparse.Namespace) -> int:
+    from deeprock import demo
+
+    try:
+        paths = demo.generate(args.out, files=args.files, seed=args.seed)
+    except (OSError, ValueError) as error:
+        raise CliError(str(error)) from error
+    print(f"wrote {len(paths)} MIDI files to {args.out}")
+    return 0
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from deeprock.catalog import CatalogError
+    from deeprock.scan import scan
+
+    if args.jobs is not None and args.jobs < 1:
+        raise CliError("--jobs must be at least 1")
+    missing = [d for d in args.dirs if not os.path.isdir(d)]
+    if missing:
+        raise CliError(f"not a folder: {', '.join(missing)}")
+    progress = None if args.json or not sys.stderr.isatty() else _progress_bar
+    try:
+        report = scan(args.dirs, args.catalog, jobs=args.jobs, progress=progress)
+    except CatalogError as error:
+        raise CliError(str(error)) from error
+    if args.json:
+        print(json.dumps(report.to_dict()))
+        return 0
+    for failure in report.failures + report.problems:
+        print(f"{failure['path']}: {failure['error']}", file=sys.stderr)
+    print(f"{report.files} files ({report.new} parsed, {report.unchanged} unchanged, "
+          f"{report.removed} removed): {report.ok} ok, {report.recovered} recovered, "
+          f"{report.failed} failed in {report.seconds:.2f} s → {args.catalog}")
+    return 0
+
+
+def _progress_bar(done: int, total: int) -> None:
+    width = 40
+    filled = width * done // max(total, 1)
+    end = "\n" if done == total else ""
+    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end, file=sys.stderr)
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from deeprock.inspect import inspect_file
+
+    reports = [inspect_file(path) for path in args.files]
+    if args.json:
+        print(json.dumps(reports[0] if len(reports) == 1 else reports))
+        return 0
+    for report in reports:
+        print(f"{report['path']}: {report['status']}" +
+              (f" ({report['error']})" if report["error"] else ""))
+        for repair in report["repairs"]:
+            print(f"  repaired: {repair}")
+        for track in report["tracks"]:
+            print(f"  track {track['index']} ch {track['channel'] + 1} program "
+                  f"{track['program']} {track['name']!r}: {track['notes']} notes, "
+                  f"guitar={track['guitar']} ({track['guitar_source']}), "
+                  f"{len(track['tokens'])} tokens")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
