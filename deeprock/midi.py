@@ -104,28 +104,29 @@ def parse(data: bytes, song: Song) -> Song:
         if not data:
             raise smf.MidiError("empty file (0 bytes)")
         try:
-            _fill(song, data, smf.read_header(data), sanitize=False)
-            song.status = "ok"
+            song.repairs = _fill(song, data, sanitize=False)
         except (smf.MidiError, RuntimeError, ValueError):
-            song.status = "recovered"
             try:  # the most common damage, cheaply: symusic clamps bytes above 127 itself
-                _fill(song, data, smf.read_header(data), sanitize=True)
-                song.repairs = ["data bytes above 127 clamped"]
+                song.repairs = ["data bytes above 127 clamped", *_fill(song, data, sanitize=True)]
             except (smf.MidiError, RuntimeError, ValueError):
-                clean, song.repairs = smf.rebuild(data)
-                _fill(song, clean, smf.read_header(clean), sanitize=False)
+                clean, repairs = smf.rebuild(data)
+                song.repairs = repairs + _fill(song, clean, sanitize=False)
+        song.status = "recovered" if song.repairs else "ok"
     except (smf.MidiError, RuntimeError, ValueError, IndexError) as error:
         song.status, song.tracks, song.error = "failed", [], _reason(error)
     return song
 
 
-def _fill(song: Song, data: bytes, header: smf.Header, sanitize: bool) -> None:
-    """Parse each MTrk alone with symusic so that tracks keep their chunk index."""
-    spans = smf.track_spans(data, header)
+def _fill(song: Song, data: bytes, sanitize: bool) -> list[str]:
+    """Parse each MTrk alone with symusic so that tracks keep their chunk index.
+
+    Returns the notes on what was read past (a missing end-of-track)."""
+    spans = smf.track_spans(data, smf.read_header(data))
     if spans is None:
         raise smf.MidiError("chunk lengths do not match the file")
     prefix = b"MThd\x00\x00\x00\x06\x00\x01\x00\x01" + data[12:14]
     tempos: list[tuple[int, int]] = []
+    repairs = []
     total = 0
     song.tracks = []
     for index, ((start, stop), facts) in enumerate(zip(spans, smf.file_facts(data, spans),
@@ -138,8 +139,12 @@ def _fill(song: Song, data: bytes, header: smf.Header, sanitize: bool) -> None:
         tempos += zip(tempo["time"].tolist(), tempo["mspq"].tolist(), strict=True)
         if score.note_num():
             song.tracks += _tracks_of_chunk(score, facts, index)
+        if data[stop - 3 : stop] != b"\xff\x2f\x00":
+            # symusic reads on to the chunk end; say so, the file is not as its writer meant
+            repairs.append(f"track {index}: missing end-of-track, read to the chunk end")
     song.ticks_per_beat = score.tpq
     _set_tempo_map(song, tempos)
+    return repairs
 
 
 def _tracks_of_chunk(score: symusic.Score, facts: smf.ChunkFacts, index: int) -> list[Track]:
@@ -155,11 +160,13 @@ def _tracks_of_chunk(score: symusic.Score, facts: smf.ChunkFacts, index: int) ->
 
 
 def _track(index: int, channel: int, name: str, parts: list) -> Track:
-    notes = np.concatenate([_note_array(arrays) for _, arrays in parts])
+    """One channel's notes; its program is the one in effect at its first note."""
+    arrays = [_note_array(part) for _, part in parts]
+    notes = np.concatenate(arrays)
     if len(parts) > 1:
         notes = notes[np.lexsort((notes["pitch"], notes["start"]))]
-    program = next((p for p, _ in parts if p is not None), None)
-    return Track(index, channel, program, name, notes)
+    first = min(range(len(parts)), key=lambda i: arrays[i]["start"][0])
+    return Track(index, channel, parts[first][0], name, notes)
 
 
 def _note_array(arrays: dict[str, np.ndarray]) -> np.ndarray:

@@ -123,11 +123,11 @@ def walk_chunk(buf: np.ndarray, start: int, stop: int):  # noqa: C901 - one tigh
     millions of events through this loop.
 
     Returns (events[n, 6]: tick, status, data1 or meta type, data2, payload offset, payload
-    length; counts: clipped events, stray bytes, end-of-track seen; pairs[16, 128]: 0 none,
+    length; counts: clipped events, stray bytes, end-of-track seen, end offset; pairs[16, 128]: 0 none,
     1 notes without a program change, 2 notes after one).
     """
     events = np.empty(((stop - start) // 2 + 1, 6), np.int64)
-    counts = np.zeros(3, np.int64)
+    counts = np.zeros(4, np.int64)
     pairs = np.zeros((16, 128), np.int8)
     program = np.zeros(16, np.int64)
     program_set = np.zeros(16, np.int8)
@@ -202,6 +202,7 @@ def walk_chunk(buf: np.ndarray, start: int, stop: int):  # noqa: C901 - one tigh
                 if head[key] < 0:
                     tail[key] = -1
         n += 1
+    counts[3] = pos
     return events[:n], counts, pairs
 
 
@@ -234,26 +235,19 @@ def file_facts(data: bytes, spans: list[tuple[int, int]]) -> list[ChunkFacts]:
 
 
 def rebuild(data: bytes) -> tuple[bytes, list[str]]:
-    """A clean SMF from damaged bytes, with one line per repair made."""
+    """A clean SMF from damaged bytes, with one line per repair made.
+
+    A chunk's real extent is found by walking its events: up to its end-of-track when the
+    declared length is wrong, up to the next MTrk header or the end of the file otherwise.
+    """
     data, repairs = unwrap(data)
     header = read_header(data)
     buf = np.frombuffer(data, np.uint8)
     chunks: list[bytes] = []
     pos = data.find(b"MTrk", header.end)
     while pos >= 0:
-        number = len(chunks)
-        body_start = pos + 8
-        declared_end = body_start + be32(data, pos + 4)
-        following = data.find(b"MTrk", body_start)
-        hard_end = len(data) if following < 0 else following
-        stop = declared_end if declared_end == hard_end or _chunk_starts(data, declared_end) else hard_end
-        truncated = following < 0 and declared_end > len(data)
-        if truncated:
-            repairs.append(f"track {number}: truncated, {declared_end - len(data)} bytes missing")
-        elif stop != declared_end:
-            repairs.append(f"track {number}: chunk length {declared_end - body_start} "
-                           f"corrected to {stop - body_start}")
-        chunks.append(_reencode(buf, body_start, stop, number, truncated, repairs))
+        following = data.find(b"MTrk", pos + 8)
+        chunks.append(_rebuild_chunk(buf, pos, following, len(chunks), repairs))
         pos = following
     if not chunks:
         raise MidiError("no MTrk track chunk")
@@ -263,20 +257,22 @@ def rebuild(data: bytes) -> tuple[bytes, list[str]]:
     return head + b"".join(chunks), repairs
 
 
-def _chunk_starts(data: bytes, pos: int) -> bool:
-    return pos == len(data) or data[pos : pos + 4] == b"MTrk"
-
-
-def _reencode(
-    buf: np.ndarray, start: int, stop: int, number: int, truncated: bool, repairs: list[str]
-) -> bytes:
-    events, (clipped, stray, end_of_track), _ = walk_chunk(buf, start, stop)
+def _rebuild_chunk(buf: np.ndarray, pos: int, following: int, number: int,
+                   repairs: list[str]) -> bytes:
+    start = pos + 8
+    declared = int.from_bytes(buf[pos + 4 : pos + 8].tobytes(), "big")
+    stop = len(buf) if following < 0 else following
+    events, (clipped, stray, end_of_track, end), _ = walk_chunk(buf, start, stop)
+    if start + declared > len(buf) and not end_of_track:
+        repairs.append(f"track {number}: truncated, {start + declared - len(buf)} bytes missing")
+    elif end_of_track and end != start + declared or not end_of_track and stop != start + declared:
+        repairs.append(f"track {number}: chunk length {declared} corrected to {end - start}")
+    elif not end_of_track:
+        repairs.append(f"track {number}: missing end-of-track added")
     if clipped:
         repairs.append(f"track {number}: {clipped} events with data bytes above 127 clipped")
     if stray:
         repairs.append(f"track {number}: {stray} stray bytes without running status skipped")
-    if not end_of_track and not truncated:
-        repairs.append(f"track {number}: missing end-of-track added")
     body = _encode(buf, events).tobytes() + (b"" if end_of_track else b"\x00\xff\x2f\x00")
     return b"MTrk" + len(body).to_bytes(4, "big") + body
 

@@ -1,0 +1,62 @@
+"""Shared fixtures: small MIDI files built with mido, music21's bundled files, the shared corpus."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import mido
+import pytest
+
+SHARED_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "deeprock"
+
+
+def midi_bytes(tracks: list[list[mido.Message | mido.MetaMessage]], ticks_per_beat: int = 480,
+               midi_type: int = 1) -> bytes:
+    """A MIDI file from per-track message lists (times are deltas in ticks)."""
+    song = mido.MidiFile(type=midi_type, ticks_per_beat=ticks_per_beat)
+    for messages in tracks:
+        song.tracks.append(mido.MidiTrack(messages))
+    buffer = io.BytesIO()
+    song.save(file=buffer)
+    return buffer.getvalue()
+
+
+def notes(*events: tuple[int, int, int], channel: int = 0, program: int | None = 29,
+          name: str | None = "Guitar") -> list:
+    """Messages for (onset tick, pitch, duration ticks) notes; overlapping allowed."""
+    timeline = []
+    for onset, pitch, duration in events:
+        timeline.append((onset, 1, mido.Message("note_on", channel=channel, note=pitch,
+                                                velocity=90)))
+        timeline.append((onset + duration, 0, mido.Message("note_off", channel=channel,
+                                                           note=pitch)))
+    timeline.sort(key=lambda item: (item[0], item[1]))
+    messages: list = []
+    if name is not None:
+        messages.append(mido.MetaMessage("track_name", name=name))
+    if program is not None:
+        messages.append(mido.Message("program_change", channel=channel, program=program))
+    now = 0
+    for tick, _, message in timeline:
+        messages.append(message.copy(time=tick - now))
+        now = tick
+    return messages
+
+
+@pytest.fixture(scope="session")
+def music21_midi_files() -> list[Path]:
+    import importlib.util
+
+    spec = importlib.util.find_spec("music21")
+    folder = Path(spec.origin).parent / "midi" / "testPrimitive"
+    files = sorted(folder.glob("*.mid"))
+    assert files, "music21 ships its test MIDI files"
+    return files
+
+
+@pytest.fixture
+def shared_corpus() -> Path:
+    if not SHARED_CORPUS.is_dir():
+        pytest.skip("../shared/corpus/deeprock is not present")
+    return SHARED_CORPUS
