@@ -1,0 +1,82 @@
+"""Token rules on hand-made MIDI with known answers."""
+
+from __future__ import annotations
+
+import mido
+import numpy as np
+import pytest
+
+from deeprock import midi, tokens
+from tests.conftest import midi_bytes, notes
+
+
+def stream_of(*events: tuple[int, int, int], tempo: int = 500_000) -> tokens.TokenStream:
+    conductor = [mido.MetaMessage("set_tempo", tempo=tempo)]
+    song = midi.load_bytes(midi_bytes([conductor, notes(*events)]))
+    return tokens.tokenize(song, song.tracks[0])
+
+
+def test_pitch_names_follow_music21_spelling():
+    assert [tokens.pitch_name(p) for p in (60, 61, 63, 66, 68, 70, 40, 0, 127)] == [
+        "C4", "C#4", "E-4", "F#4", "G#4", "B-4", "E2", "C-1", "G9"]
+
+
+def test_chord_is_distinct_pitches_ascending():
+    stream = stream_of((0, 52, 480), (0, 40, 480), (0, 47, 480), (480, 64, 480))
+    assert stream.tokens == ["E2 B2 E3", "E4"]
+    assert tokens.token_pitches("E2 B2 E3") == [40, 47, 52]
+
+
+def test_strummed_chord_is_one_token_but_slow_arpeggio_is_not():
+    # at 120 bpm a tick is ~1 ms: 10 ticks apart is a strum, 240 ticks an eighth note
+    strum = stream_of((0, 40, 480), (10, 47, 470), (20, 52, 460))
+    assert strum.tokens == ["E2 B2 E3"]
+    arpeggio = stream_of((0, 40, 240), (240, 47, 240), (480, 52, 240))
+    assert arpeggio.tokens == ["E2", "B2", "E3"]
+
+
+def test_strum_window_is_in_seconds_not_ticks():
+    # 90 ticks at 60 bpm are 188 ms: two onsets, two tokens
+    slow = stream_of((0, 40, 480), (90, 47, 480), tempo=1_000_000)
+    assert slow.tokens == ["E2", "B2"]
+
+
+def test_note_repeated_at_the_same_onset_counts_once():
+    assert stream_of((0, 40, 480), (0, 40, 240), (0, 47, 480)).tokens == ["E2 B2"]
+
+
+def test_rhythm_in_twelfths_of_a_quarter():
+    sixteenths = stream_of((0, 40, 120), (120, 42, 120), (240, 43, 120))
+    assert sixteenths.delta_twelfths.tolist() == [0, 3, 3]
+    assert sixteenths.duration_twelfths.tolist() == [3, 3, 3]
+    triplets = stream_of((480, 40, 160), (640, 42, 160), (800, 43, 160))
+    assert triplets.delta_twelfths.tolist() == [12, 4, 4]
+    assert triplets.duration_twelfths.tolist() == [4, 4, 4]
+
+
+def test_quantize_picks_the_nearer_grid():
+    quarters = np.array([0.26, 0.32, 0.5, 0.66, 1.0])
+    assert tokens.quantize_twelfths(quarters).tolist() == [3, 4, 6, 8, 12]
+
+
+def test_empty_track_gives_no_tokens():
+    song = midi.load_bytes(midi_bytes([notes((0, 40, 480))]))
+    track = song.tracks[0]
+    track.notes = track.notes[:0]
+    assert tokens.tokenize(song, track).tokens == []
+
+
+def test_vocabulary_round_trips_through_json(tmp_path):
+    vocabulary = tokens.Vocabulary()
+    ids = vocabulary.ids(["E2 B2 E3", "E4", "E2 B2 E3", "G#3"])
+    assert ids.tolist() == [0, 1, 0, 2]
+    vocabulary.save(tmp_path / "vocab.json")
+    loaded = tokens.Vocabulary.load(tmp_path / "vocab.json")
+    assert loaded == vocabulary and loaded.decode(ids) == ["E2 B2 E3", "E4", "E2 B2 E3", "G#3"]
+    assert loaded != tokens.Vocabulary(["E4"])
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_vocabulary_rejects_malformed_json():
+    with pytest.raises(ValueError, match="list of token strings"):
+        tokens.Vocabulary.from_dict({"tokens": [1, 2]})
