@@ -22,7 +22,7 @@ from deeprock import guitar, midi, tokens
 from deeprock.catalog import Catalog
 
 MIDI_EXTENSIONS = (".mid", ".midi", ".rmi", ".kar")
-BATCH_FILES = 200
+BATCH_FILES = int(os.environ.get("DEEPROCK_SCAN_BATCH", "200"))  # files per commit
 BATCH_SECONDS = 1.0
 Progress = Callable[[int, int], None]
 
