@@ -106,14 +106,19 @@ def scan(
     catalog_path: str,
     jobs: int | None = None,
     progress: Progress | None = None,
+    start: str = "fork",
 ) -> ScanReport:
-    """Scan folders into a catalog; raises CatalogError only when the catalog is unusable."""
+    """Scan folders into a catalog; raises CatalogError only when the catalog is unusable.
+
+    ``start`` is the multiprocessing start method: "fork" is fastest (workers inherit the
+    compiled loader); a threaded host such as the Streamlit server must use "spawn".
+    """
     started = time.perf_counter()
     report = ScanReport()
     roots = [os.path.abspath(r) for r in roots]
     with Catalog(catalog_path) as catalog:
         tasks = _plan(catalog, roots, report)
-        _run(catalog, tasks, report, jobs or os.cpu_count() or 1, progress)
+        _run(catalog, tasks, report, jobs or os.cpu_count() or 1, progress, start)
         counts = catalog.status_counts(roots)
     report.ok, report.recovered, report.failed = counts["ok"], counts["recovered"], counts["failed"]
     report.seconds = round(time.perf_counter() - started, 3)
@@ -149,11 +154,11 @@ def _plan(catalog: Catalog, roots: list[str], report: ScanReport) -> list[tuple[
 
 
 def _run(catalog: Catalog, tasks: list, report: ScanReport, jobs: int,
-         progress: Progress | None) -> None:
+         progress: Progress | None, start: str) -> None:
     report.new = len(tasks)
     stats = {(root, path): current for root, path, current in tasks}
     work = [(root, path) for root, path, _ in tasks]
-    results = _results(work, jobs)
+    results = _results(work, jobs, start)
     done, pending, last_commit = 0, [], time.perf_counter()
     for record in results:
         size_mtime = stats[record["root"], record["path"]] or (-1, -1)
@@ -168,12 +173,13 @@ def _run(catalog: Catalog, tasks: list, report: ScanReport, jobs: int,
     _commit(catalog, pending, report)
 
 
-def _results(work: list[tuple[str, str]], jobs: int) -> Iterable[dict]:
+def _results(work: list[tuple[str, str]], jobs: int, start: str) -> Iterable[dict]:
     if jobs <= 1 or len(work) < 8:
         yield from map(_analyze_task, work)
         return
-    midi.warm_up()  # compile once here; forked workers inherit the machine code
-    context = multiprocessing.get_context("fork")
+    if start == "fork":
+        midi.warm_up()  # load the compiled loader once; forked workers inherit it
+    context = multiprocessing.get_context(start)
     with context.Pool(min(jobs, len(work))) as pool:
         yield from pool.imap(_analyze_task, work, chunksize=4)
 

@@ -1,0 +1,101 @@
+"""Home: the dataset and catalog in use, a scan with progress, headline counts, CPU/GPU."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import streamlit as st
+
+from deeprock import settings
+from deeprock.catalog import Catalog, CatalogError
+from deeprock.scan import find_midi_files, scan
+
+st.title("DeepRock Studio")
+st.caption("Learn rock guitar from MIDI and generate new riffs.")
+
+current = settings.load()
+with st.form("dataset"):
+    dataset = st.text_input("MIDI folder", current.dataset,
+                            help="Scanned recursively for .mid .midi .rmi .kar, any case.")
+    catalog_path = st.text_input("Catalog file (SQLite)", current.catalog)
+    use, rescan = st.columns(2)
+    chosen = use.form_submit_button("Use this dataset")
+    scan_clicked = rescan.form_submit_button("Scan", type="primary")
+
+if chosen or scan_clicked:
+    current = settings.Settings(dataset=dataset.strip(), catalog=catalog_path.strip())
+    settings.save(current)
+
+
+@st.cache_data(show_spinner=False)
+def catalog_summary(path: str, modified: float) -> dict:
+    """Cached per catalog file and its modification time: a rescan refreshes it."""
+    with Catalog(path) as catalog:
+        summary = catalog.summary()
+        problems = [f for f in catalog.files() if f["status"] != "ok"]
+    return {"summary": summary, "problems": problems}
+
+
+def run_scan() -> None:
+    if not os.path.isdir(current.dataset):
+        st.error(f"{current.dataset} is not a folder.")
+        return
+    bar = st.progress(0.0, text="Scanning…")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / total, text=f"Scanning {done}/{total} files")
+
+    try:  # spawn: forking a threaded server is unsafe
+        report = scan([current.dataset], current.catalog, progress=progress, start="spawn")
+    except CatalogError as error:
+        st.error(str(error))
+        return
+    bar.empty()
+    st.success(f"Scanned {report.files} files in {report.seconds:.1f} s: {report.new} parsed, "
+               f"{report.unchanged} unchanged, {report.failed} failed.")
+
+
+if scan_clicked:
+    run_scan()
+
+if not os.path.exists(current.catalog):
+    found = len(find_midi_files(current.dataset, [])) if os.path.isdir(current.dataset) else 0
+    st.info(f"No catalog yet at {current.catalog}. {found} MIDI files in {current.dataset}: "
+            "press Scan. (`make run` creates and scans the synthetic demo corpus.)")
+    st.stop()
+
+try:
+    result = catalog_summary(current.catalog, os.path.getmtime(current.catalog))
+except CatalogError as error:
+    st.error(str(error))
+    st.stop()
+summary = result["summary"]
+st.subheader(f"Catalog {current.catalog}")
+row1 = st.columns(4)
+row1[0].metric("Files", summary["files"])
+row1[1].metric("Read cleanly", summary["ok"])
+row1[2].metric("Recovered", summary["recovered"])
+row1[3].metric("Failed", summary["failed"])
+row2 = st.columns(4)
+row2[0].metric("Guitar files", summary["guitar_files"])
+row2[1].metric("Guitar tracks", summary["guitar_tracks"])
+row2[2].metric("Tracks without program", summary["missing_program_tracks"])
+row2[3].metric("Guitar tokens", f"{summary['tokens']:,}", help=f"vocabulary {summary['vocabulary']}")
+
+if result["problems"]:
+    with st.expander(f"{len(result['problems'])} files recovered or failed"):
+        table = pd.DataFrame(result["problems"])[["root", "path", "status", "repairs", "error"]]
+        table["repairs"] = table["repairs"].map("; ".join)
+        st.dataframe(table, hide_index=True, width="stretch")
+
+st.subheader("Compute")
+if st.button("Detect CPU/GPU", help="Imports TensorFlow, which takes a few seconds."):
+    from deeprock.devices import describe_devices
+
+    st.write(describe_devices())
+
+st.subheader("Next")
+st.page_link("pages/dataset_health.py", label="Dataset health", icon=":material/monitor_heart:")
+st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
+st.page_link("pages/generate.py", label="Generate riffs", icon=":material/music_note:")

@@ -1,0 +1,58 @@
+"""The home page through streamlit's AppTest: pick a dataset, scan it, see the counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from deeprock import settings
+from tests.test_scan import write_song
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def dataset(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("DEEPROCK_SETTINGS", str(tmp_path / "settings.json"))
+    monkeypatch.chdir(ROOT)
+    folder = tmp_path / "songs"
+    for i in range(3):
+        write_song(folder / f"band/song{i}.mid", pitch=40 + i)
+    (folder / "broken.mid").write_bytes(b"MThd garbage")
+    settings.save(settings.Settings(str(folder), str(tmp_path / "songs.sqlite")))
+    return folder
+
+
+def test_home_scans_and_shows_counts(dataset):
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not app.exception
+    assert "No catalog yet" in app.info[0].value and "4 MIDI files" in app.info[0].value
+    app.button[1].click().run()  # Scan
+    assert not app.exception
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Files"] == "4" and metrics["Failed"] == "1" and metrics["Guitar files"] == "3"
+    assert "Scanned 4 files" in app.success[0].value
+
+
+def test_home_explains_a_missing_folder(dataset, tmp_path):
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    app.text_input[0].input(str(tmp_path / "nowhere"))
+    app.button[1].click().run()
+    assert not app.exception
+    assert "is not a folder" in app.error[0].value
+    assert settings.load().dataset == str(tmp_path / "nowhere")
+
+
+def test_app_routes_to_the_home_page(dataset):
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not app.exception
+    assert app.title[0].value == "DeepRock Studio"
+
+
+@pytest.mark.parametrize("page", ["dataset_health", "train", "generate"])
+def test_unbuilt_pages_say_so(page, dataset):
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    app.switch_page(f"pages/{page}.py").run()
+    assert not app.exception and "not built yet" in app.info[0].value
