@@ -7,8 +7,10 @@ pure (a Random in, notes out), so one seed always gives the same songs, byte for
 from __future__ import annotations
 
 import io
+import math
 import random
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import mido
 
@@ -116,11 +118,10 @@ def _lick_bar(rng: random.Random, pitches: list[int]) -> list[Hit]:
     return hits
 
 
-def _strum_bar(root: int, minor: bool, pattern: tuple[int, ...], spread: int) -> list[Hit]:
-    """Open chord strums; strings start `spread` ticks apart in all, and are released together."""
+def _strum_bar(root: int, minor: bool, pattern: tuple[int, ...], gap: int) -> list[Hit]:
+    """Open chord strums: five strings `gap` ticks apart, released together."""
     third = 3 if minor else 4
     voicing = [root, root + 7, root + 12, root + 12 + third, root + 19]
-    gap = max(1, spread // (len(voicing) - 1))
     hits = []
     for k, slot in enumerate(pattern):
         release = (pattern[k + 1] if k + 1 < len(pattern) else 8) * EIGHTH - 10
@@ -155,11 +156,12 @@ def _place(bar_hits: list[list[Hit]]) -> tuple[Note, ...]:
 
 
 def _bass(guitar: list[list[Hit]]) -> tuple[Note, ...]:
-    """The bass doubles the root of every guitar attack an octave down, held to the next one."""
+    """The bass doubles the root of every guitar attack one or two octaves down, held to the
+    next one; triplet runs are left to the guitar."""
     onsets = sorted({(b * BAR + h.start, h.pitches[0]) for b, hits in enumerate(guitar)
                      for h in hits if len(h.pitches) > 1 or h.start % EIGHTH == 0})
     ends = [t for t, _ in onsets[1:]] + [len(guitar) * BAR]
-    return tuple((t, max(60, end - t - 20), pitch - 12, 96)
+    return tuple((t, max(60, end - t - 20), pitch - (24 if pitch > 59 else 12), 96)
                  for (t, pitch), end in zip(onsets, ends, strict=True))
 
 
@@ -184,10 +186,11 @@ def compose(rng: random.Random, title: str, loop: bool = False) -> Song:
     if any(leads):
         parts.append(Part("guitar", rng.choice(LEAD_NAMES), rng.choice((29, 30)), 1, _place(leads)))
     if "chords" in form and rng.random() < 0.6:
-        program, pattern, ms = rng.choice((27, 25)), rng.choice(STRUMS), rng.uniform(5, 25)
-        spread = round(ms / 1000 * bpm / 60 * TPB)
+        program, pattern = rng.choice((27, 25)), rng.choice(STRUMS)
+        tick_ms = 60_000 / bpm / TPB  # four gaps from first to last string make 5-25 ms
+        gap = rng.randint(math.ceil(5 / 4 / tick_ms), math.floor(25 / 4 / tick_ms))
         minor = {p: (p - root) % 12 in (0, 5, 7) for p in progression}
-        strums = [_strum_bar(progression[b % 4], minor[progression[b % 4]], pattern, spread)
+        strums = [_strum_bar(progression[b % 4], minor[progression[b % 4]], pattern, gap)
                   if kind == "chords" else [] for b, kind in enumerate(form)]
         parts.append(Part("guitar", rng.choice(CLEAN_NAMES[program]), program, 2, _place(strums)))
     parts.append(Part("bass", rng.choice(BASS_NAMES), rng.choice((33, 34)), 3, _bass(rhythm)))
@@ -241,6 +244,13 @@ def _scale(tick: int, tpb: int) -> int:
     return tick * tpb // TPB if tpb % TPB == 0 else round(tick * tpb / TPB)
 
 
+@lru_cache(maxsize=1 << 16)
+def _message(data: tuple[int, ...], delta: int) -> mido.Message:
+    """Shared note messages: tracks are only saved, never edited, and building each message
+    anew was half the corpus generation time (riffs repeat the same few events)."""
+    return mido.Message.from_bytes(data, time=delta)
+
+
 def _track(part: Part, tpb: int, end: int, note_off: bool) -> mido.MidiTrack:
     """One MTrk: name, program, the notes at `tpb`, end-of-track at the song end."""
     events = []
@@ -256,8 +266,8 @@ def _track(part: Part, tpb: int, end: int, note_off: bool) -> mido.MidiTrack:
     on_status, off_status = 0x90 | part.channel, (0x80 if note_off else 0x90) | part.channel
     off_vel, now = 64 if note_off else 0, 0
     for tick, is_on, pitch, vel in events:
-        data = [on_status, pitch, vel] if is_on else [off_status, pitch, off_vel]
-        track.append(mido.Message.from_bytes(data, time=tick - now))
+        data = (on_status, pitch, vel) if is_on else (off_status, pitch, off_vel)
+        track.append(_message(data, tick - now))
         now = tick
     track.append(mido.MetaMessage("end_of_track", time=max(0, end - now)))
     return track

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from deeprock.midi import Track
 
-GUITAR_PROGRAMS = range(24, 32)  # GM nylon, steel, jazz, clean, muted, overdriven, distortion, harmonics
+# GM nylon, steel, jazz, clean, muted, overdriven, distortion, harmonics
+GUITAR_PROGRAMS = range(24, 32)
 # guitar in the languages of the collection, and the usual abbreviations ("Gtr", "Git.")
 GUITAR_NAME = re.compile(r"guit|gtr|gitar|git\b|chitarr|guitarra", re.IGNORECASE)
 
@@ -25,7 +26,7 @@ class GuitarDecision:
 
 
 def by_metadata(track: Track) -> GuitarDecision:
-    """Program 24–31 on a non-drum channel; a guitar-like name only when no program is set."""
+    """Program 24-31 on a non-drum channel; a guitar-like name only when no program is set."""
     if track.is_drum:
         return GuitarDecision(False, "metadata", 0.0, "drum channel 10")
     if track.program is not None:

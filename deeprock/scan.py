@@ -159,12 +159,11 @@ def _run(catalog: Catalog, tasks: list, report: ScanReport, jobs: int,
     stats = {(root, path): current for root, path, current in tasks}
     work = [(root, path) for root, path, _ in tasks]
     results = _results(work, jobs, start)
-    done, pending, last_commit = 0, [], time.perf_counter()
-    for record in results:
+    pending, last_commit = [], time.perf_counter()
+    for done, record in enumerate(results, start=1):
         size_mtime = stats[record["root"], record["path"]] or (-1, -1)
         record["size"], record["mtime_ns"] = size_mtime
         pending.append(record)
-        done += 1
         if len(pending) >= BATCH_FILES or time.perf_counter() - last_commit > BATCH_SECONDS:
             _commit(catalog, pending, report)
             last_commit = time.perf_counter()

@@ -82,7 +82,7 @@ def read_header(data: bytes) -> Header:
 
 
 def track_spans(data: bytes, header: Header) -> list[tuple[int, int]] | None:
-    """(start, end) of each MTrk body when the chunk lengths chain exactly; None when they do not."""
+    """(start, end) of each MTrk body when the chunk lengths chain exactly, else None."""
     spans = []
     pos = header.end
     while pos + 8 <= len(data):
@@ -113,7 +113,7 @@ def _vlq_at(buf: np.ndarray, pos: int, stop: int) -> tuple[int, int]:
 
 
 @numba.njit(cache=True, nogil=True)
-def walk_chunk(buf: np.ndarray, start: int, stop: int):  # noqa: C901 - one tight loop on purpose
+def walk_chunk(buf: np.ndarray, start: int, stop: int):
     """Every event of one chunk, tolerantly, plus the (channel, program) pairs of its notes.
 
     Tolerant as mido's clip=True: data bytes are clipped to 127, a data byte with no running
@@ -123,8 +123,8 @@ def walk_chunk(buf: np.ndarray, start: int, stop: int):  # noqa: C901 - one tigh
     millions of events through this loop.
 
     Returns (events[n, 6]: tick, status, data1 or meta type, data2, payload offset, payload
-    length; counts: clipped events, stray bytes, end-of-track seen, end offset; pairs[16, 128]: 0 none,
-    1 notes without a program change, 2 notes after one).
+    length; counts: clipped events, stray bytes, end-of-track seen, end offset;
+    pairs[16, 128]: 0 none, 1 notes without a program change, 2 notes after one).
     """
     events = np.empty(((stop - start) // 2 + 1, 6), np.int64)
     counts = np.zeros(4, np.int64)
@@ -265,8 +265,9 @@ def _rebuild_chunk(buf: np.ndarray, pos: int, following: int, number: int,
     events, (clipped, stray, end_of_track, end), _ = walk_chunk(buf, start, stop)
     if start + declared > len(buf) and not end_of_track:
         repairs.append(f"track {number}: truncated, {start + declared - len(buf)} bytes missing")
-    elif end_of_track and end != start + declared or not end_of_track and stop != start + declared:
-        repairs.append(f"track {number}: chunk length {declared} corrected to {end - start}")
+    elif (end if end_of_track else stop) != start + declared:
+        real = (end if end_of_track else stop) - start
+        repairs.append(f"track {number}: chunk length {declared} corrected to {real}")
     elif not end_of_track:
         repairs.append(f"track {number}: missing end-of-track added")
     if clipped:

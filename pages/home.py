@@ -81,7 +81,8 @@ row2 = st.columns(4)
 row2[0].metric("Guitar files", summary["guitar_files"])
 row2[1].metric("Guitar tracks", summary["guitar_tracks"])
 row2[2].metric("Tracks without program", summary["missing_program_tracks"])
-row2[3].metric("Guitar tokens", f"{summary['tokens']:,}", help=f"vocabulary {summary['vocabulary']}")
+row2[3].metric("Guitar tokens", f"{summary['tokens']:,}",
+               help=f"vocabulary of {summary['vocabulary']} tokens")
 
 if result["problems"]:
     with st.expander(f"{len(result['problems'])} files recovered or failed"):
