@@ -93,6 +93,9 @@ class Catalog:
         try:
             self.db = sqlite3.connect(self.path, timeout=30)
             self.db.execute("PRAGMA foreign_keys = ON")
+            # WAL: readers (the pages) never block the scan; NORMAL is still crash-safe in WAL
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = NORMAL")
             self._check_schema()
             self.db.executescript(SCHEMA)
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))

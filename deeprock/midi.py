@@ -117,40 +117,35 @@ def parse(data: bytes, song: Song) -> Song:
 
 
 def _fill(song: Song, data: bytes, sanitize: bool) -> list[str]:
-    """Parse each MTrk alone with symusic so that tracks keep their chunk index.
+    """Read the notes with symusic and give each of its tracks its chunk and channel.
 
-    Returns the notes on what was read past (a missing end-of-track)."""
+    symusic emits tracks chunk by chunk, so the walk's per-chunk facts split its list.
+    Returns notes on what was read past (a missing end-of-track).
+    """
     spans = smf.track_spans(data, smf.read_header(data))
     if spans is None:
         raise smf.MidiError("chunk lengths do not match the file")
-    prefix = b"MThd\x00\x00\x00\x06\x00\x01\x00\x01" + data[12:14]
-    tempos: list[tuple[int, int]] = []
-    repairs = []
-    total = 0
-    song.tracks = []
-    for index, ((start, stop), facts) in enumerate(zip(spans, smf.file_facts(data, spans),
-                                                       strict=True)):
-        score = symusic.Score.from_midi(prefix + data[start - 8 : stop], sanitize_data=sanitize)
-        total += score.note_num()
-        if total > MAX_NOTES:
-            raise smf.MidiError(f"over {MAX_NOTES} notes: not a playable song")
-        tempo = score.tempos.numpy()
-        tempos += zip(tempo["time"].tolist(), tempo["mspq"].tolist(), strict=True)
-        if score.note_num():
-            song.tracks += _tracks_of_chunk(score, facts, index)
-        if data[stop - 3 : stop] != b"\xff\x2f\x00":
-            # symusic reads on to the chunk end; say so, the file is not as its writer meant
-            repairs.append(f"track {index}: missing end-of-track, read to the chunk end")
-    song.ticks_per_beat = score.tpq
-    _set_tempo_map(song, tempos)
-    return repairs
-
-
-def _tracks_of_chunk(score: symusic.Score, facts: smf.ChunkFacts, index: int) -> list[Track]:
+    score = symusic.Score.from_midi(data, sanitize_data=sanitize)
+    if score.note_num() > MAX_NOTES:
+        raise smf.MidiError(f"over {MAX_NOTES} notes: not a playable song")
+    facts = smf.file_facts(data, spans)
     # symusic also emits note-less tracks for stray note-offs; they carry nothing we keep
     parts = [part for part in score.tracks if part.note_num()]
-    if len(facts.tracks) != len(parts):
-        raise smf.MidiError(f"track {index}: note events could not be matched to channels")
+    if len(parts) != sum(len(chunk.tracks) for chunk in facts):
+        raise smf.MidiError("note events could not be matched to tracks and channels")
+    song.tracks = []
+    for index, chunk in enumerate(facts):
+        song.tracks += _tracks_of_chunk(parts[: len(chunk.tracks)], chunk, index)
+        del parts[: len(chunk.tracks)]
+    song.ticks_per_beat = score.tpq
+    tempo = score.tempos.numpy()
+    _set_tempo_map(song, list(zip(tempo["time"].tolist(), tempo["mspq"].tolist(), strict=True)))
+    # symusic reads on to the chunk end; say so, the file is not as its writer meant
+    return [f"track {index}: missing end-of-track, read to the chunk end"
+            for index, (_, stop) in enumerate(spans) if data[stop - 3 : stop] != b"\xff\x2f\x00"]
+
+
+def _tracks_of_chunk(parts: list, facts: smf.ChunkFacts, index: int) -> list[Track]:
     by_channel: dict[int, list] = {}
     for (channel, _, was_set), part in zip(facts.tracks, parts, strict=True):
         program = part.program if was_set or part.program else None

@@ -180,7 +180,7 @@ def _results(work: list[tuple[str, str]], jobs: int, start: str) -> Iterable[dic
         midi.warm_up()  # load the compiled loader once; forked workers inherit it
     context = multiprocessing.get_context(start)
     with context.Pool(min(jobs, len(work))) as pool:
-        yield from pool.imap(_analyze_task, work, chunksize=4)
+        yield from pool.imap(_analyze_task, work, chunksize=16)
 
 
 def _commit(catalog: Catalog, records: list[dict], report: ScanReport) -> None:

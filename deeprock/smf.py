@@ -223,15 +223,15 @@ def file_facts(data: bytes, spans: list[tuple[int, int]]) -> list[ChunkFacts]:
     """Per chunk: track name and (channel, program, program was set) of each symusic track."""
     buf = np.frombuffer(data, np.uint8)
     pairs, names = _file_facts(buf, np.array(spans, dtype=np.int64).reshape(-1, 2))
-    facts = []
-    for chunk_pairs, (offset, length) in zip(pairs, names, strict=True):
-        name = bytes(buf[offset : offset + length]) if offset >= 0 else b""
-        channels, programs = np.nonzero(chunk_pairs)
-        facts.append(ChunkFacts(
-            name.decode("latin-1").strip(),
-            [(c, p, chunk_pairs[c, p] == 2) for c, p in zip(channels.tolist(), programs.tolist(),
-                                                            strict=True)]))
-    return facts
+    chunks, channels, programs = np.nonzero(pairs)  # sorted: chunk, then channel, then program
+    was_set = (pairs[chunks, channels, programs] == 2).tolist()
+    bounds = np.searchsorted(chunks, np.arange(len(spans) + 1)).tolist()
+    triples = list(zip(channels.tolist(), programs.tolist(), was_set, strict=True))
+    return [
+        ChunkFacts(bytes(buf[offset : offset + length]).decode("latin-1").strip()
+                   if offset >= 0 else "", triples[bounds[i] : bounds[i + 1]])
+        for i, (offset, length) in enumerate(names.tolist())
+    ]
 
 
 def rebuild(data: bytes) -> tuple[bytes, list[str]]:
