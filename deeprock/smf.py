@@ -113,30 +113,34 @@ def _vlq_at(buf: np.ndarray, pos: int, stop: int) -> tuple[int, int]:
 
 
 @numba.njit(cache=True, nogil=True)
-def walk_chunk(buf: np.ndarray, start: int, stop: int):
+def walk_chunk(buf: np.ndarray, start: int, stop: int, record: bool = True):
     """Every event of one chunk, tolerantly, plus the (channel, program) pairs of its notes.
 
     Tolerant as mido's clip=True: data bytes are clipped to 127, a data byte with no running
     status is skipped, the walk stops at end-of-track or at the chunk end. Notes are paired
     with the program in effect at their note-on and counted once closed by a later note-off,
     exactly as symusic splits a chunk into tracks. Compiled with numba: type-0 files send
-    millions of events through this loop.
+    millions of events through this loop; ``record`` false skips storing the events.
 
     Returns (events[n, 6]: tick, status, data1 or meta type, data2, payload offset, payload
-    length; counts: clipped events, stray bytes, end-of-track seen, end offset;
-    pairs[16, 128]: 0 none, 1 notes without a program change, 2 notes after one).
+    length; counts: clipped events, stray bytes, end-of-track seen, end offset, last track
+    name offset and length; pairs[16, 128]: 0 none, 1 notes without a program change, 2 notes
+    after one).
     """
-    events = np.empty(((stop - start) // 2 + 1, 6), np.int64)
-    counts = np.zeros(4, np.int64)
+    events = np.empty(((stop - start) // 2 + 1 if record else 0, 6), np.int64)
+    counts = np.zeros(6, np.int64)
+    counts[4] = -1
     pairs = np.zeros((16, 128), np.int8)
     program = np.zeros(16, np.int64)
-    program_set = np.zeros(16, np.int8)
+    program_set = np.zeros(16, np.int64)
     # open notes: FIFO per channel*128+pitch, as linked lists over note-on slots
-    head = np.full(2048, -1, np.int64)
-    tail = np.full(2048, -1, np.int64)
-    following = np.full(events.shape[0], -1, np.int64)
-    note_program = np.zeros(events.shape[0], np.int64)  # program * 2 + program was set
-    n, pos, tick, running = 0, start, 0, 0
+    head = np.full(2048, -1, np.int32)
+    tail = np.full(2048, -1, np.int32)
+    slots = (stop - start) // 3 + 1  # a note-on takes at least 3 bytes
+    note_tick = np.empty(slots, np.int64)
+    note_program = np.empty(slots, np.int64)  # program * 2 + program was set
+    following = np.empty(slots, np.int32)
+    n, notes, pos, tick, running = 0, 0, start, 0, 0
     while pos < stop:
         delta, pos = _vlq_at(buf, pos, stop)
         tick += delta
@@ -151,19 +155,21 @@ def walk_chunk(buf: np.ndarray, start: int, stop: int):
             counts[1] += 1
             pos += 1
             continue
-        row = events[n]
-        row[0], row[1], row[2], row[3] = tick, status, 0, 0
         if status == 0xFF or status == 0xF0 or status == 0xF7:
+            meta_type = 0
             if status == 0xFF:
-                row[2] = buf[pos] if pos < stop else 0
+                meta_type = buf[pos] if pos < stop else 0
                 pos += 1
             length, pos = _vlq_at(buf, pos, stop)
             if pos + length > stop:
                 break
-            row[4], row[5] = pos, length
+            if record:
+                events[n] = (tick, status, meta_type, 0, pos, length)
+                n += 1
+            if status == 0xFF and meta_type == TRACK_NAME:
+                counts[4], counts[5] = pos, length
             pos += length
-            n += 1
-            if status == 0xFF and row[2] == END_OF_TRACK:
+            if status == 0xFF and meta_type == END_OF_TRACK:
                 counts[2] = 1
                 break
             continue
@@ -174,59 +180,69 @@ def walk_chunk(buf: np.ndarray, start: int, stop: int):
         size = 1 if 0xC0 <= status < 0xE0 else 2
         if pos + size > stop:
             break
-        row[2] = buf[pos]
-        row[3] = buf[pos + 1] if size == 2 else 0
-        if row[2] > 0x7F or row[3] > 0x7F:
+        data1 = np.int64(buf[pos])
+        data2 = np.int64(buf[pos + 1]) if size == 2 else np.int64(0)
+        if data1 > 0x7F or data2 > 0x7F:
             counts[0] += 1
-            row[2], row[3] = min(row[2], 0x7F), min(row[3], 0x7F)
-        row[4], row[5] = pos, size
+            data1, data2 = min(data1, 0x7F), min(data2, 0x7F)
+        if record:
+            events[n] = (tick, status, data1, data2, pos, size)
+            n += 1
         pos += size
         kind, channel = status & 0xF0, status & 0x0F
-        key = channel * 128 + row[2]
+        key = channel * 128 + data1
         if kind == 0xC0:
-            program[channel], program_set[channel] = row[2], 1
-        elif kind == 0x90 and row[3] > 0:
-            note_program[n] = program[channel] * 2 + program_set[channel]
+            program[channel], program_set[channel] = data1, 1
+        elif kind == 0x90 and data2 > 0:
+            note_tick[notes] = tick
+            note_program[notes] = program[channel] * 2 + program_set[channel]
+            following[notes] = -1
             if tail[key] >= 0:
-                following[tail[key]] = n
+                following[tail[key]] = notes
             else:
-                head[key] = n
-            tail[key] = n
+                head[key] = notes
+            tail[key] = notes
+            notes += 1
         elif (kind == 0x80 or kind == 0x90) and head[key] >= 0:
             opened = head[key]
-            if tick > events[opened, 0]:
+            if tick > note_tick[opened]:
                 played = note_program[opened] // 2
                 was_set = note_program[opened] % 2
                 pairs[channel, played] = max(pairs[channel, played], 1 + was_set)
                 head[key] = following[opened]
                 if head[key] < 0:
                     tail[key] = -1
-        n += 1
     counts[3] = pos
     return events[:n], counts, pairs
 
 
 @numba.njit(cache=True, nogil=True)
 def _file_facts(buf: np.ndarray, spans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Note pairs and last track-name (offset, length) of every chunk, in one compiled call."""
-    pairs = np.zeros((len(spans), 16, 128), np.int8)
+    """In one compiled call, for every chunk: its note pairs as rows (chunk, channel, program,
+    program was set), sorted as symusic emits them, and its last track name (offset, length)."""
+    rows = np.empty((len(spans) * 16 * 4 + 16, 4), np.int64)
     names = np.full((len(spans), 2), -1, np.int64)
+    n = 0
     for i in range(len(spans)):
-        events, _, pairs[i] = walk_chunk(buf, spans[i, 0], spans[i, 1])
-        for row in events:
-            if row[1] == 0xFF and row[2] == TRACK_NAME:
-                names[i, 0], names[i, 1] = row[4], row[5]
-    return pairs, names
+        _, counts, pairs = walk_chunk(buf, spans[i, 0], spans[i, 1], False)
+        names[i, 0], names[i, 1] = counts[4], counts[5]
+        for channel in range(16):
+            for program in range(128):
+                if pairs[channel, program]:
+                    if n == len(rows):
+                        rows = np.concatenate((rows, np.empty_like(rows)))
+                    rows[n, 0], rows[n, 1], rows[n, 2] = i, channel, program
+                    rows[n, 3] = pairs[channel, program] - 1
+                    n += 1
+    return rows[:n], names
 
 
 def file_facts(data: bytes, spans: list[tuple[int, int]]) -> list[ChunkFacts]:
     """Per chunk: track name and (channel, program, program was set) of each symusic track."""
     buf = np.frombuffer(data, np.uint8)
-    pairs, names = _file_facts(buf, np.array(spans, dtype=np.int64).reshape(-1, 2))
-    chunks, channels, programs = np.nonzero(pairs)  # sorted: chunk, then channel, then program
-    was_set = (pairs[chunks, channels, programs] == 2).tolist()
-    bounds = np.searchsorted(chunks, np.arange(len(spans) + 1)).tolist()
-    triples = list(zip(channels.tolist(), programs.tolist(), was_set, strict=True))
+    rows, names = _file_facts(buf, np.array(spans, dtype=np.int64).reshape(-1, 2))
+    bounds = np.searchsorted(rows[:, 0], np.arange(len(spans) + 1)).tolist()
+    triples = [(channel, program, bool(was_set)) for _, channel, program, was_set in rows.tolist()]
     return [
         ChunkFacts(bytes(buf[offset : offset + length]).decode("latin-1").strip()
                    if offset >= 0 else "", triples[bounds[i] : bounds[i + 1]])
@@ -262,7 +278,7 @@ def _rebuild_chunk(buf: np.ndarray, pos: int, following: int, number: int,
     start = pos + 8
     declared = int.from_bytes(buf[pos + 4 : pos + 8].tobytes(), "big")
     stop = len(buf) if following < 0 else following
-    events, (clipped, stray, end_of_track, end), _ = walk_chunk(buf, start, stop)
+    events, (clipped, stray, end_of_track, end, _, _), _ = walk_chunk(buf, start, stop)
     if start + declared > len(buf) and not end_of_track:
         repairs.append(f"track {number}: truncated, {start + declared - len(buf)} bytes missing")
     elif (end if end_of_track else stop) != start + declared:
