@@ -187,9 +187,12 @@ class Catalog:
         counts.update(dict(rows))
         return counts
 
+    def _one(self, sql: str) -> int:
+        return self.db.execute(sql).fetchone()[0]
+
     def summary(self) -> dict:
         """Headline counts for the home page."""
-        one = lambda sql: self.db.execute(sql).fetchone()[0]  # noqa: E731
+        one = self._one
         return {
             "files": one("SELECT COUNT(*) FROM files"),
             **self.status_counts(),
