@@ -19,9 +19,9 @@ with st.form("dataset"):
     dataset = st.text_input("MIDI folder", current.dataset,
                             help="Scanned recursively for .mid .midi .rmi .kar, any case.")
     catalog_path = st.text_input("Catalog file (SQLite)", current.catalog)
-    use, rescan = st.columns(2)
-    chosen = use.form_submit_button("Use this dataset")
-    scan_clicked = rescan.form_submit_button("Scan", type="primary")
+    scan_clicked = st.form_submit_button("Scan", type="primary",
+                                         help="Parse new and changed files into the catalog.")
+    chosen = st.form_submit_button("Use this dataset without scanning")
 
 if chosen or scan_clicked:
     current = settings.Settings(dataset=dataset.strip(), catalog=catalog_path.strip())
@@ -52,8 +52,9 @@ def run_scan() -> None:
         st.error(str(error))
         return
     bar.empty()
-    st.success(f"Scanned {report.files} files in {report.seconds:.1f} s: {report.new} parsed, "
-               f"{report.unchanged} unchanged, {report.failed} failed.")
+    st.success(f"Scanned {report.files} files in {report.seconds:.1f} s ({report.new} parsed, "
+               f"{report.unchanged} unchanged): {report.ok} ok, {report.recovered} recovered, "
+               f"{report.failed} failed.")
 
 
 if scan_clicked:

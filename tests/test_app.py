@@ -25,21 +25,26 @@ def dataset(tmp_path, monkeypatch) -> Path:
     return folder
 
 
+def scan_button(app: AppTest):
+    return next(button for button in app.button if button.label == "Scan")
+
+
 def test_home_scans_and_shows_counts(dataset):
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert not app.exception
     assert "No catalog yet" in app.info[0].value and "4 MIDI files" in app.info[0].value
-    app.button[1].click().run()  # Scan
+    scan_button(app).click().run()
     assert not app.exception
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Files"] == "4" and metrics["Failed"] == "1" and metrics["Guitar files"] == "3"
     assert "Scanned 4 files" in app.success[0].value
+    assert "3 ok, 0 recovered, 1 failed" in app.success[0].value
 
 
 def test_home_explains_a_missing_folder(dataset, tmp_path):
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     app.text_input[0].input(str(tmp_path / "nowhere"))
-    app.button[1].click().run()
+    scan_button(app).click().run()
     assert not app.exception
     assert "is not a folder" in app.error[0].value
     assert settings.load().dataset == str(tmp_path / "nowhere")
