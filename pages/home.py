@@ -60,36 +60,40 @@ def run_scan() -> None:
 if scan_clicked:
     run_scan()
 
-if not os.path.exists(current.catalog):
-    found = len(find_midi_files(current.dataset, [])) if os.path.isdir(current.dataset) else 0
-    st.info(f"No catalog yet at {current.catalog}. {found} MIDI files in {current.dataset}: "
-            "press Scan. (`make run` creates and scans the synthetic demo corpus.)")
-    st.stop()
+def show_catalog() -> None:
+    if not os.path.exists(current.catalog):
+        folder = current.dataset
+        found = len(find_midi_files(folder, [])) if os.path.isdir(folder) else 0
+        st.info(f"No catalog yet at {current.catalog}. {found} MIDI files in {folder}: "
+                "press Scan. (`make run` creates and scans the synthetic demo corpus.)")
+        return
+    try:
+        result = catalog_summary(current.catalog, os.path.getmtime(current.catalog))
+    except CatalogError as error:
+        st.error(str(error))
+        return
+    summary = result["summary"]
+    st.subheader(f"Catalog {current.catalog}")
+    row1 = st.columns(4)
+    row1[0].metric("Files", summary["files"])
+    row1[1].metric("Read cleanly", summary["ok"])
+    row1[2].metric("Recovered", summary["recovered"])
+    row1[3].metric("Failed", summary["failed"])
+    row2 = st.columns(4)
+    row2[0].metric("Guitar files", summary["guitar_files"])
+    row2[1].metric("Guitar tracks", summary["guitar_tracks"])
+    row2[2].metric("Tracks without program", summary["missing_program_tracks"])
+    row2[3].metric("Guitar tokens", f"{summary['tokens']:,}",
+                   help=f"vocabulary of {summary['vocabulary']} tokens")
+    if result["problems"]:
+        with st.expander(f"{len(result['problems'])} files recovered or failed"):
+            table = pd.DataFrame(result["problems"])[["root", "path", "status", "repairs",
+                                                      "error"]]
+            table["repairs"] = table["repairs"].map("; ".join)
+            st.dataframe(table, hide_index=True, width="stretch")
 
-try:
-    result = catalog_summary(current.catalog, os.path.getmtime(current.catalog))
-except CatalogError as error:
-    st.error(str(error))
-    st.stop()
-summary = result["summary"]
-st.subheader(f"Catalog {current.catalog}")
-row1 = st.columns(4)
-row1[0].metric("Files", summary["files"])
-row1[1].metric("Read cleanly", summary["ok"])
-row1[2].metric("Recovered", summary["recovered"])
-row1[3].metric("Failed", summary["failed"])
-row2 = st.columns(4)
-row2[0].metric("Guitar files", summary["guitar_files"])
-row2[1].metric("Guitar tracks", summary["guitar_tracks"])
-row2[2].metric("Tracks without program", summary["missing_program_tracks"])
-row2[3].metric("Guitar tokens", f"{summary['tokens']:,}",
-               help=f"vocabulary of {summary['vocabulary']} tokens")
 
-if result["problems"]:
-    with st.expander(f"{len(result['problems'])} files recovered or failed"):
-        table = pd.DataFrame(result["problems"])[["root", "path", "status", "repairs", "error"]]
-        table["repairs"] = table["repairs"].map("; ".join)
-        st.dataframe(table, hide_index=True, width="stretch")
+show_catalog()
 
 st.subheader("Compute")
 if st.button("Detect CPU/GPU", help="Imports TensorFlow, which takes a few seconds."):

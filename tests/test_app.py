@@ -61,3 +61,12 @@ def test_unbuilt_pages_say_so(page, dataset):
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
     app.switch_page(f"pages/{page}.py").run()
     assert not app.exception and "not built yet" in app.info[0].value
+
+
+def test_home_detects_devices_on_demand(dataset):
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    detect = next(button for button in app.button if button.label == "Detect CPU/GPU")
+    detect.click().run()
+    assert not app.exception
+    text = " ".join(m.value for m in app.markdown)
+    assert "TensorFlow 2." in text and ("GPU" in text or "CPU" in text)
