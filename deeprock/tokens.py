@@ -3,9 +3,11 @@
     stream = tokenize(song, track)  # .tokens, .delta_twelfths, .duration_twelfths
 
 Rules (DESIGN.md): pitch names as music21 spells MIDI pitches; onsets quantized to the post's
-music21 grid (sixteenths and eighth-note triplets); notes that start together, or within a strum
-of each other, form one chord of distinct pitches in ascending order. Rhythm is kept in twelfths
-of a quarter, the smallest unit holding both grids (a sixteenth is 3, a triplet eighth 4).
+music21 grid (sixteenths and eighth-note triplets); notes form one chord of distinct pitches in
+ascending order as music21 gathers them (the post's tokens): each note not yet in a chord starts
+one and takes the following notes that start less than a sixteenth after it and end within a
+sixteenth of it. Rhythm is kept in twelfths of a quarter, the smallest unit holding both grids
+(a sixteenth is 3, a triplet eighth 4).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numba
 import numpy as np
 
 from deeprock.midi import Song, Track
@@ -22,7 +25,9 @@ from deeprock.midi import Song, Track
 PITCH_CLASSES = ("C", "C#", "D", "E-", "E", "F", "F#", "G", "G#", "A", "B-", "B")
 PITCH_NAMES = tuple(f"{PITCH_CLASSES[p % 12]}{p // 12 - 1}" for p in range(128))
 TWELFTHS_PER_QUARTER = 12
-STRUM_SECONDS = 0.04  # a strum spreads a chord over tens of milliseconds
+# music21's chord window (midi.translate: ticksPerQuarter / max(quarterLengthDivisors)): a strum,
+# and the ringing of its strings, fit in a sixteenth
+CHORD_WINDOW_QUARTERS = 0.25
 
 
 @dataclass
@@ -52,14 +57,34 @@ def quantize_twelfths(quarters: np.ndarray) -> np.ndarray:
 
 
 def chord_groups(song: Song, track: Track) -> tuple[np.ndarray, np.ndarray]:
-    """Group id of each note (notes sorted by onset) and the quantized onset of each note."""
+    """Chord id of each note (notes sorted by onset) and the quantized onset of each note.
+
+    Ids count up in the order of each chord's first note; a chord's notes need not be adjacent
+    (a longer note struck with it starts a chord of its own).
+    """
     notes = track.notes
     onsets = quantize_twelfths(notes["start"] / song.ticks_per_beat)
-    seconds = song.seconds(notes["start"])
-    # a new chord starts where the quantized onset moves and the gap is longer than a strum
-    new_chord = (np.diff(onsets) > 0) & (np.diff(seconds) > STRUM_SECONDS)
-    group = np.concatenate(([0], np.cumsum(new_chord)))
+    window = CHORD_WINDOW_QUARTERS * song.ticks_per_beat
+    group = _gather(notes["start"], notes["start"] + notes["duration"], window)
     return group, onsets
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather(start: np.ndarray, end: np.ndarray, window: float) -> np.ndarray:
+    """music21's midiTrackToStream: a chord's notes start and end within `window` of its first."""
+    group = np.full(len(start), -1, np.int64)
+    count = 0
+    for first in range(len(start)):
+        if group[first] >= 0:
+            continue
+        group[first] = count
+        for other in range(first + 1, len(start)):
+            if start[other] - start[first] >= window:
+                break
+            if group[other] < 0 and abs(end[other] - end[first]) <= window:
+                group[other] = count
+        count += 1
+    return group
 
 
 def tokenize(song: Song, track: Track) -> TokenStream:
@@ -69,16 +94,17 @@ def tokenize(song: Song, track: Track) -> TokenStream:
         empty = np.zeros(0, np.int64)
         return TokenStream([], empty, empty, empty)
     group, onsets = chord_groups(song, track)
-    count = int(group[-1]) + 1
+    count = int(group.max()) + 1
     masks = np.zeros((count, 128), dtype=bool)
     masks[group, notes["pitch"]] = True
     packed = np.packbits(masks, axis=1)  # 16 bytes per chord: one key per distinct chord
     keys, inverse = np.unique(packed.view("V16").ravel(), return_inverse=True)
     names = [_chord_name(key.tobytes()) for key in keys]
-    first = np.searchsorted(group, np.arange(count))
+    first = np.unique(group, return_index=True)[1]  # each chord's first note, in onset order
     chord_onsets = onsets[first]
     ends = quantize_twelfths((notes["start"] + notes["duration"]) / song.ticks_per_beat)
-    chord_ends = np.maximum.reduceat(ends, first)
+    chord_ends = np.zeros(count, np.int64)
+    np.maximum.at(chord_ends, group, ends)
     duration = np.maximum(chord_ends - chord_onsets, 1)
     delta = np.diff(chord_onsets, prepend=0)
     return TokenStream(names, inverse.ravel(), delta, duration)

@@ -28,21 +28,29 @@ def test_chord_is_distinct_pitches_ascending():
 
 
 def test_strummed_chord_is_one_token_but_slow_arpeggio_is_not():
-    # at 120 bpm a tick is ~1 ms: 10 ticks apart is a strum, 240 ticks an eighth note
+    # 10 ticks apart is a strum (a sixteenth is 120 ticks); an eighth apart is an arpeggio
     strum = stream_of((0, 40, 480), (10, 47, 470), (20, 52, 460))
     assert strum.tokens == ["E2 B2 E3"]
+    assert strum.delta_twelfths.tolist() == [0] and strum.duration_twelfths.tolist() == [12]
     arpeggio = stream_of((0, 40, 240), (240, 47, 240), (480, 52, 240))
     assert arpeggio.tokens == ["E2", "B2", "E3"]
 
 
-def test_strum_window_is_in_seconds_not_ticks():
-    # 90 ticks at 60 bpm are 188 ms: two onsets, two tokens
-    slow = stream_of((0, 40, 480), (90, 47, 480), tempo=1_000_000)
-    assert slow.tokens == ["E2", "B2"]
+def test_chord_window_is_a_sixteenth_from_the_first_note():
+    # music21's rule: start under a sixteenth after the chord's first note, end within one
+    assert stream_of((0, 40, 480), (110, 47, 400)).tokens == ["E2 B2"]
+    assert stream_of((0, 40, 480), (130, 47, 350)).tokens == ["E2", "B2"]
+
+
+def test_note_ringing_much_longer_is_its_own_token():
+    stream = stream_of((0, 40, 1920), (0, 47, 240), (0, 52, 240))
+    assert stream.tokens == ["E2", "B2 E3"]
+    assert stream.delta_twelfths.tolist() == [0, 0]
+    assert stream.duration_twelfths.tolist() == [48, 6]
 
 
 def test_note_repeated_at_the_same_onset_counts_once():
-    assert stream_of((0, 40, 480), (0, 40, 240), (0, 47, 480)).tokens == ["E2 B2"]
+    assert stream_of((0, 40, 480), (0, 40, 480), (0, 47, 480)).tokens == ["E2 B2"]
 
 
 def test_rhythm_in_twelfths_of_a_quarter():
