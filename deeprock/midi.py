@@ -186,11 +186,3 @@ def _reason(error: Exception) -> str:
         return f"cannot read: {error.strerror or error}"
     return str(error) or type(error).__name__
 
-
-def warm_up() -> None:
-    """Load the compiled event walk (numba) before forking scan workers."""
-    body = bytes.fromhex("00c01d" "00904064" "83608040" "00" "00ff2f00")
-    tiny = b"MThd" + bytes.fromhex("00000006000000010" "1e0") + b"MTrk"
-    tiny += len(body).to_bytes(4, "big") + body
-    smf.rebuild(tiny)
-    parse(tiny, Song(path="<warm-up>"))

@@ -176,8 +176,8 @@ def _results(work: list[tuple[str, str]], jobs: int, start: str) -> Iterable[dic
     if jobs <= 1 or len(work) < 8:
         yield from map(_analyze_task, work)
         return
-    if start == "fork":
-        midi.warm_up()  # load the compiled loader once; forked workers inherit it
+    # workers load the numba-compiled code themselves, in parallel: warming it up here first
+    # would add its load time to the critical path
     context = multiprocessing.get_context(start)
     with context.Pool(min(jobs, len(work))) as pool:
         yield from pool.imap(_analyze_task, work, chunksize=16)
