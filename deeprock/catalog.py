@@ -172,12 +172,11 @@ class Catalog:
             f"INSERT INTO tracks (file_id, {', '.join(TRACK_COLUMNS)}) "
             f"VALUES (?, {', '.join('?' * len(TRACK_COLUMNS))})",
             ([file_id, *(t[c] for c in TRACK_COLUMNS)] for t in record["tracks"]))
-        for stream in record["streams"]:
-            global_ids = self.vocabulary.ids(stream["names"])[stream["ids"]]
-            self.db.execute(
-                "INSERT INTO streams VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (file_id, stream["idx"], stream["channel"], len(global_ids),
-                 _blob(global_ids), _blob(stream["delta"]), _blob(stream["duration"])))
+        self.db.executemany("INSERT INTO streams VALUES (?, ?, ?, ?, ?, ?, ?)", (
+            (file_id, stream["idx"], stream["channel"], len(stream["ids"]),
+             _blob(self.vocabulary.ids(stream["names"])[stream["ids"]]),
+             _blob(stream["delta"]), _blob(stream["duration"]))
+            for stream in record["streams"]))
 
     def status_counts(self, roots: Iterable[str] | None = None) -> dict[str, int]:
         where, params = _roots_clause(roots)

@@ -76,10 +76,10 @@ def analyze(root: str, path: str) -> dict:
         # guitars and the undecided (inference comes later) keep their tokens
         if decision.guitar or (decision.source is None and not track.is_drum):
             stream = tokens.tokenize(song, track)
-            record["streams"].append({
+            record["streams"].append({  # int32, as stored: half the bytes to send back
                 "idx": track.index, "channel": track.channel, "names": stream.names,
-                "ids": stream.ids, "delta": stream.delta_twelfths,
-                "duration": stream.duration_twelfths,
+                "ids": stream.ids.astype("<i4"), "delta": stream.delta_twelfths.astype("<i4"),
+                "duration": stream.duration_twelfths.astype("<i4"),
             })
     return record
 

@@ -100,7 +100,9 @@ def tokenize(song: Song, track: Track) -> TokenStream:
     packed = np.packbits(masks, axis=1)  # 16 bytes per chord: one key per distinct chord
     keys, inverse = np.unique(packed.view("V16").ravel(), return_inverse=True)
     names = [_chord_name(key.tobytes()) for key in keys]
-    first = np.unique(group, return_index=True)[1]  # each chord's first note, in onset order
+    # ids count up in the order of each chord's first note: a note is first when its id is new
+    seen = np.maximum.accumulate(group)
+    first = np.flatnonzero(np.concatenate(([True], group[1:] > seen[:-1])))
     chord_onsets = onsets[first]
     ends = quantize_twelfths((notes["start"] + notes["duration"]) / song.ticks_per_beat)
     chord_ends = np.zeros(count, np.int64)

@@ -1,6 +1,6 @@
 """How well do our tokens agree with music21's for the same guitar tracks?
 
-    .venv/bin/python bench/token_agreement.py [--files N] [--corpus DIR]
+    .venv/bin/python bench/bench_token_agreement.py [--files N] [--corpus DIR]
 
 For a deterministic sample of corpus files that have a guitar track (every k-th, sorted by path),
 each guitar track (MTrk chunk index, channel) is tokenized twice:
