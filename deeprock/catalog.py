@@ -17,7 +17,13 @@ import numpy as np
 
 from deeprock.tokens import Vocabulary
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# schema N-1 → N: statements that bring an older catalog up to date. New columns stay NULL
+# until the file is parsed again, so a migration also marks every file for the next scan.
+MIGRATIONS = {
+    2: ("ALTER TABLE files ADD COLUMN content_key TEXT",
+        "ALTER TABLE files ADD COLUMN transposed_key TEXT"),
+}
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
@@ -33,6 +39,8 @@ CREATE TABLE IF NOT EXISTS files (
     ticks_per_beat INTEGER,
     seconds REAL,
     tempo REAL,
+    content_key TEXT,                -- hash of the notes in beats: equal for re-saved copies
+    transposed_key TEXT,             -- the same with pitched notes shifted to start at 0
     UNIQUE (root, path)
 );
 CREATE TABLE IF NOT EXISTS tracks (
@@ -65,7 +73,7 @@ CREATE TABLE IF NOT EXISTS streams (
 CREATE TABLE IF NOT EXISTS vocabulary (id INTEGER PRIMARY KEY, token TEXT NOT NULL UNIQUE);
 """
 FILE_COLUMNS = ("root", "path", "size", "mtime_ns", "md5", "status", "repairs", "error",
-                "ticks_per_beat", "seconds", "tempo")
+                "ticks_per_beat", "seconds", "tempo", "content_key", "transposed_key")
 TRACK_COLUMNS = ("idx", "channel", "program", "name", "is_drum", "notes", "pitch_min",
                  "pitch_max", "polyphony", "guitar", "guitar_source", "guitar_probability",
                  "guitar_reason")
@@ -90,6 +98,7 @@ class Catalog:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = os.fspath(path)
+        self.migrated_from: int | None = None  # the older schema this catalog was brought from
         try:
             self.db = sqlite3.connect(self.path, timeout=30)
             self.db.execute("PRAGMA foreign_keys = ON")
@@ -111,14 +120,23 @@ class Catalog:
         tables = {name for (name,) in self.db.execute("SELECT name FROM sqlite_master")}
         if "files" in tables and "meta" not in tables:
             raise CatalogError(f"{self.path} is not a DeepRock catalog (no meta table)")
-        if "meta" in tables:
-            row = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            version = int(row[0]) if row else 0
-            if version != SCHEMA_VERSION:
-                raise CatalogError(
-                    f"catalog {self.path} has schema {version}, this version needs "
-                    f"{SCHEMA_VERSION}: scan again into a new catalog file"
-                )
+        if "meta" not in tables:
+            return
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION or version < min(MIGRATIONS) - 1:
+            raise CatalogError(
+                f"catalog {self.path} has schema {version}, this version reads "
+                f"{min(MIGRATIONS) - 1}-{SCHEMA_VERSION}: scan again into a new catalog file")
+        if version < SCHEMA_VERSION:
+            with self.db:
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in MIGRATIONS[step]:
+                        self.db.execute(statement)
+                self.db.execute("UPDATE files SET mtime_ns = -1")  # re-parse on the next scan
+                self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema'",
+                                (SCHEMA_VERSION,))
+            self.migrated_from = version
 
     def __enter__(self) -> Catalog:
         return self

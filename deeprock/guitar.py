@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from deeprock.midi import Track
+from deeprock.midi import Song, Track
 
 # GM nylon, steel, jazz, clean, muted, overdriven, distortion, harmonics
 GUITAR_PROGRAMS = range(24, 32)
@@ -35,3 +35,8 @@ def by_metadata(track: Track) -> GuitarDecision:
     if GUITAR_NAME.search(track.name):
         return GuitarDecision(True, "metadata", 1.0, f"no program; track name {track.name!r}")
     return GuitarDecision(False, None, 0.0, "no program and no telling name")
+
+
+def decide(song: Song, track: Track) -> GuitarDecision:
+    """The guitar decision for a track: metadata when it has any."""
+    return by_metadata(track)

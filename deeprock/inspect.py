@@ -19,7 +19,7 @@ def inspect_file(path: str | os.PathLike) -> dict:
 
 
 def _track(song: midi.Song, track: midi.Track) -> dict:
-    decision = guitar.by_metadata(track)
+    decision = guitar.decide(song, track)
     return {
         "index": track.index,
         "channel": track.channel,

@@ -68,10 +68,11 @@ def analyze(root: str, path: str) -> dict:
         "ticks_per_beat": song.ticks_per_beat if song.tracks else None,
         "seconds": round(song.length_seconds, 3) if song.tracks else None,
         "tempo": round(song.tempo, 3) if song.tracks else None,
+        "content_key": None, "transposed_key": None,
         "tracks": [], "streams": [],
     }
     for track in song.tracks:
-        decision = guitar.by_metadata(track)
+        decision = guitar.decide(song, track)
         record["tracks"].append(_track_row(track, decision))
         # guitars and the undecided (inference comes later) keep their tokens
         if decision.guitar or (decision.source is None and not track.is_drum):

@@ -217,3 +217,24 @@ def test_shared_corpus_scan(shared_corpus, tmp_path):
     with catalog.Catalog(tmp_path / "c.sqlite") as cat:
         summary = cat.summary()
     assert summary["guitar_files"] > 900 and summary["vocabulary"] > 1000
+
+
+def test_catalog_of_schema_1_is_migrated_and_rescanned(collection, tmp_path):
+    path = tmp_path / "old.sqlite"
+    scan.scan([collection], path)
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE files DROP COLUMN content_key")
+    db.execute("ALTER TABLE files DROP COLUMN transposed_key")
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+    db.commit()
+    db.close()
+    with catalog.Catalog(path) as cat:
+        assert cat.migrated_from == 1 and len(cat.files()) == 9
+    report = scan.scan([collection], path)
+    assert (report.new, report.unchanged) == (9, 0)
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value = '7' WHERE key = 'schema'")
+    db.commit()
+    db.close()
+    with pytest.raises(catalog.CatalogError, match="schema 7"):
+        catalog.Catalog(path)
