@@ -233,6 +233,28 @@ class Catalog:
             row["repairs"] = json.loads(row["repairs"])
         return rows
 
+    def files_matching(self, text: str, limit: int = 200) -> list[dict]:
+        """Files whose path contains text (case-insensitive), for a search box."""
+        cursor = self.db.execute(
+            f"SELECT id, {', '.join(FILE_COLUMNS)} FROM files WHERE path LIKE ? "
+            "ORDER BY path LIMIT ?", (f"%{text}%", limit))
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor]
+        for row in rows:
+            row["repairs"] = json.loads(row["repairs"])
+        return rows
+
+    def file_keys(self) -> dict[int, tuple[str, str]]:
+        """file id → (root, path): names that survive a rescan, unlike ids."""
+        return {i: (root, path) for i, root, path in
+                self.db.execute("SELECT id, root, path FROM files")}
+
+    def failures(self) -> list[dict]:
+        """Files that could not be read, with the reason."""
+        cursor = self.db.execute(
+            "SELECT root, path, error FROM files WHERE status = 'failed' ORDER BY path")
+        return [{"root": root, "path": path, "error": error} for root, path, error in cursor]
+
     def tracks(self, file_id: int | None = None) -> list[dict]:
         where = "WHERE file_id = ?" if file_id is not None else ""
         cursor = self.db.execute(
@@ -240,6 +262,47 @@ class Catalog:
             "ORDER BY file_id, idx, channel", () if file_id is None else (file_id,))
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor]
+
+    def guitar_counts(self) -> dict[str, int]:
+        """Guitar tracks and files by how they were decided (metadata or inferred)."""
+        rows = self.db.execute(
+            "SELECT guitar_source, COUNT(*), COUNT(DISTINCT file_id) FROM tracks "
+            "WHERE guitar GROUP BY guitar_source").fetchall()
+        counts = {"metadata": 0, "inferred": 0, "metadata_files": 0, "inferred_files": 0}
+        for source, tracks, files in rows:
+            if source in ("metadata", "inferred"):
+                counts[source], counts[f"{source}_files"] = tracks, files
+        return counts
+
+    def repairs(self) -> list[list[str]]:
+        """The repairs of every recovered file."""
+        rows = self.db.execute("SELECT repairs FROM files WHERE status = 'recovered'")
+        return [json.loads(repairs) for (repairs,) in rows]
+
+    def guitar_candidates(self) -> list[tuple[int, int, int, str | None, float]]:
+        """(file_id, index, channel, guitar_source, guitar_probability) of every track that is
+        a guitar or was inferred: what a training selection chooses from."""
+        return self.db.execute(
+            "SELECT file_id, idx, channel, guitar_source, guitar_probability FROM tracks "
+            "WHERE guitar OR guitar_source = 'inferred' ORDER BY file_id, idx, channel"
+        ).fetchall()
+
+    def missing_metadata(self) -> list[dict]:
+        """Pitched tracks without a program change, with the inferred guitar decision."""
+        cursor = self.db.execute(
+            "SELECT f.id AS file_id, f.root, f.path, t.idx, t.channel, t.name, t.notes, "
+            "t.pitch_min, t.pitch_max, t.polyphony, t.guitar, t.guitar_source, "
+            "t.guitar_probability, t.guitar_reason FROM tracks t JOIN files f ON f.id = t.file_id "
+            "WHERE t.program IS NULL AND NOT t.is_drum ORDER BY f.path, t.idx, t.channel")
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
+
+    def token_counts(self, guitar_only: bool = True) -> np.ndarray:
+        """How often each vocabulary id occurs in the (guitar) token streams."""
+        ids = [stream.ids for stream in self.streams(guitar_only)]
+        if not ids:
+            return np.zeros(len(self.vocabulary), np.int64)
+        return np.bincount(np.concatenate(ids), minlength=len(self.vocabulary))
 
     def streams(self, guitar_only: bool = True) -> Iterator[Stream]:
         """Token streams in catalog order: the input of windows and training."""

@@ -3,6 +3,9 @@
     deeprock demo-data data/demo
     deeprock scan data/demo --catalog data/demo.sqlite
     deeprock inspect song.mid --json
+    deeprock health --catalog data/demo.sqlite --json
+    deeprock duplicates --catalog data/demo.sqlite --json
+    deeprock windows --catalog data/demo.sqlite --seq-len 100 --unique-factor 10 --json
 """
 
 from __future__ import annotations
@@ -50,6 +53,24 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("files", nargs="+")
     inspect.add_argument("--json", action="store_true")
     inspect.set_defaults(run=_inspect)
+
+    health = commands.add_parser("health", help="what is wrong with the collection")
+    health.add_argument("--catalog", required=True)
+    health.add_argument("--json", action="store_true")
+    health.set_defaults(run=_health)
+
+    duplicates = commands.add_parser("duplicates", help="exact, content, transposed, versions")
+    duplicates.add_argument("--catalog", required=True)
+    duplicates.add_argument("--json", action="store_true")
+    duplicates.set_defaults(run=_duplicates)
+
+    windows = commands.add_parser("windows", help="windows kept by seq_len and unique_factor")
+    windows.add_argument("--catalog", required=True)
+    windows.add_argument("--seq-len", type=int, default=100)
+    windows.add_argument("--unique-factor", type=int, default=10)
+    windows.add_argument("--selection", help="a saved training selection (JSON)")
+    windows.add_argument("--json", action="store_true")
+    windows.set_defaults(run=_windows)
     return parser
 
 
@@ -113,6 +134,68 @@ def _inspect(args: argparse.Namespace) -> int:
                   f"{track['program']} {track['name']!r}: {track['notes']} notes, "
                   f"guitar={track['guitar']} ({track['guitar_source']}), "
                   f"{len(track['tokens'])} tokens")
+    return 0
+
+
+def _open_catalog(path: str):
+    """An existing catalog: reading commands never create an empty one by mistake."""
+    from deeprock.catalog import Catalog, CatalogError
+
+    if not os.path.isfile(path):
+        raise CliError(f"no catalog at {path}: run deeprock scan DIR --catalog {path} first")
+    try:
+        return Catalog(path)
+    except CatalogError as error:
+        raise CliError(str(error)) from error
+
+
+def _health(args: argparse.Namespace) -> int:
+    from deeprock.health import health_report
+
+    with _open_catalog(args.catalog) as catalog:
+        report = health_report(catalog)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for key, value in report.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def _duplicates(args: argparse.Namespace) -> int:
+    from deeprock.dedup import find_duplicates
+
+    with _open_catalog(args.catalog) as catalog:
+        groups = find_duplicates(catalog)
+    if args.json:
+        print(json.dumps([group.to_dict() for group in groups]))
+    else:
+        for group in groups:
+            print(f"{group.kind}: {' | '.join(group.files)}")
+        print(f"{len(groups)} groups")
+    return 0
+
+
+def _windows(args: argparse.Namespace) -> int:
+    from deeprock.selection import Selection, track_ids
+    from deeprock.windows import windows_summary
+
+    if args.seq_len < 1 or args.unique_factor < 0:
+        raise CliError("--seq-len must be at least 1 and --unique-factor at least 0")
+    with _open_catalog(args.catalog) as catalog:
+        tracks = None
+        if args.selection:
+            try:
+                tracks = track_ids(catalog, Selection.load(args.selection))
+            except ValueError as error:
+                raise CliError(str(error)) from error
+        summary = windows_summary(catalog, args.seq_len, args.unique_factor, tracks)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{summary['tracks']} tracks: {summary['windows_kept']} of "
+              f"{summary['windows_total']} windows kept (seq_len {args.seq_len}, more than "
+              f"{args.unique_factor} distinct tokens)")
     return 0
 
 
