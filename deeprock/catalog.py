@@ -98,7 +98,6 @@ class Catalog:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = os.fspath(path)
-        self.migrated_from: int | None = None  # the older schema this catalog was brought from
         try:
             self.db = sqlite3.connect(self.path, timeout=30)
             self.db.execute("PRAGMA foreign_keys = ON")
@@ -136,7 +135,6 @@ class Catalog:
                 self.db.execute("UPDATE files SET mtime_ns = -1")  # re-parse on the next scan
                 self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema'",
                                 (SCHEMA_VERSION,))
-            self.migrated_from = version
 
     def __enter__(self) -> Catalog:
         return self
@@ -165,6 +163,10 @@ class Catalog:
             enumerate(new, start=self._saved_tokens),
         )
         self._saved_tokens = len(self.vocabulary)
+
+    def stale_files(self) -> int:
+        """Files an upgrade marked for parsing again (their new fields are still empty)."""
+        return self._one("SELECT COUNT(*) FROM files WHERE mtime_ns = -1")
 
     def known_files(self, root: str) -> dict[str, tuple[int, int]]:
         """path → (size, mtime_ns) of the files already scanned under root."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from deeprock import guitar, midi, tokens
+from deeprock import fingerprint, guitar, midi, tokens
 from deeprock.catalog import Catalog
 
 MIDI_EXTENSIONS = (".mid", ".midi", ".rmi", ".kar")
@@ -62,13 +62,14 @@ def find_midi_files(root: str, problems: list[dict]) -> list[str]:
 def analyze(root: str, path: str) -> dict:
     """One file → the catalog record (file fields, tracks, token streams). Runs in a worker."""
     song = midi.load(os.path.join(root, path))
+    content_key, transposed_key = fingerprint.content_keys(song)
     record = {
         "root": root, "path": path, "size": song.size, "md5": song.md5,
         "status": song.status, "repairs": song.repairs, "error": song.error,
         "ticks_per_beat": song.ticks_per_beat if song.tracks else None,
         "seconds": round(song.length_seconds, 3) if song.tracks else None,
         "tempo": round(song.tempo, 3) if song.tracks else None,
-        "content_key": None, "transposed_key": None,
+        "content_key": content_key, "transposed_key": transposed_key,
         "tracks": [], "streams": [],
     }
     for track in song.tracks:

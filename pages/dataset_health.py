@@ -1,11 +1,205 @@
-"""Dataset health page: not built yet (a later issue fills it)."""
+"""Dataset health: what is wrong with the collection, and what the training set will contain."""
 
+from __future__ import annotations
+
+import os
+
+import pandas as pd
 import streamlit as st
 
+from deeprock import health, midi, render, settings
+from deeprock.catalog import Catalog, CatalogError
+from deeprock.dedup import find_duplicates
+from deeprock.selection import SelectionSettings, build_selection, selection_path, track_ids
+from deeprock.windows import WindowStats
+
 st.title("Dataset health")
-st.info(
-    "This page is not built yet. It will show duplicates, versions, missing instrument "
-    "metadata and the interactive unique_factor / sequence_length filter. "
-    "Until then, the Home page scans a dataset and shows its counts."
-)
-st.page_link("pages/home.py", label="Back to Home", icon=":material/home:")
+current = settings.load()
+if not os.path.exists(current.catalog):
+    st.info(f"No catalog at {current.catalog} yet: choose a dataset and press Scan on the "
+            "Home page.")
+    st.stop()
+try:
+    catalog = Catalog(current.catalog)
+except CatalogError as error:
+    st.error(str(error))
+    st.stop()
+if catalog.stale_files():
+    st.warning(f"This catalog was upgraded from an older version: {catalog.stale_files()} files "
+               "lack what this version records (duplicates need it). Press Scan on the Home "
+               "page to fill it in.")
+STAMP = (current.catalog, os.path.getmtime(current.catalog))
+
+
+@st.cache_data(show_spinner="Reading the catalog…")
+def overview(stamp: tuple) -> dict:
+    with Catalog(stamp[0]) as cat:
+        return {"summary": cat.summary(), "guitars": cat.guitar_counts(),
+                "repairs": health.repair_counts(cat),
+                "failures": cat.failures(),
+                "missing": cat.missing_metadata(), "vocabulary": health.vocabulary_rows(cat),
+                "paths": cat.file_keys()}
+
+
+@st.cache_data(show_spinner="Looking for duplicates…")
+def duplicate_groups(stamp: tuple) -> list:
+    with Catalog(stamp[0]) as cat:
+        return find_duplicates(cat)
+
+
+@st.cache_resource(show_spinner="Counting windows…", max_entries=8)
+def window_stats(stamp: tuple, seq_len: int, tracks: frozenset) -> WindowStats:
+    with Catalog(stamp[0]) as cat:
+        return WindowStats.from_catalog(cat, seq_len, tracks=set(tracks))
+
+
+data = overview(STAMP)
+summary, paths = data["summary"], data["paths"]
+if summary["files"] == 0:
+    st.info("The catalog holds no files yet: scan a folder with MIDI files on the Home page.")
+    st.stop()
+if summary["guitar_tracks"] == 0 and not data["missing"]:
+    st.warning("No guitar track in this collection, by metadata or by inference: there is "
+               "nothing to train on. Scan a folder of rock songs with guitar parts.")
+
+# versions need a MinHash LSH pass (~0.6 ms a file): on a large catalog, only when asked
+LARGE_CATALOG = 20_000
+if summary["files"] <= LARGE_CATALOG or st.session_state.get("find_duplicates"):
+    groups = duplicate_groups(STAMP)
+else:
+    groups = None
+tabs = st.tabs(["Overview", "Duplicates", "Missing metadata", "Windows", "Vocabulary",
+                "One file"])
+
+with tabs[0]:
+    cols = st.columns(4)
+    cols[0].metric("Files", summary["files"])
+    cols[1].metric("Read cleanly", summary["ok"])
+    cols[2].metric("Recovered", summary["recovered"])
+    cols[3].metric("Failed", summary["failed"])
+    cols = st.columns(4)
+    cols[0].metric("Guitar files (metadata)", data["guitars"]["metadata_files"])
+    cols[1].metric("Guitar files (inferred)", data["guitars"]["inferred_files"])
+    cols[2].metric("Guitar tokens", f"{summary['tokens']:,}")
+    chords = sum(1 for token in catalog.vocabulary.tokens if " " in token)
+    cols[3].metric("Vocabulary", summary["vocabulary"],
+                   help=f"{chords / max(summary['vocabulary'], 1):.0%} of it chords")
+    if data["repairs"]:
+        st.caption("Repairs made while reading")
+        st.bar_chart(pd.Series(data["repairs"], name="files").sort_values(ascending=False),
+                     horizontal=True)
+    if data["failures"]:
+        st.caption("Files that could not be read")
+        st.dataframe(pd.DataFrame(data["failures"])[["root", "path", "error"]],
+                     hide_index=True, width="stretch")
+
+with tabs[1]:
+    if groups is None:
+        st.button(f"Find duplicates (about {summary['files'] * 0.0006:.0f} s for "
+                  f"{summary['files']:,} files)", key="find_duplicates")
+        groups = []
+    one_per_group = []
+    for kind in ("exact", "content", "transposed", "version"):
+        of_kind = [g for g in groups if g.kind == kind]
+        files = sum(len(g.files) for g in of_kind)
+        default = kind in SelectionSettings().one_per_group
+        if st.checkbox(f"Train on one file per {kind} group ({len(of_kind)} groups, "
+                       f"{files} files)", value=default, key=kind):
+            one_per_group.append(kind)
+        if of_kind:
+            with st.expander(f"{kind}: {len(of_kind)} groups"):
+                st.dataframe(pd.DataFrame({"files": [" | ".join(g.files) for g in of_kind],
+                                           "count": [len(g.files) for g in of_kind]}),
+                             hide_index=True, width="stretch")
+
+with tabs[2]:
+    missing = pd.DataFrame(data["missing"])
+    accept = st.checkbox("Accept inferred guitars into the training set", value=True)
+    threshold = st.slider("Accept at or above probability", 0.5, 1.0, 0.9, 0.01,
+                          disabled=not accept)
+    if missing.empty:
+        st.success("Every pitched track has a program: nothing to infer.")
+    else:
+        accepted = missing["guitar_probability"] >= threshold
+        st.write(f"{len(missing)} pitched tracks in {missing['file_id'].nunique()} files have "
+                 f"no program; {int(accepted.sum()) if accept else 0} would train as guitar.")
+        st.dataframe(missing[["path", "idx", "channel", "name", "notes", "pitch_min",
+                              "pitch_max", "polyphony", "guitar_probability", "guitar_reason"]]
+                     .sort_values("guitar_probability", ascending=False),
+                     hide_index=True, width="stretch")
+
+choice = SelectionSettings(accept_inferred=accept, inferred_threshold=threshold,
+                           one_per_group=one_per_group)
+
+with tabs[3]:
+    seq_len = st.slider("sequence_length", 10, 200, choice.seq_len, 5)
+    unique_factor = st.slider("unique_factor (keep windows with more distinct tokens)", 0,
+                              seq_len - 1, min(choice.unique_factor, seq_len - 1))
+    choice.seq_len, choice.unique_factor = seq_len, unique_factor
+    selection = build_selection(catalog, choice, groups)
+    stats = window_stats(STAMP, seq_len, frozenset(track_ids(catalog, selection)))
+    kept = stats.kept(unique_factor)
+    cols = st.columns(3)
+    cols[0].metric("Windows kept", f"{kept:,}")
+    cols[1].metric("Windows dropped", f"{stats.total - kept:,}")
+    cols[2].metric("Training tracks", len(selection.tracks))
+    values, counts = stats.histogram()
+    st.plotly_chart(render.histogram(values, counts, cut=unique_factor,
+                                     title="Distinct tokens per window",
+                                     x_title="distinct tokens"), width="stretch")
+    dropped_example, kept_example = (stats.example(unique_factor, kept=False),
+                                     stats.example(unique_factor, kept=True))
+    left, right = st.columns(2)
+    for column, window, label in ((left, dropped_example, "Dropped (repetitive)"),
+                                  (right, kept_example, "Kept")):
+        column.caption(label)
+        if window is None:
+            column.write("none at this setting")
+        else:
+            column.write(f"{paths[window.track[0]][1]}, track {window.track[1]}, from token "
+                         f"{window.start}: {window.distinct} distinct tokens")
+            column.code(" | ".join(catalog.vocabulary.decode(window.ids)), wrap_lines=True)
+    st.caption("Per song: windows dropped by this unique_factor")
+    st.dataframe(pd.DataFrame(health.window_breakdown(stats, paths, unique_factor)),
+                 hide_index=True, width="stretch", height=240)
+    if st.button("Save training selection", type="primary"):
+        path = selection_path(current.catalog)
+        selection.save(path)
+        st.success(f"Saved {len(selection.tracks)} tracks and the settings to {path}.")
+
+with tabs[4]:
+    vocabulary = pd.DataFrame(data["vocabulary"], columns=["token", "count", "chord"])
+    if vocabulary.empty:
+        st.info("No guitar tokens yet.")
+    else:
+        cols = st.columns(3)
+        cols[0].metric("Tokens in use", len(vocabulary))
+        cols[1].metric("Used once", int((vocabulary["count"] == 1).sum()))
+        cols[2].metric("Chords", f"{vocabulary['chord'].mean():.0%}",
+                       help="share of the vocabulary; notes are the rest")
+        st.bar_chart(vocabulary.head(40).set_index("token")["count"])
+        st.caption("Rare-token tail (used at most 5 times)")
+        st.dataframe(vocabulary[vocabulary["count"] <= 5], hide_index=True, width="stretch")
+
+with tabs[5]:
+    pattern = st.text_input("Find a file (part of its path)")
+    matches = catalog.files_matching(pattern, limit=200)
+    if matches:
+        picked = st.selectbox("File", matches, format_func=lambda f: f["path"])
+        st.write(f"Status **{picked['status']}**"
+                 + (f": {picked['error']}" if picked["error"] else "")
+                 + ("; repairs: " + "; ".join(picked["repairs"]) if picked["repairs"] else ""))
+        tracks = pd.DataFrame(catalog.tracks(picked["id"]))
+        if not tracks.empty:
+            st.dataframe(tracks[["idx", "channel", "program", "name", "notes", "guitar",
+                                 "guitar_source", "guitar_probability", "guitar_reason"]],
+                         hide_index=True, width="stretch")
+            song = midi.load(os.path.join(picked["root"], picked["path"]))
+            labels = [f"track {t.index}, channel {t.channel + 1}: {t.name or 'no name'}"
+                      for t in song.tracks]
+            if labels:
+                which = st.selectbox("Piano roll of", range(len(labels)),
+                                     format_func=labels.__getitem__)
+                st.plotly_chart(render.track_roll(song, song.tracks[which]), width="stretch")
+    else:
+        st.caption("No file matches.")

@@ -56,7 +56,7 @@ def test_app_routes_to_the_home_page(dataset):
     assert app.title[0].value == "DeepRock Studio"
 
 
-@pytest.mark.parametrize("page", ["dataset_health", "train", "generate"])
+@pytest.mark.parametrize("page", ["train", "generate"])
 def test_unbuilt_pages_say_so(page, dataset):
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
     app.switch_page(f"pages/{page}.py").run()

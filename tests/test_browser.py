@@ -1,4 +1,4 @@
-"""The home page in a real browser: Chromium through Playwright against `streamlit run app.py`.
+"""The user flow in a real browser: Chromium through Playwright against `streamlit run app.py`.
 
 Skipped where Chromium or playwright is missing, except on CI (CI=true), where that is a failure.
 """
@@ -116,7 +116,7 @@ def server(corpus, tmp_path) -> Iterator[str]:
 
 
 @pytest.mark.browser
-def test_home_scans_the_demo_corpus_in_chromium(playwright_api, server, corpus, tmp_path):
+def test_scan_then_tune_unique_factor_in_chromium(playwright_api, server, corpus, tmp_path):
     sync_playwright, expect = playwright_api
     reference = corpus["reference"]
     with sync_playwright() as p:
@@ -159,8 +159,17 @@ def test_home_scans_the_demo_corpus_in_chromium(playwright_api, server, corpus, 
             page.get_by_test_id("stSidebar").get_by_role("link", name="Dataset health").click()
             expect(page.get_by_role("heading", name="Dataset health")).to_be_visible(
                 timeout=TIMEOUT_MS)
-            expect(page.get_by_text("This page is not built yet")).to_be_visible(
-                timeout=TIMEOUT_MS)
+            page.get_by_role("tab", name="Windows").click()
+            kept = page.get_by_test_id("stMetric").filter(has_text="Windows kept")
+            value = kept.get_by_test_id("stMetricValue")
+            expect(value).to_be_visible(timeout=TIMEOUT_MS)
+            before = value.inner_text()
+            thumb = page.get_by_role("slider").nth(1)  # unique_factor, after sequence_length
+            thumb.focus()
+            for _ in range(8):
+                page.keyboard.press("ArrowRight")
+            expect(value).not_to_have_text(before, timeout=TIMEOUT_MS)
+            assert int(value.inner_text().replace(",", "")) < int(before.replace(",", ""))
             page.screenshot(path=str(tmp_path / "health.png"), full_page=True)
         finally:
             browser.close()

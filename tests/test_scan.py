@@ -229,9 +229,11 @@ def test_catalog_of_schema_1_is_migrated_and_rescanned(collection, tmp_path):
     db.commit()
     db.close()
     with catalog.Catalog(path) as cat:
-        assert cat.migrated_from == 1 and len(cat.files()) == 9
+        assert cat.stale_files() == 9 and len(cat.files()) == 9
     report = scan.scan([collection], path)
     assert (report.new, report.unchanged) == (9, 0)
+    with catalog.Catalog(path) as cat:
+        assert cat.stale_files() == 0
     db = sqlite3.connect(path)
     db.execute("UPDATE meta SET value = '7' WHERE key = 'schema'")
     db.commit()

@@ -1,0 +1,99 @@
+"""The Dataset health page through AppTest: counts, sliders, selection, and bad catalogs."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from deeprock import demo, scan, settings
+from deeprock.selection import Selection, selection_path
+from tests.conftest import midi_bytes, notes
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def use(tmp_path: Path, monkeypatch, folder: Path) -> Path:
+    monkeypatch.setenv("DEEPROCK_SETTINGS", str(tmp_path / "settings.json"))
+    monkeypatch.chdir(ROOT)
+    catalog = tmp_path / "catalog.sqlite"
+    settings.save(settings.Settings(str(folder), str(catalog)))
+    return catalog
+
+
+def open_page() -> AppTest:
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    app.switch_page("pages/dataset_health.py").run()
+    assert not app.exception, app.exception
+    return app
+
+
+def metric(app: AppTest, label: str) -> str:
+    return next(m.value for m in app.metric if m.label == label)
+
+
+def slider(app: AppTest, prefix: str):
+    return next(s for s in app.slider if s.label.startswith(prefix))
+
+
+@pytest.fixture(scope="module")
+def demo_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("demo")
+    demo.generate(folder, files=40, seed=4)
+    return folder
+
+
+def test_page_counts_sliders_and_selection(demo_folder, tmp_path, monkeypatch):
+    catalog = use(tmp_path, monkeypatch, demo_folder)
+    scan.scan([demo_folder], catalog, jobs=1)
+    app = open_page()
+    assert metric(app, "Files") == "40"
+    assert int(metric(app, "Failed")) + int(metric(app, "Recovered")) >= 5
+    slider(app, "sequence_length").set_value(20).run()
+    slider(app, "unique_factor").set_value(2).run()
+    kept_low = int(metric(app, "Windows kept").replace(",", ""))
+    slider(app, "unique_factor").set_value(10).run()
+    assert not app.exception
+    kept_high = int(metric(app, "Windows kept").replace(",", ""))
+    dropped_high = int(metric(app, "Windows dropped").replace(",", ""))
+    assert kept_high < kept_low and kept_high + dropped_high > 0
+    assert len(app.code) == 2  # a dropped (repetitive) window beside a kept one
+    next(b for b in app.button if b.label == "Save training selection").click().run()
+    saved = Selection.load(selection_path(catalog))
+    assert saved.settings.seq_len == 20 and saved.settings.unique_factor == 10
+    assert saved.tracks and "Saved" in app.success[0].value
+
+
+def test_page_explains_a_missing_and_an_empty_catalog(tmp_path, monkeypatch):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    catalog = use(tmp_path, monkeypatch, empty)
+    assert "No catalog" in open_page().info[0].value
+    scan.scan([empty], catalog)
+    assert "holds no files" in open_page().info[0].value
+
+
+def test_page_warns_when_there_is_no_guitar(tmp_path, monkeypatch):
+    folder = tmp_path / "piano"
+    folder.mkdir()
+    (folder / "piano.mid").write_bytes(midi_bytes([notes((0, 60, 480), (480, 64, 480),
+                                                         program=0, name="Piano")]))
+    catalog = use(tmp_path, monkeypatch, folder)
+    scan.scan([folder], catalog)
+    app = open_page()
+    assert "No guitar track" in app.warning[0].value
+
+
+def test_page_upgrades_an_older_catalog(demo_folder, tmp_path, monkeypatch):
+    catalog = use(tmp_path, monkeypatch, demo_folder)
+    scan.scan([demo_folder], catalog, jobs=1)
+    db = sqlite3.connect(catalog)
+    db.execute("ALTER TABLE files DROP COLUMN content_key")
+    db.execute("ALTER TABLE files DROP COLUMN transposed_key")
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+    db.commit()
+    db.close()
+    app = open_page()
+    assert "upgraded from an older version: 40 files" in app.warning[0].value
