@@ -75,8 +75,8 @@ def analyze(root: str, path: str) -> dict:
     for track in song.tracks:
         decision = guitar.decide(song, track)
         record["tracks"].append(_track_row(track, decision))
-        # guitars and the undecided (inference comes later) keep their tokens
-        if decision.guitar or (decision.source is None and not track.is_drum):
+        # guitars keep their tokens, inferred ones too (a selection may accept them or not)
+        if decision.guitar:
             stream = tokens.tokenize(song, track)
             record["streams"].append({  # int32, as stored: half the bytes to send back
                 "idx": track.index, "channel": track.channel, "names": stream.names,

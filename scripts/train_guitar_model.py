@@ -1,0 +1,198 @@
+"""Train the guitar-inference model and export it as JSON trees (no pickle).
+
+    .venv/bin/python scripts/train_guitar_model.py [--corpus DIR] [--out deeprock/guitar_model.json]
+
+Labels come from the corpus's own metadata: every non-drum track whose program is known is a
+guitar when the program is GM 24-31. Cross-validation folds are split by file, so no file
+lends tracks to both sides, and the report is printed as markdown. The final model is fitted on
+every labelled track, checked against deeprock.guitar's numpy evaluator, and written. Seeds are
+fixed: the same corpus gives the same JSON. scikit-learn is a dev dependency only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.model_selection import StratifiedGroupKFold
+
+from deeprock import guitar, midi, scan
+from deeprock.guitar_features import FEATURE_NAMES, track_features
+
+ROOT = Path(__file__).resolve().parents[1]
+SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides the model; saved inside the JSON it produces."""
+
+    folds: int = 5
+    seed: int = 0
+    max_iter: int = 300
+    learning_rate: float = 0.05
+    max_leaf_nodes: int = 15
+    min_samples_leaf: int = 20
+    l2_regularization: float = 1.0
+
+    def classifier(self) -> HistGradientBoostingClassifier:
+        return HistGradientBoostingClassifier(
+            max_iter=self.max_iter, learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization, early_stopping=False,
+            random_state=self.seed)
+
+
+@dataclass
+class LabelledSet:
+    features: np.ndarray  # one row per track
+    guitar: np.ndarray  # bool: program 24-31
+    files: np.ndarray  # the file each track came from: the cross-validation group
+    tracks: list[str]  # "file #chunk ch program 'name'" for the report
+
+
+def labelled_tracks(corpus: Path) -> LabelledSet:
+    """Every non-drum track with a known program, from every MIDI file under corpus."""
+    rows, labels, files, tracks = [], [], [], []
+    for path in scan.find_midi_files(str(corpus), problems=[]):
+        song = midi.load(corpus / path)
+        for track in song.tracks:
+            if track.is_drum or track.program is None:
+                continue
+            rows.append(track_features(song, track))
+            labels.append(track.program in guitar.GUITAR_PROGRAMS)
+            files.append(path)
+            tracks.append(f"{path} #{track.index} ch{track.channel + 1} "
+                          f"program {track.program} {track.name[:30]!r}")
+    if not rows:
+        raise SystemExit(f"{corpus}: no labelled tracks (no MIDI files with programs)")
+    return LabelledSet(np.array(rows), np.array(labels), np.array(files), tracks)
+
+
+def cross_validate(data: LabelledSet, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold P(guitar) for every track, and each track's fold number."""
+    splitter = StratifiedGroupKFold(config.folds, shuffle=True, random_state=config.seed)
+    probability, fold_of = np.zeros(len(data.guitar)), np.zeros(len(data.guitar), np.int64)
+    for fold, (train, test) in enumerate(splitter.split(data.features, data.guitar, data.files)):
+        model = config.classifier().fit(data.features[train], data.guitar[train])
+        probability[test] = model.predict_proba(data.features[test])[:, 1]
+        fold_of[test] = fold
+    return probability, fold_of
+
+
+def scores(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    hits = int(np.count_nonzero(truth & predicted))
+    precision = hits / max(np.count_nonzero(predicted), 1)
+    recall = hits / max(np.count_nonzero(truth), 1)
+    f1 = 2 * precision * recall / (precision + recall) if hits else 0.0
+    return {"precision": round(float(precision), 4), "recall": round(float(recall), 4),
+            "f1": round(float(f1), 4)}
+
+
+def report(data: LabelledSet, probability: np.ndarray, fold_of: np.ndarray) -> dict:
+    """Print the markdown tables; return the pooled scores at the model's threshold."""
+    threshold = guitar.INFERRED_THRESHOLD
+    predicted = probability >= threshold
+    print(f"\n{len(data.guitar)} labelled tracks from {len(set(data.files))} files, "
+          f"{np.count_nonzero(data.guitar)} guitars; {fold_of.max() + 1} folds split by file; "
+          f"guitar when p >= {threshold}\n")
+    print("| fold | files | tracks | guitars | precision | recall | F1 |")
+    print("|---|---|---|---|---|---|---|")
+    for fold in range(fold_of.max() + 1):
+        part = fold_of == fold
+        s = scores(data.guitar[part], predicted[part])
+        print(f"| {fold + 1} | {len(set(data.files[part]))} | {np.count_nonzero(part)} | "
+              f"{np.count_nonzero(data.guitar[part])} | {s['precision']:.3f} | "
+              f"{s['recall']:.3f} | {s['f1']:.3f} |")
+    pooled = scores(data.guitar, predicted)
+    print(f"| all (out of fold) | {len(set(data.files))} | {len(data.guitar)} | "
+          f"{np.count_nonzero(data.guitar)} | {pooled['precision']:.3f} | "
+          f"{pooled['recall']:.3f} | {pooled['f1']:.3f} |")
+    print("\n| threshold | precision | recall | F1 |\n|---|---|---|---|")
+    for level in SWEEP:
+        s = scores(data.guitar, probability >= level)
+        print(f"| {level:.1f} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} |")
+    _print_mistakes(data, probability)
+    return {**pooled, "threshold": threshold, "folds": int(fold_of.max() + 1), "split": "file"}
+
+
+def _print_mistakes(data: LabelledSet, probability: np.ndarray, count: int = 8) -> None:
+    """The most confident mistakes: often tracks whose own name contradicts their program."""
+    order = np.argsort(-probability, kind="stable")
+    wrong_guitar = [i for i in order if not data.guitar[i]][:count]
+    missed = [i for i in order[::-1] if data.guitar[i]][:count]
+    for title, chosen in (("not guitar by program, p high", wrong_guitar),
+                          ("guitar by program, p low", missed)):
+        print(f"\n{title}:")
+        for i in chosen:
+            print(f"- p={probability[i]:.2f} {data.tracks[i]}")
+
+
+def export(model: HistGradientBoostingClassifier, info: dict) -> guitar.TreeEnsemble:
+    """The fitted trees as flat arrays (children after parents, leaves -1), as guitar reads them.
+
+    HistGradientBoostingClassifier keeps its trees in _predictors; the check in main() catches
+    any change in their layout, since scikit-learn is pinned but not frozen forever.
+    """
+    arrays: dict[str, list] = {name: [] for name in guitar.TREE_FIELDS}
+    roots = []
+    for (predictor,) in model._predictors:
+        nodes, offset = predictor.nodes, len(arrays["feature"])
+        roots.append(offset)
+        leaf = nodes["is_leaf"].astype(bool)
+        arrays["feature"] += np.where(leaf, 0, nodes["feature_idx"]).tolist()
+        arrays["split"] += np.where(leaf, 0.0, nodes["num_threshold"]).tolist()
+        arrays["left"] += np.where(leaf, -1, nodes["left"].astype(np.int64) + offset).tolist()
+        arrays["right"] += np.where(leaf, -1, nodes["right"].astype(np.int64) + offset).tolist()
+        arrays["value"] += np.where(leaf, nodes["value"], 0.0).tolist()
+    return guitar.TreeEnsemble(
+        FEATURE_NAMES, float(model._baseline_prediction.ravel()[0]), np.array(roots),
+        **{name: np.array(values) for name, values in arrays.items()}, info=info)
+
+
+def check_export(ensemble: guitar.TreeEnsemble, model: HistGradientBoostingClassifier,
+                 features: np.ndarray) -> None:
+    """The numpy evaluator must give scikit-learn's probabilities, to rounding."""
+    ours = np.array([ensemble.probability(row) for row in features])
+    theirs = model.predict_proba(features)[:, 1]
+    worst = float(np.abs(ours - theirs).max())
+    if worst > 1e-9:
+        raise SystemExit(f"exported trees disagree with scikit-learn by {worst:.3g}")
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Through a temporary file, so a crash never leaves half a model."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(data, separators=(",", ":")) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared/corpus/deeprock")
+    parser.add_argument("--out", type=Path, default=ROOT / "deeprock/guitar_model.json")
+    args = parser.parse_args(argv)
+    config = TrainConfig()
+    data = labelled_tracks(args.corpus)
+    probability, fold_of = cross_validate(data, config)
+    cross_validation = report(data, probability, fold_of)
+    model = config.classifier().fit(data.features, data.guitar)
+    info = {"config": asdict(config), "cross_validation": cross_validation,
+            "tracks": len(data.guitar), "guitar_tracks": int(np.count_nonzero(data.guitar)),
+            "files": len(set(data.files))}
+    ensemble = export(model, info)
+    check_export(ensemble, model, data.features)
+    write_json(args.out, ensemble.to_dict())
+    print(f"\nwrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB, "
+          f"{len(ensemble.roots)} trees, {len(ensemble.feature)} nodes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
