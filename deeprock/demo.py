@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from deeprock.demo_music import Song, compose, encode, transpose, vary
+from deeprock.demo_music import BAR, Note, Song, compose, encode
 
 MANIFEST = "demo-manifest.json"
 MIN_FILES = 12  # one original, one of each copy kind, one corrupt file of each defect
@@ -131,6 +131,50 @@ class _Corpus:
             entry.data = encode(entry.model, tpb)
         self.entries.append(entry)
         return entry
+
+
+def transpose(song: Song, semitones: int) -> Song:
+    """Every pitched track shifted by the same interval; drums untouched."""
+    parts = tuple(p if p.role == "drums" else
+                  replace(p, notes=tuple((s, d, n + semitones, v) for s, d, n, v in p.notes))
+                  for p in song.parts)
+    return replace(song, parts=parts)
+
+
+def _cut_bars(notes: tuple[Note, ...], at: int, bars: int) -> tuple[Note, ...]:
+    """Drop `bars` bars starting at bar `at`, pulling later notes forward."""
+    lo, hi = at * BAR, (at + bars) * BAR
+    return tuple((s if s < lo else s - (hi - lo), d, n, v) for s, d, n, v in notes
+                 if not lo <= s < hi)
+
+
+def _repeat_bars(notes: tuple[Note, ...], at: int, bars: int) -> tuple[Note, ...]:
+    """Play bars [at, at+bars) twice, pushing later notes back."""
+    lo, hi = at * BAR, (at + bars) * BAR
+    moved = [(s if s < hi else s + hi - lo, d, n, v) for s, d, n, v in notes]
+    return tuple(sorted(moved + [(s + hi - lo, d, n, v) for s, d, n, v in notes if lo <= s < hi]))
+
+
+def vary(song: Song, rng: random.Random) -> tuple[Song, str]:
+    """A numbered version: a few rhythm-guitar notes moved, maybe a four-bar section dropped
+    (unless a part would be left silent) or played twice. Returns the new song and what
+    changed."""
+    first = song.parts[0]
+    notes = list(first.notes)
+    changed = rng.sample(range(len(notes)), rng.randint(3, 6))
+    for i in changed:
+        s, d, n, v = notes[i]
+        notes[i] = (s, d, n + rng.choice((-2, -1, 1, 2)), v)
+    parts = (replace(first, notes=tuple(notes)), *song.parts[1:])
+    what, bars = f"{len(changed)} notes changed", song.bars
+    op, at = rng.choice(("drop", "add", "none")), rng.randrange(1, song.bars - 4)
+    edit = _cut_bars if op == "drop" else _repeat_bars
+    edited = tuple(replace(p, notes=edit(p.notes, at, 4)) for p in parts)
+    if ((op == "drop" and bars >= 12) or (op == "add" and bars <= 36)) and all(
+            p.notes for p in edited):  # never drop the only chorus a strummed part plays
+        parts, bars = edited, bars + (-4 if op == "drop" else 4)
+        what += f"; bars {at + 1}-{at + 4} {'dropped' if op == 'drop' else 'repeated'}"
+    return replace(song, bars=bars, parts=parts), what
 
 
 def _version_groups(rng: random.Random, versions: int) -> list[int]:

@@ -1,5 +1,11 @@
 """The music of the demo corpus: synthetic rock songs as note lists, and their SMF encoding.
 
+A song is built like a rock guitar part, in sections of four bars: an intro, a verse riff with
+turnarounds, a chorus of power chords on other roots, a bridge riff up the neck and, in many
+songs, a solo of licks over two octaves of the scale. So a window of 100 guitar tokens holds
+about 12-16 distinct ones (a solo 20 and more), and most pass the post's unique_factor 10, as
+in a real collection; a loop repeats one riff of two to four tokens and never does.
+
 Kept apart from demo.py so corpus layout and defect injection stay readable. Everything here is
 pure (a Random in, notes out), so one seed always gives the same songs, byte for byte.
 """
@@ -9,20 +15,25 @@ from __future__ import annotations
 import io
 import math
 import random
-from dataclasses import dataclass, replace
+from collections import Counter
+from dataclasses import dataclass
 from functools import lru_cache
 
 import mido
 
 TPB = 480  # ticks per beat every song is composed at
 BAR = 4 * TPB  # all songs are in 4/4
-EIGHTH, TRIPLET = TPB // 2, TPB // 3
+EIGHTH = TPB // 2
 E2, A2 = 40, 45  # the two keys: E and A, roots on the low guitar strings
 SCALES = {"minor_pentatonic": (0, 3, 5, 7, 10), "blues": (0, 3, 5, 6, 7, 10)}
 KICK, SNARE, HIHAT = 36, 38, 42
 DRUM_CHANNEL = 9
 KICK_PATTERNS = ((0, 4), (0, 3, 4), (0, 4, 5), (0, 2, 4, 6), (0, 3, 4, 7), (0, 1, 4))  # eighths
 STRUMS = ((0, 2, 3, 5, 6), (0, 2, 4, 6), (0, 3, 6), (0, 2, 3, 4, 6, 7))  # eighths; odd = upstroke
+CHORD_RHYTHMS = ((0, 4), (0, 3, 6), (0, 2, 3, 5, 6), (0, 1, 2, 3, 4, 5, 6, 7), (0, 3, 4, 6),
+                 (0, 2, 4, 5, 6, 7), (0, 3, 5))  # eighths a chorus bar strikes
+FIGURES = ("chug", "gallop", "accent", "notes", "run", "triplet")  # what a riff beat plays
+VOICINGS = ((0, 7, 12), (0, 7), (0, 12))  # power chord, bare fifth, octave
 RHYTHM_NAMES = ("Rhythm Guitar", "Rhythm Gtr", "Guitar", "Distortion Guitar", "Gtr 1")
 LEAD_NAMES = ("Lead Gtr", "Lead Guitar", "Solo Guitar", "Gtr 2")
 CLEAN_NAMES = {27: ("Clean Guitar", "Guitar", "Clean Gtr"), 25: ("Acoustic Guitar", "Steel Gtr")}
@@ -66,37 +77,87 @@ def power_chord(root: int) -> tuple[int, ...]:
     return (root, root + 7, root + 12)
 
 
-def _degree_pitches(root: int, scale: tuple[int, ...]) -> list[int]:
-    """Power-chord roots on the scale, dropped an octave where the low E string allows."""
-    return [root + d - 12 if d >= 7 and root + d - 12 >= E2 else root + d for d in scale]
+@dataclass(frozen=True)
+class Palette:
+    """What a song's guitars play: power-chord roots on the low strings and an octave up, riff
+    notes from the tonic up an octave and a half, lead notes over two octaves (scale and 2nd)."""
+
+    tonic: int
+    roots: tuple[int, ...]
+    upper: tuple[int, ...]
+    notes: tuple[int, ...]
+    lead: tuple[int, ...]
 
 
-def _riff_beat(rng: random.Random, at: int, root: int, pitches: list[int]) -> list[Hit]:
-    """One beat of a riff: palm-muted chugs, a gallop, an accent, single notes or a triplet."""
-    figure = rng.choices(("chug", "gallop", "accent", "notes", "triplet"), (5, 2, 2, 3, 1))[0]
-    pc = power_chord(root)
+def palette(root: int, scale: tuple[int, ...]) -> Palette:
+    """Roots are dropped an octave where the low E string allows; every root is on the scale."""
+    roots = [root + d - 12 if d >= 7 and root + d - 12 >= E2 else root + d for d in scale]
+    upper = sorted(p + 12 for p in roots if p + 12 <= root + 19)
+    notes = [root + octave + d for octave in (0, 12) for d in scale if octave + d <= 15]
+    lead = [root + 12 + octave + d for octave in (0, 12) for d in sorted({*scale, 2})]
+    return Palette(root, tuple(roots), tuple(upper), tuple(notes), (*lead, root + 36))
+
+
+@dataclass(frozen=True)
+class Style:
+    """A song's rhythm-guitar habits: how often each riff figure and each voicing comes up."""
+
+    figures: tuple[int, ...]  # weights of FIGURES
+    voicings: tuple[int, ...]  # weights of VOICINGS
+
+    @classmethod
+    def draw(cls, rng: random.Random) -> Style:
+        """Chugs lead; gallops, runs and triplets come up in some songs and not others; most
+        songs play full power chords only."""
+        figures = tuple(rng.randint(lo, hi) for lo, hi in ((2, 6), (0, 3), (1, 3), (1, 4),
+                                                            (0, 3), (0, 2)))
+        return cls(figures, (8, rng.choice((0, 0, 1, 2)), rng.choice((0, 0, 1))))
+
+    def shape(self, rng: random.Random, root: int) -> tuple[int, ...]:
+        return tuple(root + i for i in rng.choices(VOICINGS, self.voicings)[0])
+
+
+def _riff_beat(rng: random.Random, at: int, shape: tuple[int, ...], notes: tuple[int, ...],
+               style: Style) -> list[Hit]:
+    """One beat: palm-muted chugs, a gallop, an accent, or two, four or three single notes."""
+    figure = rng.choices(FIGURES, style.figures)[0]
     if figure == "chug":
-        return [Hit(at + i * EIGHTH, 150, pc, rng.randint(74, 90)) for i in range(2)]
+        return [Hit(at + i * EIGHTH, 150, shape, rng.randint(74, 90)) for i in range(2)]
     if figure == "gallop":
-        return [Hit(at + t, d, pc, 84) for t, d in ((0, 220), (240, 100), (360, 100))]
+        return [Hit(at + t, d, shape, 84) for t, d in ((0, 220), (240, 100), (360, 100))]
     if figure == "accent":
-        return [Hit(at, 440, pc, rng.randint(100, 115))]
-    singles = [p + 12 * rng.randint(0, 1) for p in rng.sample(pitches, 3)]
-    step, count = (TRIPLET, 3) if figure == "triplet" else (EIGHTH, 2)
-    return [Hit(at + i * step, step - 20, (singles[i],), 92) for i in range(count)]
+        return [Hit(at, 440, shape, rng.randint(100, 115))]
+    count = {"notes": 2, "run": 4, "triplet": 3}[figure]
+    step, i = TPB // count, rng.randrange(len(notes))
+    hits = []
+    for k in range(count):
+        hits.append(Hit(at + k * step, step - 20, (notes[i],), 92 - 4 * k))
+        i = min(len(notes) - 1, max(0, i + rng.choice((-2, -1, 1, 2))))
+    return hits
 
 
-def _riff(rng: random.Random, root: int, scale: tuple[int, ...], bars: int) -> list[list[Hit]]:
-    """A riff of one or two bars; each bar starts on the tonic more often than not."""
-    pitches = _degree_pitches(root, scale)
-    riff = []
-    for _ in range(bars):
-        hits: list[Hit] = []
-        for beat in range(4):
-            chord_root = root if beat == 0 and rng.random() < 0.6 else rng.choice(pitches)
-            hits += _riff_beat(rng, beat * TPB, chord_root, pitches)
-        riff.append(hits)
-    return riff
+def _riff_bar(rng: random.Random, roots: tuple[int, ...], tonic: int, notes: tuple[int, ...],
+              style: Style) -> list[Hit]:
+    """Four beats of riff; the bar starts on its tonic more often than not."""
+    hits: list[Hit] = []
+    for beat in range(4):
+        root = tonic if beat == 0 and rng.random() < 0.6 else rng.choice(roots)
+        hits += _riff_beat(rng, beat * TPB, style.shape(rng, root), notes, style)
+    return hits
+
+
+def _chord_bar(rng: random.Random, root: int, rhythm: tuple[int, ...], style: Style,
+               pickup: tuple[int, ...] = ()) -> list[Hit]:
+    """Power chords on the eighths of `rhythm`, ringing to the next; pickup notes end the bar."""
+    end = 8 - len(pickup)
+    slots = [s for s in rhythm if s < end] or [0]
+    hits = []
+    for k, slot in enumerate(slots):
+        length = ((slots[k + 1] if k + 1 < len(slots) else end) - slot) * EIGHTH
+        shape = power_chord(root) if k == 0 else style.shape(rng, root)
+        hits.append(Hit(slot * EIGHTH, length - 40 if length > EIGHTH else 150, shape,
+                        110 if k == 0 else rng.randint(84, 96)))
+    return hits + [Hit((end + i) * EIGHTH, 200, (p,), 96) for i, p in enumerate(pickup)]
 
 
 def _chug_bar(root: int) -> list[Hit]:
@@ -105,37 +166,112 @@ def _chug_bar(root: int) -> list[Hit]:
             for i in range(8)]
 
 
-def _lick_bar(rng: random.Random, pitches: list[int]) -> list[Hit]:
-    """A lead phrase: a random walk on the scale in quarters, eighths, triplets or sixteenths."""
-    hits, idx = [], rng.randrange(len(pitches))
+def _sections(rng: random.Random, pal: Palette) -> tuple[dict[str, list[list[Hit]]], list[int]]:
+    """The rhythm guitar of each section kind, four bars (the verse eight) played in turn:
+    a main riff with turnarounds, a chorus on other roots, a bridge riff up the neck, and
+    chugged chords under the solo; and the chorus roots."""
+    style, low = Style.draw(rng), pal.roots
+    roots, at = (pal.tonic, *rng.sample(low[1:], 2)), rng.randrange(len(pal.notes) - 4)
+    notes = pal.notes[at : at + 5]
+    riff = [_riff_bar(rng, roots, pal.tonic, notes, style) for _ in range(rng.choice((1, 2)))]
+    turns = [_riff_bar(rng, roots, rng.choice(low), notes, style) for _ in range(2)]
+    verse = [*(riff * 3)[:3], turns[0], *(riff * 3)[:3], turns[1]]
+    others = [p for p in low + pal.upper if p % 12 != pal.tonic % 12]
+    chorus_roots = [*rng.sample(others, 3), rng.choice((pal.tonic, pal.tonic + 12))]
+    rhythm, pickup = rng.choice(CHORD_RHYTHMS), tuple(rng.sample(pal.notes, rng.randint(0, 2)))
+    chorus = [_chord_bar(rng, r, rhythm, style, pickup if b == 3 else ())
+              for b, r in enumerate(chorus_roots)]
+    high = rng.sample(pal.upper, 3)
+    bridge = [_riff_bar(rng, high, high[0], notes, style) for _ in range(3)]
+    solo = [_chug_bar(r) for r in (pal.tonic, *rng.sample(low[1:], 2), pal.tonic)]
+    intro = verse[:4] if rng.random() < 0.5 else [_chord_bar(rng, r, (0, 4), style)
+                                                 for r in chorus_roots]
+    return {"intro": intro, "verse": verse, "chorus": chorus, "solo": solo,
+            "bridge": [*bridge[:2], bridge[0], bridge[2]]}, chorus_roots
+
+
+def _loop_riff(rng: random.Random, pal: Palette, bars: int) -> list[list[Hit]]:
+    """A loop: one or two bars of eighths on two to four shapes (the tonic power chord and
+    other chords or notes), each played at least once; a repeated shape may rest instead."""
+    others = [power_chord(r) for r in pal.roots[1:]] + [(n,) for n in pal.notes[1:]]
+    shapes = [power_chord(pal.tonic), *rng.sample(others, rng.randint(1, 3))]
+    order = shapes[1:] + rng.choices(shapes, k=8 * bars - len(shapes))
+    rng.shuffle(order)
+    played, riff = [shapes[0], *order], [list[Hit]() for _ in range(bars)]
+    for i, shape in enumerate(played):
+        if i and shape == played[i - 1] and rng.random() < 0.3:
+            continue
+        riff[i // 8].append(Hit(i % 8 * EIGHTH, 200, shape, 100 if i % 4 == 0 else 84))
+    return riff
+
+
+def _lick_bar(rng: random.Random, lead: tuple[int, ...], centre: int) -> list[Hit]:
+    """A lead phrase around lead[centre]: a walk in quarters, eighths, triplets or sixteenths,
+    now and then a double stop."""
+    hits, i = [], centre
     for beat in range(4):
-        count = rng.choice((1, 2, 2, 3, 4))
+        count = rng.choice((1, 2, 2, 3, 4, 4))
         step = TPB // count
-        for i in range(count):
-            idx = min(len(pitches) - 1, max(0, idx + rng.randint(-2, 2)))
-            vel = rng.randint(88, 118)
-            hits.append(Hit(beat * TPB + i * step, step - 20, (pitches[idx],), vel))
+        for k in range(count):
+            i = min(len(lead) - 1, max(0, i + rng.choice((-2, -1, -1, 1, 1, 2))))
+            double = i + 2 < len(lead) and rng.random() < 0.12
+            pitches = (lead[i], lead[i + 2]) if double else (lead[i],)
+            hits.append(Hit(beat * TPB + k * step, step - 20, pitches, rng.randint(88, 118)))
     return hits
 
 
-def _strum_bar(root: int, minor: bool, pattern: tuple[int, ...], gap: int) -> list[Hit]:
-    """Open chord strums: five strings `gap` ticks apart, released together."""
+def _melody(rng: random.Random, lead: tuple[int, ...]) -> list[list[Hit]]:
+    """Four bars of a sung line for the choruses, in the lower octave of the lead notes."""
+    bars, i = [], rng.randrange(7)
+    for _ in range(4):
+        hits, at = [], 0
+        while at < 8:
+            length = min(8 - at, rng.choice((1, 1, 2, 2, 3, 4)))
+            i = min(8, max(0, i + rng.choice((-2, -1, 0, 1, 2))))
+            hits.append(Hit(at * EIGHTH, length * EIGHTH - 30, (lead[i],), rng.randint(84, 104)))
+            at += length
+        bars.append(hits)
+    return bars
+
+
+def _strum_bar(root: int, minor: bool, pattern: tuple[int, ...], gap: int,
+               partial: bool) -> list[Hit]:
+    """Open chord strums: five strings `gap` ticks apart, released together; a partial
+    upstroke takes the top three strings over the same spread."""
     third = 3 if minor else 4
     voicing = [root, root + 7, root + 12, root + 12 + third, root + 19]
     hits = []
     for k, slot in enumerate(pattern):
         release = (pattern[k + 1] if k + 1 < len(pattern) else 8) * EIGHTH - 10
-        strings = voicing if slot % 2 == 0 else voicing[::-1]  # downstroke low to high
+        up = slot % 2 == 1
+        strings = (voicing[2:] if partial else voicing)[::-1] if up else voicing
+        spread = 4 * gap // (len(strings) - 1)
         for i, pitch in enumerate(strings):
-            start = slot * EIGHTH + i * gap
-            hits.append(Hit(start, release - start, (pitch,), 86 - 6 * (slot % 2) - i))
+            start = slot * EIGHTH + i * spread
+            hits.append(Hit(start, release - start, (pitch,), 86 - 6 * up - i))
     return hits
 
 
 def _form(rng: random.Random, bars: int) -> list[str]:
-    """Section of each bar, in blocks of four: riff first, then riff, chords or solo."""
-    blocks = ["riff", *rng.choices(("riff", "chords", "solo"), (3, 3, 2), k=(bars - 1) // 4)]
+    """Section of each bar, in blocks of four: maybe an intro, verses and choruses, a bridge
+    and/or a solo about two thirds in, choruses to the end."""
+    verse, chorus = ["verse"] * rng.choice((1, 2)), ["chorus"] * rng.choice((1, 2))
+    blocks = ["intro"] * (rng.random() < 0.6) + (verse + chorus) * 2
+    middle = ["bridge"] * (rng.random() < 0.7) + ["solo"] * rng.choice((0, 1, 2, 2))
+    at = min(len(blocks), max(2, 2 * math.ceil(bars / 4) // 3))
+    blocks = blocks[:at] + middle + blocks[at:] + ["chorus"] * 10
     return [blocks[b // 4] for b in range(bars)]
+
+
+def _arrange(form: list[str], sections: dict[str, list[list[Hit]]]) -> list[list[Hit]]:
+    """Each bar from its section, the section's bars played in turn; silent in the others."""
+    played: Counter[str] = Counter()
+    bars = []
+    for kind in form:
+        section = sections.get(kind) or [[]]
+        bars.append(section[played[kind] % len(section)])
+        played[kind] += 1
+    return bars
 
 
 def _drum_bar(kicks: tuple[int, ...], hats: int, fill: bool) -> list[Note]:
@@ -157,7 +293,7 @@ def _place(bar_hits: list[list[Hit]]) -> tuple[Note, ...]:
 
 def _bass(guitar: list[list[Hit]]) -> tuple[Note, ...]:
     """The bass doubles the root of every guitar attack one or two octaves down, held to the
-    next one; triplet runs are left to the guitar."""
+    next one; notes between the eighths (triplets, sixteenths) are left to the guitar."""
     onsets = sorted({(b * BAR + h.start, h.pitches[0]) for b, hits in enumerate(guitar)
                      for h in hits if len(h.pitches) > 1 or h.start % EIGHTH == 0})
     ends = [t for t, _ in onsets[1:]] + [len(guitar) * BAR]
@@ -165,79 +301,55 @@ def _bass(guitar: list[list[Hit]]) -> tuple[Note, ...]:
                  for (t, pitch), end in zip(onsets, ends, strict=True))
 
 
+def _leads(rng: random.Random, form: list[str], lead: tuple[int, ...]) -> list[list[Hit]]:
+    """Licks over the solo, climbing through two octaves; maybe a melody over the choruses."""
+    n = form.count("solo")
+    solo = [_lick_bar(rng, lead, round((len(lead) - 1) * (0.15 + 0.7 * k / max(1, n - 1))))
+            for k in range(n)]
+    melody = _melody(rng, lead) if solo or rng.random() < 0.4 else []
+    return _arrange(form, {"solo": solo, "chorus": melody})
+
+
+def _strums(rng: random.Random, form: list[str], roots: list[int], tonic: int,
+            bpm: int) -> Part | None:
+    """Clean or steel strings strumming the chorus chords, in some songs."""
+    if "chorus" not in form or rng.random() >= 0.6:
+        return None
+    program, pattern = rng.choice((27, 25)), rng.choice(STRUMS)
+    tick_ms = 60_000 / bpm / TPB  # four gaps from first to last string make 5-25 ms
+    gap = rng.randint(math.ceil(5 / 4 / tick_ms), math.floor(25 / 4 / tick_ms))
+    partial = rng.random() < 0.5
+    chorus = [_strum_bar(r, (r - tonic) % 12 in (0, 5, 7), pattern, gap, partial) for r in roots]
+    bars = _arrange(form, {"chorus": chorus})
+    return Part("guitar", rng.choice(CLEAN_NAMES[program]), program, 2, _place(bars))
+
+
 def compose(rng: random.Random, title: str, loop: bool = False) -> Song:
-    """A song of 8-40 bars; a loop repeats one short riff, untouched, in every track."""
+    """A song of 8-40 bars in sections; a loop repeats one short riff, untouched, in every track."""
     root, scale = rng.choice((E2, A2)), SCALES[rng.choice(sorted(SCALES))]
-    pitches = _degree_pitches(root, scale)
-    bpm, riff_bars = rng.randint(80, 180), rng.choice((1, 2))
-    riff = _riff(rng, root, scale, riff_bars)
-    bars = riff_bars * rng.randint(8, 16) if loop else rng.randint(8, 40)
-    form = ["riff"] * bars if loop else _form(rng, bars)
-    progression = [root] + [rng.choice(pitches) for _ in range(3)]
-    rhythm = [riff[b % riff_bars] if kind == "riff" else _chug_bar(progression[b % 4])
-              for b, kind in enumerate(form)]
+    pal, bpm = palette(root, scale), rng.randint(80, 180)
+    if loop:
+        riff = _loop_riff(rng, pal, rng.choice((1, 2)))
+        bars = len(riff) * rng.randint(8, 16)
+        form, rhythm = ["loop"] * bars, [riff[b % len(riff)] for b in range(bars)]
+        chorus: list[int] = []
+    else:
+        bars = rng.randint(8, 40)
+        form, (sections, chorus) = _form(rng, bars), _sections(rng, pal)
+        rhythm = _arrange(form, sections)
     kicks, hats = rng.choice(KICK_PATTERNS), 4 if bpm > 150 else 8
     fills = [not loop and b % 4 == 3 and rng.random() < 0.5 for b in range(bars)]
     drums = tuple((b * BAR + t, d, p, v) for b in range(bars)
                   for t, d, p, v in _drum_bar(kicks, hats, fills[b]))
-    high = sorted({p + 24 for p in pitches} | {p + 36 for p in sorted(pitches)[:3]})
-    leads = [_lick_bar(rng, high) if kind == "solo" else [] for kind in form]
+    leads = _leads(rng, form, pal.lead)
     parts = [Part("guitar", rng.choice(RHYTHM_NAMES), rng.choice((29, 30)), 0, _place(rhythm))]
     if any(leads):
         parts.append(Part("guitar", rng.choice(LEAD_NAMES), rng.choice((29, 30)), 1, _place(leads)))
-    if "chords" in form and rng.random() < 0.6:
-        program, pattern = rng.choice((27, 25)), rng.choice(STRUMS)
-        tick_ms = 60_000 / bpm / TPB  # four gaps from first to last string make 5-25 ms
-        gap = rng.randint(math.ceil(5 / 4 / tick_ms), math.floor(25 / 4 / tick_ms))
-        minor = {p: (p - root) % 12 in (0, 5, 7) for p in progression}
-        strums = [_strum_bar(progression[b % 4], minor[progression[b % 4]], pattern, gap)
-                  if kind == "chords" else [] for b, kind in enumerate(form)]
-        parts.append(Part("guitar", rng.choice(CLEAN_NAMES[program]), program, 2, _place(strums)))
+    if strums := _strums(rng, form, chorus, root, bpm):
+        parts.append(strums)
     parts.append(Part("bass", rng.choice(BASS_NAMES), rng.choice((33, 34)), 3, _bass(rhythm)))
     parts.append(Part("drums", rng.choice(DRUM_NAMES), 0, DRUM_CHANNEL, drums))
     return Song(title, bpm, bars, tuple(parts), rng.random() < 0.5)
-
-
-def transpose(song: Song, semitones: int) -> Song:
-    """Every pitched track shifted by the same interval; drums untouched."""
-    parts = tuple(p if p.role == "drums" else
-                  replace(p, notes=tuple((s, d, n + semitones, v) for s, d, n, v in p.notes))
-                  for p in song.parts)
-    return replace(song, parts=parts)
-
-
-def _cut_bars(notes: tuple[Note, ...], at: int, bars: int) -> tuple[Note, ...]:
-    """Drop `bars` bars starting at bar `at`, pulling later notes forward."""
-    lo, hi = at * BAR, (at + bars) * BAR
-    return tuple((s if s < lo else s - (hi - lo), d, n, v) for s, d, n, v in notes
-                 if not lo <= s < hi)
-
-
-def _repeat_bars(notes: tuple[Note, ...], at: int, bars: int) -> tuple[Note, ...]:
-    """Play bars [at, at+bars) twice, pushing later notes back."""
-    lo, hi = at * BAR, (at + bars) * BAR
-    moved = [(s if s < hi else s + hi - lo, d, n, v) for s, d, n, v in notes]
-    return tuple(sorted(moved + [(s + hi - lo, d, n, v) for s, d, n, v in notes if lo <= s < hi]))
-
-
-def vary(song: Song, rng: random.Random) -> tuple[Song, str]:
-    """A numbered version: a few rhythm-guitar notes moved, maybe a four-bar section dropped
-    or played twice. Returns the new song and what changed."""
-    first = song.parts[0]
-    notes = list(first.notes)
-    changed = rng.sample(range(len(notes)), rng.randint(3, 6))
-    for i in changed:
-        s, d, n, v = notes[i]
-        notes[i] = (s, d, n + rng.choice((-2, -1, 1, 2)), v)
-    parts = (replace(first, notes=tuple(notes)), *song.parts[1:])
-    what, bars = f"{len(changed)} notes changed", song.bars
-    op, at = rng.choice(("drop", "add", "none")), rng.randrange(1, song.bars - 4)
-    if (op == "drop" and bars >= 12) or (op == "add" and bars <= 36):
-        edit = _cut_bars if op == "drop" else _repeat_bars
-        parts = tuple(replace(p, notes=edit(p.notes, at, 4)) for p in parts)
-        bars += -4 if op == "drop" else 4
-        what += f"; bars {at + 1}-{at + 4} {'dropped' if op == 'drop' else 'repeated'}"
-    return replace(song, bars=bars, parts=parts), what
 
 
 def _scale(tick: int, tpb: int) -> int:

@@ -163,9 +163,13 @@ def test_scan_then_tune_unique_factor_in_chromium(playwright_api, server, corpus
             kept = page.get_by_test_id("stMetric").filter(has_text="Windows kept")
             value = kept.get_by_test_id("stMetricValue")
             expect(value).to_be_visible(timeout=TIMEOUT_MS)
+            page.get_by_role("slider").nth(0).focus()  # sequence_length: 100 → 40
+            for _ in range(12):
+                page.keyboard.press("ArrowLeft")
+            expect(value).not_to_have_text("0", timeout=TIMEOUT_MS)
+            page.wait_for_timeout(1000)  # let the last rerun settle
             before = value.inner_text()
-            thumb = page.get_by_role("slider").nth(1)  # unique_factor, after sequence_length
-            thumb.focus()
+            page.get_by_role("slider").nth(1).focus()  # unique_factor: 10 → 18
             for _ in range(8):
                 page.keyboard.press("ArrowRight")
             expect(value).not_to_have_text(before, timeout=TIMEOUT_MS)

@@ -11,9 +11,13 @@ from fractions import Fraction
 from pathlib import Path
 
 import mido
+import numpy as np
 import pytest
 
+from deeprock import midi
 from deeprock.demo import CORRUPTIONS, MANIFEST, generate, plan
+from deeprock.tokens import tokenize
+from deeprock.windows import WindowStats
 
 KINDS = {"original", "exact_duplicate", "resaved_duplicate", "transposed", "version", "loop",
          "missing_metadata", "corrupt"}
@@ -247,6 +251,28 @@ def test_loops_repeat(demo: Demo) -> None:
         assert repeats(demo.notes(e["path"])), e["path"]
     originals = demo.of_kind("original")
     assert sum(repeats(demo.notes(e["path"])) for e in originals) < len(originals) / 10
+
+
+def guitar_streams(demo: Demo, kind: str) -> list[np.ndarray]:
+    """Token ids of every true guitar track of the files of one kind."""
+    streams = []
+    for e in demo.of_kind(kind):
+        song = midi.load(demo.out / e["path"])
+        streams += [tokenize(song, t).ids for t in song.tracks
+                    if e["roles"][t.index - 1] == "guitar"]
+    return streams
+
+
+def test_window_filter_keeps_songs_and_drops_loops(demo: Demo) -> None:
+    """At the post's defaults (100 tokens, kept with more than 10 distinct) songs are varied
+    like a real collection, solos most of all; a loop is a few tokens over and over."""
+    songs = WindowStats.from_streams(guitar_streams(demo, "original"), 100)
+    assert songs.total > 3000 and songs.kept(10) > 0.6 * songs.total
+    assert 12 <= np.median(songs.distinct) <= 16 and np.percentile(songs.distinct, 99) >= 20
+    for ids in guitar_streams(demo, "loop"):
+        assert 2 <= len(set(ids.tolist())) <= 4
+    loops = WindowStats.from_streams(guitar_streams(demo, "loop"), 50)
+    assert loops.total > 0 and loops.kept(10) == 0
 
 
 def test_corrupt_files_broken_as_stated(demo: Demo) -> None:
