@@ -299,12 +299,15 @@ class Catalog:
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor]
 
-    def token_counts(self, guitar_only: bool = True) -> np.ndarray:
-        """How often each vocabulary id occurs in the (guitar) token streams."""
-        ids = [stream.ids for stream in self.streams(guitar_only)]
-        if not ids:
-            return np.zeros(len(self.vocabulary), np.int64)
-        return np.bincount(np.concatenate(ids), minlength=len(self.vocabulary))
+    def token_ids(self) -> tuple[list[tuple[int, int, int]], list[np.ndarray]]:
+        """Every stored stream's (file_id, index, channel) and token ids, without the rhythm:
+        what windows and vocabulary statistics need, read in one pass."""
+        keys, ids = [], []
+        for file_id, idx, channel, blob in self.db.execute(
+                "SELECT file_id, idx, channel, ids FROM streams ORDER BY file_id, idx, channel"):
+            keys.append((file_id, idx, channel))
+            ids.append(np.frombuffer(blob, "<i4"))
+        return keys, ids
 
     def streams(self, guitar_only: bool = True) -> Iterator[Stream]:
         """Token streams in catalog order: the input of windows and training."""

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
+
 from deeprock import dedup
 from deeprock.catalog import Catalog
 
@@ -44,24 +46,25 @@ def _repair_kind(repair: str) -> str:
     return "".join(c for c in kind if not c.isdigit()).replace("  ", " ").strip()
 
 
-def vocabulary_rows(catalog: Catalog) -> list[tuple[str, int, bool]]:
-    """(token, count in guitar tracks, is a chord), most frequent first."""
-    counts = catalog.token_counts(guitar_only=True)
+def vocabulary_rows(tokens: list[str], ids: list[np.ndarray]) -> list[tuple[str, int, bool]]:
+    """(token, count in the stored guitar streams, is a chord), most frequent first."""
+    counts = np.bincount(np.concatenate(ids), minlength=len(tokens)) if ids else []
     rows = [(token, int(count), " " in token)
-            for token, count in zip(catalog.vocabulary.tokens, counts, strict=True) if count]
+            for token, count in zip(tokens, counts, strict=False) if count]
     return sorted(rows, key=lambda row: -row[1])
 
 
-def window_breakdown(stats, paths: dict[int, tuple[str, str]], unique_factor: int) -> list[dict]:
-    """Windows kept and total per song (file), most dropped first: where repetition lives."""
+def window_breakdown(stats, track_files: np.ndarray, paths: dict[int, tuple[str, str]],
+                     unique_factor: int, limit: int = 200) -> list[dict]:
+    """Windows kept and total per song (file), most dropped first: where repetition lives.
+
+    ``track_files`` is the file id of each of stats.keys; vectorized for 100k-file catalogs.
+    """
     kept, total = stats.per_track(unique_factor)
-    songs: dict[int, list[int]] = {}
-    for (file_id, _, _), track_kept, track_total in zip(stats.keys, kept.tolist(),
-                                                         total.tolist(), strict=True):
-        song = songs.setdefault(file_id, [0, 0])
-        song[0] += track_kept
-        song[1] += track_total
-    rows = [{"path": paths[file_id][1], "windows": windows, "kept": kept_windows,
-             "dropped": windows - kept_windows}
-            for file_id, (kept_windows, windows) in songs.items() if windows]
-    return sorted(rows, key=lambda row: -row["dropped"])
+    files, index = np.unique(track_files, return_inverse=True)
+    song_kept = np.bincount(index, weights=kept, minlength=len(files)).astype(np.int64)
+    song_total = np.bincount(index, weights=total, minlength=len(files)).astype(np.int64)
+    order = np.argsort(song_kept - song_total, kind="stable")[:limit]  # most dropped first
+    return [{"path": paths[int(files[i])][1], "windows": int(song_total[i]),
+             "kept": int(song_kept[i]), "dropped": int(song_total[i] - song_kept[i])}
+            for i in order if song_total[i]]

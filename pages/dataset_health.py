@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from deeprock import health, midi, render, settings
 from deeprock.catalog import Catalog, CatalogError
 from deeprock.dedup import find_duplicates
-from deeprock.selection import SelectionSettings, build_selection, selection_path, track_ids
+from deeprock.selection import (
+    Selection,
+    SelectionSettings,
+    build_selection,
+    selection_path,
+    track_ids,
+)
 from deeprock.windows import WindowStats
 
 st.title("Dataset health")
@@ -31,26 +38,54 @@ if catalog.stale_files():
 STAMP = (current.catalog, os.path.getmtime(current.catalog))
 
 
-@st.cache_data(show_spinner="Reading the catalog…")
+# cache_resource, not cache_data: the results are read-only, and copying a 100k-file catalog's
+# paths and selection on every rerun would cost more than a slider move may take
+@st.cache_resource(show_spinner="Reading the catalog…", max_entries=4)
 def overview(stamp: tuple) -> dict:
     with Catalog(stamp[0]) as cat:
         return {"summary": cat.summary(), "guitars": cat.guitar_counts(),
-                "repairs": health.repair_counts(cat),
-                "failures": cat.failures(),
-                "missing": cat.missing_metadata(), "vocabulary": health.vocabulary_rows(cat),
-                "paths": cat.file_keys()}
+                "repairs": health.repair_counts(cat), "failures": cat.failures(),
+                "missing": cat.missing_metadata(), "paths": cat.file_keys()}
 
 
-@st.cache_data(show_spinner="Looking for duplicates…")
+@st.cache_resource(show_spinner="Reading the token streams…", max_entries=4)
+def token_streams(stamp: tuple) -> tuple[list, list]:
+    """Every stored guitar stream's key and ids, shared by the windows and the vocabulary."""
+    with Catalog(stamp[0]) as cat:
+        return cat.token_ids()
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def vocabulary_table(stamp: tuple) -> pd.DataFrame:
+    with Catalog(stamp[0]) as cat:
+        tokens = cat.vocabulary.tokens
+    return pd.DataFrame(health.vocabulary_rows(tokens, token_streams(stamp)[1]),
+                        columns=["token", "count", "chord"])
+
+
+@st.cache_resource(show_spinner="Looking for duplicates…", max_entries=4)
 def duplicate_groups(stamp: tuple) -> list:
     with Catalog(stamp[0]) as cat:
         return find_duplicates(cat)
 
 
-@st.cache_resource(show_spinner="Counting windows…", max_entries=8)
-def window_stats(stamp: tuple, seq_len: int, tracks: frozenset) -> WindowStats:
+@st.cache_resource(show_spinner=False, max_entries=8)
+def selection_for(stamp: tuple, choice: SelectionSettings, groups: list | None) -> Selection:
     with Catalog(stamp[0]) as cat:
-        return WindowStats.from_catalog(cat, seq_len, tracks=set(tracks))
+        return build_selection(cat, choice, groups or [])
+
+
+@st.cache_resource(show_spinner="Counting windows…", max_entries=8)
+def window_stats(stamp: tuple, seq_len: int, choice: SelectionSettings,
+                 groups: list | None) -> tuple[WindowStats, np.ndarray]:
+    """The windows of the selected tracks, and the file id of each of its tracks."""
+    with Catalog(stamp[0]) as cat:
+        wanted = track_ids(cat, selection_for(stamp, choice, groups))
+    keys, ids = token_streams(stamp)
+    chosen = [i for i, key in enumerate(keys) if key in wanted]
+    stats = WindowStats.from_streams([ids[i] for i in chosen], seq_len,
+                                     [keys[i] for i in chosen])
+    return stats, np.array([key[0] for key in stats.keys], dtype=np.int64)
 
 
 data = overview(STAMP)
@@ -135,9 +170,8 @@ with tabs[3]:
     seq_len = st.slider("sequence_length", 10, 200, choice.seq_len, 5)
     unique_factor = st.slider("unique_factor (keep windows with more distinct tokens)", 0,
                               seq_len - 1, min(choice.unique_factor, seq_len - 1))
-    choice.seq_len, choice.unique_factor = seq_len, unique_factor
-    selection = build_selection(catalog, choice, groups)
-    stats = window_stats(STAMP, seq_len, frozenset(track_ids(catalog, selection)))
+    stats, track_files = window_stats(STAMP, seq_len, choice, groups)
+    selection = selection_for(STAMP, choice, groups)
     kept = stats.kept(unique_factor)
     cols = st.columns(3)
     cols[0].metric("Windows kept", f"{kept:,}")
@@ -160,15 +194,18 @@ with tabs[3]:
                          f"{window.start}: {window.distinct} distinct tokens")
             column.code(" | ".join(catalog.vocabulary.decode(window.ids)), wrap_lines=True)
     st.caption("Per song: windows dropped by this unique_factor")
-    st.dataframe(pd.DataFrame(health.window_breakdown(stats, paths, unique_factor)),
+    st.dataframe(pd.DataFrame(health.window_breakdown(stats, track_files, paths,
+                                                      unique_factor)),
                  hide_index=True, width="stretch", height=240)
     if st.button("Save training selection", type="primary"):
         path = selection_path(current.catalog)
-        selection.save(path)
+        Selection(selection.catalog, SelectionSettings(
+            seq_len, unique_factor, choice.accept_inferred, choice.inferred_threshold,
+            choice.one_per_group), selection.tracks, selection.excluded_files).save(path)
         st.success(f"Saved {len(selection.tracks)} tracks and the settings to {path}.")
 
 with tabs[4]:
-    vocabulary = pd.DataFrame(data["vocabulary"], columns=["token", "count", "chord"])
+    vocabulary = vocabulary_table(STAMP)
     if vocabulary.empty:
         st.info("No guitar tokens yet.")
     else:
