@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from deeprock import health, midi, render, settings
+from deeprock import health, midi, render, settings, ui
 from deeprock.catalog import Catalog, CatalogError
 from deeprock.dedup import find_duplicates
 from deeprock.selection import (
@@ -107,11 +107,7 @@ tabs = st.tabs(["Overview", "Duplicates", "Missing metadata", "Windows", "Vocabu
                 "One file"])
 
 with tabs[0]:
-    cols = st.columns(4)
-    cols[0].metric("Files", summary["files"])
-    cols[1].metric("Read cleanly", summary["ok"])
-    cols[2].metric("Recovered", summary["recovered"])
-    cols[3].metric("Failed", summary["failed"])
+    ui.status_metrics(summary)
     cols = st.columns(4)
     cols[0].metric("Guitar files (metadata)", data["guitars"]["metadata_files"])
     cols[1].metric("Guitar files (inferred)", data["guitars"]["inferred_files"])

@@ -7,7 +7,7 @@ import os
 import pandas as pd
 import streamlit as st
 
-from deeprock import settings
+from deeprock import settings, ui
 from deeprock.catalog import Catalog, CatalogError
 from deeprock.scan import find_midi_files, scan
 
@@ -74,11 +74,7 @@ def show_catalog() -> None:
         return
     summary = result["summary"]
     st.subheader(f"Catalog {current.catalog}")
-    row1 = st.columns(4)
-    row1[0].metric("Files", summary["files"])
-    row1[1].metric("Read cleanly", summary["ok"])
-    row1[2].metric("Recovered", summary["recovered"])
-    row1[3].metric("Failed", summary["failed"])
+    ui.status_metrics(summary)
     row2 = st.columns(4)
     row2[0].metric("Guitar files", summary["guitar_files"])
     row2[1].metric("Guitar tracks", summary["guitar_tracks"])
