@@ -226,9 +226,14 @@ class Catalog:
             "roots": [r for (r,) in self.db.execute("SELECT DISTINCT root FROM files")],
         }
 
-    def files(self) -> list[dict]:
-        """Every file row, as dicts (repairs decoded)."""
-        cursor = self.db.execute(f"SELECT id, {', '.join(FILE_COLUMNS)} FROM files ORDER BY id")
+    def files(self, problems_only: bool = False) -> list[dict]:
+        """Every file row (or only the recovered and failed ones), as dicts, repairs decoded."""
+        where = "WHERE status != 'ok'" if problems_only else ""
+        return self._file_rows(f"SELECT id, {', '.join(FILE_COLUMNS)} FROM files {where} "
+                               "ORDER BY id", ())
+
+    def _file_rows(self, sql: str, params: tuple) -> list[dict]:
+        cursor = self.db.execute(sql, params)
         names = [d[0] for d in cursor.description]
         rows = [dict(zip(names, row, strict=True)) for row in cursor]
         for row in rows:
@@ -237,14 +242,8 @@ class Catalog:
 
     def files_matching(self, text: str, limit: int = 200) -> list[dict]:
         """Files whose path contains text (case-insensitive), for a search box."""
-        cursor = self.db.execute(
-            f"SELECT id, {', '.join(FILE_COLUMNS)} FROM files WHERE path LIKE ? "
-            "ORDER BY path LIMIT ?", (f"%{text}%", limit))
-        names = [d[0] for d in cursor.description]
-        rows = [dict(zip(names, row, strict=True)) for row in cursor]
-        for row in rows:
-            row["repairs"] = json.loads(row["repairs"])
-        return rows
+        return self._file_rows(f"SELECT id, {', '.join(FILE_COLUMNS)} FROM files "
+                               "WHERE path LIKE ? ORDER BY path LIMIT ?", (f"%{text}%", limit))
 
     def file_keys(self) -> dict[int, tuple[str, str]]:
         """file id → (root, path): names that survive a rescan, unlike ids."""

@@ -33,7 +33,7 @@ def catalog_summary(path: str, modified: float) -> dict:
     """Cached per catalog file and its modification time: a rescan refreshes it."""
     with Catalog(path) as catalog:
         summary = catalog.summary()
-        problems = [f for f in catalog.files() if f["status"] != "ok"]
+        problems = catalog.files(problems_only=True)
     return {"summary": summary, "problems": problems}
 
 
