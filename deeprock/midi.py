@@ -104,14 +104,14 @@ def parse(data: bytes, song: Song) -> Song:
             raise smf.MidiError("empty file (0 bytes)")
         try:
             song.repairs = _fill(song, data, sanitize=False)
-        except (smf.MidiError, RuntimeError, ValueError):
+        except Exception:  # any refusal of the fast path means: try the repairs
             try:  # the most common damage, cheaply: symusic clamps bytes above 127 itself
                 song.repairs = ["data bytes above 127 clamped", *_fill(song, data, sanitize=True)]
-            except (smf.MidiError, RuntimeError, ValueError):
+            except Exception:
                 clean, repairs = smf.rebuild(data)
                 song.repairs = repairs + _fill(song, clean, sanitize=False)
         song.status = "recovered" if song.repairs else "ok"
-    except (smf.MidiError, RuntimeError, ValueError, IndexError) as error:
+    except Exception as error:  # the loader's promise: a broken file is a reason, never a crash
         song.status, song.tracks, song.error = "failed", [], _reason(error)
     return song
 
@@ -184,5 +184,7 @@ def _set_tempo_map(song: Song, tempos: list[tuple[int, int]]) -> None:
 def _reason(error: Exception) -> str:
     if isinstance(error, OSError):
         return f"cannot read: {error.strerror or error}"
-    return str(error) or type(error).__name__
+    if isinstance(error, smf.MidiError):
+        return str(error)
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
