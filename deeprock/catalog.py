@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deeprock.tokens import Vocabulary
+from deeprock.vocabulary import Vocabulary
 
 SCHEMA_VERSION = 2
 # schema N-1 → N: statements that bring an older catalog up to date. New columns stay NULL

@@ -15,11 +15,14 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from deeprock import fingerprint, guitar, midi, tokens
 from deeprock.catalog import Catalog
+
+if TYPE_CHECKING:
+    from deeprock import guitar, midi
 
 MIDI_EXTENSIONS = (".mid", ".midi", ".rmi", ".kar")
 BATCH_FILES = int(os.environ.get("DEEPROCK_SCAN_BATCH", "200"))  # files per commit
@@ -60,7 +63,13 @@ def find_midi_files(root: str, problems: list[dict]) -> list[str]:
 
 
 def analyze(root: str, path: str) -> dict:
-    """One file → the catalog record (file fields, tracks, token streams). Runs in a worker."""
+    """One file → the catalog record (file fields, tracks, token streams). Runs in a worker.
+
+    The parsing modules load here, not at the top: a rescan with nothing to parse then starts
+    without symusic and numba, and forked workers load them in parallel.
+    """
+    from deeprock import fingerprint, guitar, midi, tokens
+
     song = midi.load(os.path.join(root, path))
     content_key, transposed_key = fingerprint.content_keys(song)
     record = {

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from deeprock import midi, tokens
+from deeprock.vocabulary import Vocabulary
 from tests.conftest import midi_bytes, notes
 
 
@@ -75,16 +76,16 @@ def test_empty_track_gives_no_tokens():
 
 
 def test_vocabulary_round_trips_through_json(tmp_path):
-    vocabulary = tokens.Vocabulary()
+    vocabulary = Vocabulary()
     ids = vocabulary.ids(["E2 B2 E3", "E4", "E2 B2 E3", "G#3"])
     assert ids.tolist() == [0, 1, 0, 2]
     vocabulary.save(tmp_path / "vocab.json")
-    loaded = tokens.Vocabulary.load(tmp_path / "vocab.json")
+    loaded = Vocabulary.load(tmp_path / "vocab.json")
     assert loaded == vocabulary and loaded.decode(ids) == ["E2 B2 E3", "E4", "E2 B2 E3", "G#3"]
-    assert loaded != tokens.Vocabulary(["E4"])
+    assert loaded != Vocabulary(["E4"])
     assert not list(tmp_path.glob(".*tmp"))
 
 
 def test_vocabulary_rejects_malformed_json():
     with pytest.raises(ValueError, match="list of token strings"):
-        tokens.Vocabulary.from_dict({"tokens": [1, 2]})
+        Vocabulary.from_dict({"tokens": [1, 2]})
