@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import numpy as np
@@ -42,8 +43,8 @@ def repair_counts(catalog: Catalog) -> Counter:
 
 
 def _repair_kind(repair: str) -> str:
-    kind = repair.split(": ", 1)[-1]
-    return "".join(c for c in kind if not c.isdigit()).replace("  ", " ").strip()
+    """'track 3: chunk length 9 corrected to 49' → 'chunk length N corrected to N'."""
+    return re.sub(r"\b(?!127\b)\d+\b", "N", repair.split(": ", 1)[-1])
 
 
 def vocabulary_rows(tokens: list[str], ids: list[np.ndarray]) -> list[tuple[str, int, bool]]:

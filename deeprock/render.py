@@ -50,6 +50,19 @@ def token_roll(tokens: list[str], delta_twelfths: np.ndarray, duration_twelfths:
     return piano_roll(np.array(starts), np.array(lengths), np.array(pitches, dtype=int), title)
 
 
+def bars(labels: list[str], values: list[int], title: str = "", x_title: str = "",
+         horizontal: bool = False) -> go.Figure:
+    """A plain bar chart (repairs by kind, token frequencies), largest first as given."""
+    bar = (go.Bar(x=values, y=labels, orientation="h") if horizontal
+           else go.Bar(x=labels, y=values))
+    figure = go.Figure(bar)
+    figure.update_layout(title=title, height=max(220, 26 * len(labels)) if horizontal else 320,
+                         margin={"l": 10, "r": 10, "t": 40, "b": 40},
+                         **({"xaxis_title": x_title, "yaxis": {"autorange": "reversed"}}
+                            if horizontal else {"yaxis_title": x_title}))
+    return figure
+
+
 def histogram(values: np.ndarray, counts: np.ndarray, cut: float | None = None,
               title: str = "", x_title: str = "") -> go.Figure:
     """Bars of counts per value, with an optional vertical cut line (e.g. unique_factor)."""

@@ -116,9 +116,10 @@ with tabs[0]:
     cols[3].metric("Vocabulary", summary["vocabulary"],
                    help=f"{chords / max(summary['vocabulary'], 1):.0%} of it chords")
     if data["repairs"]:
-        st.caption("Repairs made while reading")
-        st.bar_chart(pd.Series(data["repairs"], name="files").sort_values(ascending=False),
-                     horizontal=True)
+        repairs = data["repairs"].most_common()
+        st.plotly_chart(render.bars([kind for kind, _ in repairs], [n for _, n in repairs],
+                                    "Repairs made while reading", "files", horizontal=True),
+                        width="stretch")
     if data["failures"]:
         st.caption("Files that could not be read")
         st.dataframe(pd.DataFrame(data["failures"])[["root", "path", "error"]],
@@ -210,7 +211,10 @@ with tabs[4]:
         cols[1].metric("Used once", int((vocabulary["count"] == 1).sum()))
         cols[2].metric("Chords", f"{vocabulary['chord'].mean():.0%}",
                        help="share of the vocabulary; notes are the rest")
-        st.bar_chart(vocabulary.head(40).set_index("token")["count"])
+        top = vocabulary.head(40)
+        st.plotly_chart(render.bars(top["token"].tolist(), top["count"].tolist(),
+                                    "The 40 most frequent tokens", "occurrences"),
+                        width="stretch")
         st.caption("Rare-token tail (used at most 5 times)")
         st.dataframe(vocabulary[vocabulary["count"] <= 5], hide_index=True, width="stretch")
 

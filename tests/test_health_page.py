@@ -97,3 +97,16 @@ def test_page_upgrades_an_older_catalog(demo_folder, tmp_path, monkeypatch):
     db.close()
     app = open_page()
     assert "upgraded from an older version: 40 files" in app.warning[0].value
+
+
+def test_repairs_are_counted_by_kind(demo_folder, tmp_path):
+    from deeprock import health
+    from deeprock.catalog import Catalog
+
+    scan.scan([demo_folder], tmp_path / "c.sqlite", jobs=1)
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        counts = health.repair_counts(catalog)
+        recovered = catalog.status_counts()["recovered"]
+    assert sum(counts.values()) >= recovered >= 5
+    assert "removed RIFF/RMID wrapper" in counts
+    assert all(not any(ch.isdigit() for ch in kind.replace("127", "")) for kind in counts)
