@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import random
 import struct
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from deeprock.atomic import write_atomic
 from deeprock.demo_music import BAR, Note, Song, compose, encode
 
 MANIFEST = "demo-manifest.json"
@@ -344,19 +343,6 @@ def _build(files: int, seed: int) -> list[Entry]:
     return corpus.entries
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Readers never see half a file: write a temp file beside it, then rename over."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def generate(out_dir: Path, files: int = 150, seed: int = 0) -> list[Path]:
     """Write the demo corpus into out_dir; returns the written paths (sorted).
 
@@ -366,7 +352,7 @@ def generate(out_dir: Path, files: int = 150, seed: int = 0) -> list[Path]:
     entries = sorted(_build(files, seed), key=lambda e: e.path)
     out_dir = Path(out_dir)
     for entry in entries:
-        _write_atomic(out_dir / entry.path, entry.data)
+        write_atomic(out_dir / entry.path, entry.data)
     manifest = {"seed": seed, "files": [e.row() for e in entries]}
-    _write_atomic(out_dir / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode())
+    write_atomic(out_dir / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode())
     return sorted(out_dir / e.path for e in entries)

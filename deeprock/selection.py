@@ -12,6 +12,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from deeprock.atomic import write_atomic
 from deeprock.catalog import Catalog
 
 FORMAT_VERSION = 1
@@ -57,10 +58,7 @@ class Selection:
 
     def save(self, path: str | os.PathLike) -> None:
         """Atomic: a temporary file renamed over the old one."""
-        path = Path(path)
-        temporary = path.with_name(f".{path.name}.tmp")
-        temporary.write_text(json.dumps(self.to_dict(), indent=1), encoding="utf-8")
-        os.replace(temporary, path)
+        write_atomic(path, json.dumps(self.to_dict(), indent=1))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Selection:

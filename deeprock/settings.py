@@ -10,6 +10,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from deeprock.atomic import write_atomic
+
 DEFAULT_DATASET = "data/demo"
 DEFAULT_CATALOG = "data/demo.sqlite"
 
@@ -35,8 +37,4 @@ def load() -> Settings:
 
 def save(settings: Settings) -> None:
     """Atomic: a temporary file renamed over the old one."""
-    path = settings_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(asdict(settings), indent=2), encoding="utf-8")
-    os.replace(temporary, path)
+    write_atomic(settings_path(), json.dumps(asdict(settings), indent=2))

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from deeprock.atomic import write_atomic
+
 
 @dataclass
 class Vocabulary:
@@ -51,10 +53,7 @@ class Vocabulary:
 
     def save(self, path: str | os.PathLike) -> None:
         """Written to a temporary file first, so a crash never leaves half a vocabulary."""
-        path = Path(path)
-        temporary = path.with_name(f".{path.name}.tmp")
-        temporary.write_text(json.dumps(self.to_dict()), encoding="utf-8")
-        os.replace(temporary, path)
+        write_atomic(path, json.dumps(self.to_dict()))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Vocabulary:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedGroupKFold
 
 from deeprock import guitar, midi, scan
+from deeprock.atomic import write_atomic
 from deeprock.guitar_features import FEATURE_NAMES, track_features
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -168,9 +168,7 @@ def check_export(ensemble: guitar.TreeEnsemble, model: HistGradientBoostingClass
 
 def write_json(path: Path, data: dict) -> None:
     """Through a temporary file, so a crash never leaves half a model."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(data, separators=(",", ":")) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    write_atomic(path, json.dumps(data, separators=(",", ":")) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
