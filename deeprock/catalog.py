@@ -298,12 +298,15 @@ class Catalog:
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor]
 
-    def token_ids(self) -> tuple[list[tuple[int, int, int]], list[np.ndarray]]:
-        """Every stored stream's (file_id, index, channel) and token ids, without the rhythm:
+    def token_ids(self, guitar_only: bool = True
+                  ) -> tuple[list[tuple[int, int, int]], list[np.ndarray]]:
+        """Each stored stream's (file_id, index, channel) and token ids, without the rhythm:
         what windows and vocabulary statistics need, read in one pass."""
         keys, ids = [], []
+        where = "WHERE t.guitar" if guitar_only else ""
         for file_id, idx, channel, blob in self.db.execute(
-                "SELECT file_id, idx, channel, ids FROM streams ORDER BY file_id, idx, channel"):
+                "SELECT s.file_id, s.idx, s.channel, s.ids FROM streams s JOIN tracks t "
+                f"USING (file_id, idx, channel) {where} ORDER BY s.file_id, s.idx, s.channel"):
             keys.append((file_id, idx, channel))
             ids.append(np.frombuffer(blob, "<i4"))
         return keys, ids

@@ -77,14 +77,18 @@ class WindowStats:
         A selection is the authority on what trains, so its tracks count whatever the catalog's
         guitar flag says; selected keys without a token stream are left out.
         """
-        wanted = None if tracks is None else set(tracks)
-        streams, keys = [], []
-        for stream in catalog.streams(guitar_only=wanted is None):
-            key = (stream.file_id, stream.idx, stream.channel)
-            if wanted is None or key in wanted:
-                streams.append(stream.ids)
-                keys.append(key)
-        return cls.from_streams(streams, seq_len, keys)
+        keys, ids = catalog.token_ids(guitar_only=tracks is None)
+        return cls.from_keyed(keys, ids, seq_len, tracks)
+
+    @classmethod
+    def from_keyed(cls, keys: Sequence[TrackKey], ids: Sequence[np.ndarray], seq_len: int,
+                   tracks: Collection[TrackKey] | None = None) -> WindowStats:
+        """From streams already read (the page caches them): all, or only the given tracks."""
+        if tracks is None:
+            return cls.from_streams(ids, seq_len, keys)
+        wanted = set(tracks)
+        chosen = [i for i, key in enumerate(keys) if key in wanted]
+        return cls.from_streams([ids[i] for i in chosen], seq_len, [keys[i] for i in chosen])
 
     @property
     def total(self) -> int:

@@ -81,10 +81,7 @@ def window_stats(stamp: tuple, seq_len: int, choice: SelectionSettings,
     """The windows of the selected tracks, and the file id of each of its tracks."""
     with Catalog(stamp[0]) as cat:
         wanted = track_ids(cat, selection_for(stamp, choice, groups))
-    keys, ids = token_streams(stamp)
-    chosen = [i for i, key in enumerate(keys) if key in wanted]
-    stats = WindowStats.from_streams([ids[i] for i in chosen], seq_len,
-                                     [keys[i] for i in chosen])
+    stats = WindowStats.from_keyed(*token_streams(stamp), seq_len, wanted)
     return stats, np.array([key[0] for key in stats.keys], dtype=np.int64)
 
 
