@@ -11,12 +11,17 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
 from pathlib import Path
 
+from deeprock.cliutil import CliError, open_catalog
+
 EXIT_USAGE = 2
+# Each stage adds its own subcommands (a `register(commands)` function); imports stay light.
+STAGE_COMMANDS = ("deeprock.training.commands", "deeprock.generation.commands")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,10 +31,6 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as error:
         print(f"deeprock {args.command}: {error}", file=sys.stderr)
         return EXIT_USAGE
-
-
-class CliError(Exception):
-    """Unusable arguments or an unwritable output: reported in one line, exit code 2."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     windows.add_argument("--selection", help="a saved training selection (JSON)")
     windows.add_argument("--json", action="store_true")
     windows.set_defaults(run=_windows)
+
+    for stage in STAGE_COMMANDS:
+        importlib.import_module(stage).register(commands)
     return parser
 
 
@@ -137,22 +141,10 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_catalog(path: str):
-    """An existing catalog: reading commands never create an empty one by mistake."""
-    from deeprock.catalog import Catalog, CatalogError
-
-    if not os.path.isfile(path):
-        raise CliError(f"no catalog at {path}: run deeprock scan DIR --catalog {path} first")
-    try:
-        return Catalog(path)
-    except CatalogError as error:
-        raise CliError(str(error)) from error
-
-
 def _health(args: argparse.Namespace) -> int:
     from deeprock.health import health_report
 
-    with _open_catalog(args.catalog) as catalog:
+    with open_catalog(args.catalog) as catalog:
         report = health_report(catalog)
     if args.json:
         print(json.dumps(report))
@@ -165,7 +157,7 @@ def _health(args: argparse.Namespace) -> int:
 def _duplicates(args: argparse.Namespace) -> int:
     from deeprock.dedup import find_duplicates
 
-    with _open_catalog(args.catalog) as catalog:
+    with open_catalog(args.catalog) as catalog:
         groups = find_duplicates(catalog)
     if args.json:
         print(json.dumps([group.to_dict() for group in groups]))
@@ -182,7 +174,7 @@ def _windows(args: argparse.Namespace) -> int:
 
     if args.seq_len < 1 or args.unique_factor < 0:
         raise CliError("--seq-len must be at least 1 and --unique-factor at least 0")
-    with _open_catalog(args.catalog) as catalog:
+    with open_catalog(args.catalog) as catalog:
         tracks = None
         if args.selection:
             try:

@@ -1,0 +1,1 @@
+"""The generation stage (see DESIGN.md's data flow)."""

@@ -1,0 +1,1 @@
+"""The training stage (see DESIGN.md's data flow)."""
