@@ -1,0 +1,196 @@
+"""A riff → a Standard MIDI file a learner can open, hear and play along with.
+
+    data = riff_midi(riff, program=30, tempo_bpm=120, primer="marker", backing=True)
+    write_riff_midi("data/riffs/NAME/riff.mid", riff)
+
+Track 0 holds tempo, 4/4 and the markers; the guitar plays on channel 1 (index 0). The primer is
+marked with a "primer" / "generated" marker pair, played on a track of its own, or left out (the
+post's outputs silently included it). Backing, off by default: drums on channel 10 (index 9) and
+a bass doubling the riff's lowest notes, each on its own track.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+import mido
+
+from deeprock.atomic import write_atomic
+from deeprock.generation.riff import Riff
+from deeprock.tokens import TWELFTHS_PER_QUARTER
+
+TICKS_PER_BEAT = 480
+TICKS_PER_TWELFTH = TICKS_PER_BEAT // TWELFTHS_PER_QUARTER
+TWELFTHS_PER_BAR = 4 * TWELFTHS_PER_QUARTER  # 4/4
+GUITAR_PROGRAMS = {30: "distortion guitar", 29: "overdriven guitar", 27: "clean guitar",
+                   25: "acoustic guitar"}
+PRIMER_MODES = ("marker", "track", "omit")
+BASS_PROGRAM = 33  # electric bass (finger)
+BASS_RANGE = (28, 52)  # E1..E3: where a bass doubles a guitar riff
+GUITAR_CHANNEL, PRIMER_CHANNEL, BASS_CHANNEL, DRUM_CHANNEL = 0, 1, 2, 9
+KICK, SNARE, CLOSED_HAT, CRASH = 36, 38, 42, 49
+# velocity by where the onset falls: the bar's downbeat, another beat, off the beat
+ACCENT_VELOCITIES = (112, 100, 84)
+
+Note = tuple[int, int, int, int]  # (onset tick, duration ticks, pitch, velocity)
+
+
+def accent_velocity(onset_twelfths: int) -> int:
+    """Downbeats loudest, beats louder than what falls between them."""
+    if onset_twelfths % TWELFTHS_PER_BAR == 0:
+        return ACCENT_VELOCITIES[0]
+    if onset_twelfths % TWELFTHS_PER_QUARTER == 0:
+        return ACCENT_VELOCITIES[1]
+    return ACCENT_VELOCITIES[2]
+
+
+def riff_notes(riff: Riff, shift_twelfths: int = 0) -> list[Note]:
+    """Every pitch of every token, accented by its place in the bar, times in ticks."""
+    notes = []
+    for chord, onset, duration in zip(riff.chords(), riff.onsets_twelfths() - shift_twelfths,
+                                      riff.duration_twelfths, strict=True):
+        velocity = accent_velocity(int(onset))
+        notes.extend((int(onset) * TICKS_PER_TWELFTH, int(duration) * TICKS_PER_TWELFTH, pitch,
+                      velocity) for pitch in chord)
+    return notes
+
+
+def bass_notes(riff: Riff, shift_twelfths: int = 0) -> list[Note]:
+    """The lowest note of each token, moved by octaves into the bass's range, a little softer."""
+    lowest = _lowest_per_onset(riff_notes(riff, shift_twelfths))
+    notes = []
+    # each bass note holds until the next one, at most a half note: the bass holds the root
+    for (onset, duration, pitch, velocity), following in zip(lowest, [*lowest[1:], None],
+                                                               strict=True):
+        while pitch > BASS_RANGE[1]:
+            pitch -= 12
+        while pitch < BASS_RANGE[0]:
+            pitch += 12
+        end = following[0] if following else onset + max(duration, TICKS_PER_BEAT)
+        notes.append((onset, min(end - onset, 2 * TICKS_PER_BEAT), pitch, velocity - 10))
+    return notes
+
+
+def _lowest_per_onset(notes: list[Note]) -> list[Note]:
+    lowest: dict[int, Note] = {}
+    for note in notes:
+        if note[0] not in lowest or note[2] < lowest[note[0]][2]:
+            lowest[note[0]] = note
+    return [lowest[onset] for onset in sorted(lowest)]
+
+
+def drum_notes(length_twelfths: int) -> list[Note]:
+    """A plain rock beat over every bar: kick on 1 and 3, snare on 2 and 4, eighth hi-hats,
+    a crash on the first downbeat."""
+    bars = max(1, -(-length_twelfths // TWELFTHS_PER_BAR))
+    eighth = TICKS_PER_BEAT // 2
+    notes: list[Note] = [(0, eighth, CRASH, 110)]
+    for bar in range(bars):
+        start = bar * 4 * TICKS_PER_BEAT
+        for beat in range(4):
+            notes.append((start + beat * TICKS_PER_BEAT, eighth, (KICK, SNARE)[beat % 2], 105))
+        notes.extend((start + e * eighth, eighth // 2, CLOSED_HAT, 80 if e % 2 else 95)
+                     for e in range(8))
+    return notes
+
+
+def note_track(name: str, channel: int, program: int | None, notes: list[Note]) -> mido.MidiTrack:
+    """Notes → a track with absolute times turned into deltas.
+
+    A pitch struck again while it still sounds is cut at the new onset: MIDI cannot hold two
+    notes of one pitch on one channel, and an off after the new on would silence the new one.
+    """
+    notes = _cut_overlaps(notes)
+    events = []  # (tick, order, message): offs before ons at one tick
+    for onset, duration, pitch, velocity in notes:
+        events.append((onset, 1, mido.Message("note_on", channel=channel, note=pitch,
+                                              velocity=velocity)))
+        events.append((onset + duration, 0, mido.Message("note_off", channel=channel,
+                                                         note=pitch, velocity=64)))
+    events.sort(key=lambda event: (event[0], event[1]))
+    track = mido.MidiTrack([mido.MetaMessage("track_name", name=name)])
+    if program is not None:
+        track.append(mido.Message("program_change", channel=channel, program=program))
+    _append_timed(track, events)
+    return track
+
+
+def _cut_overlaps(notes: list[Note]) -> list[Note]:
+    ordered = sorted(notes, key=lambda note: (note[2], note[0]))
+    cut = []
+    for note, following in zip(ordered, [*ordered[1:], None], strict=True):
+        onset, duration, pitch, velocity = note
+        if following is not None and following[2] == pitch:
+            duration = min(duration, following[0] - onset)
+        if duration > 0:
+            cut.append((onset, duration, pitch, velocity))
+    return cut
+
+
+def _append_timed(track: mido.MidiTrack, events: list[tuple[int, int, mido.Message]]) -> None:
+    now = 0
+    for tick, _, message in events:
+        track.append(message.copy(time=tick - now))
+        now = tick
+    track.append(mido.MetaMessage("end_of_track", time=0))
+
+
+def conductor_track(tempo_bpm: float, markers: list[tuple[int, str]]) -> mido.MidiTrack:
+    """Tempo, 4/4 and the (tick, text) markers."""
+    track = mido.MidiTrack([
+        mido.MetaMessage("track_name", name="DeepRock riff"),
+        mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo_bpm)),
+        mido.MetaMessage("time_signature", numerator=4, denominator=4),
+    ])
+    _append_timed(track, [(tick, 0, mido.MetaMessage("marker", text=text))
+                          for tick, text in markers])
+    return track
+
+
+def riff_midi(riff: Riff, program: int = 30, tempo_bpm: float = 120, primer: str = "marker",
+              backing: bool = False) -> bytes:
+    """The riff as a type-1 MIDI file (bytes); see the module docstring for the layout."""
+    _check_options(program, tempo_bpm, primer)
+    generated_onset = riff.generated_onset_twelfths()
+    markers: list[tuple[int, str]] = []
+    shift = 0
+    if primer == "omit":  # whole bars dropped, so that accents keep their place in the bar
+        shift = generated_onset - generated_onset % TWELFTHS_PER_BAR
+        played = riff.generated()
+        parts = [("Guitar", GUITAR_CHANNEL, played)]
+    elif primer == "track":
+        played = riff
+        parts = [("Guitar", GUITAR_CHANNEL, riff.generated()),
+                 ("Primer", PRIMER_CHANNEL, riff.primer())][:1 + (riff.primer_length > 0)]
+    else:
+        played = riff
+        parts = [("Guitar", GUITAR_CHANNEL, riff)]
+        if riff.primer_length:
+            markers = [(0, "primer"), (generated_onset * TICKS_PER_TWELFTH, "generated")]
+    tracks = [note_track(name, channel, program, riff_notes(part, shift))
+              for name, channel, part in parts]
+    if backing and len(played):
+        tracks.append(note_track("Bass", BASS_CHANNEL, BASS_PROGRAM, bass_notes(played, shift)))
+        tracks.append(note_track("Drums", DRUM_CHANNEL, None,
+                                 drum_notes(played.end_twelfths() - shift)))
+    song = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
+    song.tracks.extend([conductor_track(tempo_bpm, markers), *tracks])
+    buffer = io.BytesIO()
+    song.save(file=buffer)
+    return buffer.getvalue()
+
+
+def _check_options(program: int, tempo_bpm: float, primer: str) -> None:
+    if program not in GUITAR_PROGRAMS:
+        raise ValueError(f"guitar program {program} is not one of {sorted(GUITAR_PROGRAMS)}")
+    if not 20 <= tempo_bpm <= 400:
+        raise ValueError(f"tempo {tempo_bpm} bpm is outside 20..400")
+    if primer not in PRIMER_MODES:
+        raise ValueError(f"primer mode {primer!r} is not one of {PRIMER_MODES}")
+
+
+def write_riff_midi(path: str | os.PathLike, riff: Riff, **options) -> None:
+    """riff_midi(riff, **options) written atomically (never half a file)."""
+    write_atomic(path, riff_midi(riff, **options))
+
