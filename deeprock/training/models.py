@@ -1,0 +1,124 @@
+"""Keras 3 architectures, backend-agnostic (keras.layers and keras.ops only).
+
+    model = build_model(ModelSettings(arch="deeprock"), vocabulary_size=2000)
+
+"seed": the post's network exactly (DESIGN.md): token ids scaled to zero mean and unit variance
+as a (seq_len, 1) input, LSTM 256 → Dropout 0.3 → LSTM 256 → Dense 128 → Dropout 0.3 → softmax,
+Adam with InverseTimeDecay(lr, 1, 0.01), one next-token target per window. The scaling is a
+Normalization layer inside the model, so a saved model needs nothing else to run.
+
+"deeprock": embeddings of token, delta class and duration class → stacked LSTMs (cuDNN-compatible:
+tanh/sigmoid, no recurrent dropout, unroll off, use_cudnn="auto") → three softmax heads, trained on
+every position (sequence to sequence). The rhythm heads also see the embedding of the token they
+time (the target during training, the sampled one when generating): a chord and a fast lick do
+not share a duration. Layer names are a contract with generation's numpy inference:
+token_embedding, delta_embedding, duration_embedding, lstm_0..lstm_{n-1}, next_token,
+rhythm_context, next_delta, next_duration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from deeprock.training.vocab import RHYTHM_CLASSES
+
+ARCHITECTURES = ("seed", "deeprock")
+HEADS = ("next_token", "next_delta", "next_duration")
+
+
+@dataclass
+class ModelSettings:
+    arch: str = "deeprock"
+    units: int = 256
+    layers: int = 2
+    embedding: int = 64  # token embedding size
+    rhythm_embedding: int = 16  # delta and duration embedding sizes
+    dropout: float = 0.3
+    input_dropout: float = 0.1
+    rhythm_loss_weight: float = 0.5  # each rhythm head's weight against the token head's 1
+    learning_rate: float = 0.002
+    clipnorm: float = 1.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def build_model(settings: ModelSettings, vocabulary_size: int, seq_len: int | None = None,
+                id_mean: float = 0.0, id_std: float = 1.0, jit_compile: str | bool = "auto"):
+    """A compiled model of the chosen architecture."""
+    import keras
+
+    if settings.arch == "seed":
+        model = _seed_network(vocabulary_size, seq_len, id_mean, id_std)
+        schedule = keras.optimizers.schedules.InverseTimeDecay(settings.learning_rate, 1, 0.01)
+        optimizer = keras.optimizers.Adam(schedule, beta_1=0.9, beta_2=0.999)
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"], jit_compile=jit_compile)
+        return model
+    if settings.arch != "deeprock":
+        raise ValueError(f"unknown architecture {settings.arch!r}: choose one of {ARCHITECTURES}")
+    model = _deeprock_network(settings, vocabulary_size)
+    optimizer = keras.optimizers.Adam(settings.learning_rate, clipnorm=settings.clipnorm)
+    weights = {"next_token": 1.0, "next_delta": settings.rhythm_loss_weight,
+               "next_duration": settings.rhythm_loss_weight}
+    model.compile(optimizer=optimizer,
+                  loss={head: "sparse_categorical_crossentropy" for head in HEADS},
+                  loss_weights=weights, metrics={head: ["accuracy"] for head in HEADS},
+                  jit_compile=jit_compile)
+    return model
+
+
+def _seed_network(vocabulary_size: int, seq_len: int | None, id_mean: float, id_std: float):
+    from keras import Input, Model, layers
+
+    ids = Input((seq_len, 1), name="tokens")
+    x = layers.Normalization(mean=id_mean, variance=max(id_std, 1e-6) ** 2, name="scale")(ids)
+    x = layers.LSTM(256, return_sequences=True, name="lstm_0")(x)
+    x = layers.Dropout(0.3)(x)
+    x = layers.LSTM(256, name="lstm_1")(x)
+    x = layers.Dense(128, name="dense")(x)
+    x = layers.Dropout(0.3)(x)
+    out = layers.Dense(vocabulary_size, activation="softmax", dtype="float32",
+                       name="next_token")(x)
+    return Model(ids, out, name="seed")
+
+
+def _deeprock_network(settings: ModelSettings, vocabulary_size: int):
+    from keras import Input, Model, layers
+
+    tokens = Input((None,), dtype="int32", name="tokens")
+    deltas = Input((None,), dtype="int32", name="deltas")
+    durations = Input((None,), dtype="int32", name="durations")
+    next_tokens = Input((None,), dtype="int32", name="next_tokens")
+    token_embedding = layers.Embedding(vocabulary_size, settings.embedding,
+                                       name="token_embedding")
+    x = layers.Concatenate(name="joined")([
+        token_embedding(tokens),
+        layers.Embedding(RHYTHM_CLASSES, settings.rhythm_embedding,
+                         name="delta_embedding")(deltas),
+        layers.Embedding(RHYTHM_CLASSES, settings.rhythm_embedding,
+                         name="duration_embedding")(durations)])
+    x = layers.Dropout(settings.input_dropout)(x)
+    for layer in range(settings.layers):
+        x = layers.LSTM(settings.units, return_sequences=True, use_cudnn="auto",
+                        name=f"lstm_{layer}")(x)
+        x = layers.Dropout(settings.dropout)(x)
+    token_head = layers.Dense(vocabulary_size, activation="softmax", dtype="float32",
+                              name="next_token")(x)
+    context = layers.Concatenate(name="hidden_and_token")([x, token_embedding(next_tokens)])
+    context = layers.Dense(settings.units // 2, activation="relu", name="rhythm_context")(context)
+    delta_head = layers.Dense(RHYTHM_CLASSES, activation="softmax", dtype="float32",
+                              name="next_delta")(context)
+    duration_head = layers.Dense(RHYTHM_CLASSES, activation="softmax", dtype="float32",
+                                 name="next_duration")(context)
+    return Model({"tokens": tokens, "deltas": deltas, "durations": durations,
+                  "next_tokens": next_tokens},
+                 {"next_token": token_head, "next_delta": delta_head,
+                  "next_duration": duration_head}, name="deeprock")
+
+
+def load_model(path: str):
+    """A saved run model; safe_mode=True: a model file can never run code on load."""
+    import keras
+
+    return keras.models.load_model(path, safe_mode=True, compile=True)

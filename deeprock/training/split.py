@@ -1,0 +1,213 @@
+"""Training data from the catalog: split by song, the run vocabulary, windows. No Keras here.
+
+    data = build_training_data(catalog, DataSettings(seq_len=64), selection=None)
+    data.train.ids, data.train_starts     # int32 tokens, window starts into them
+
+The split comes before anything else: files are split, not windows, and every duplicate group
+(exact, content, transposed, version) stays whole on one side, so no song is both learned and
+used to judge what was learned. Tokens come from the catalog's stored streams; MIDI is never
+parsed again.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from deeprock.catalog import Catalog, Stream
+from deeprock.training.vocab import RunVocabulary, rhythm_classes
+from deeprock.windows import TrackKey, WindowStats
+
+
+class DataError(ValueError):
+    """The data cannot make a training set (too small, empty, gone); the message says why."""
+
+
+@dataclass
+class DataSettings:
+    seq_len: int = 64
+    unique_factor: int = 10
+    validation_share: float = 0.1
+    split_seed: int = 0
+    split_by: str = "song"  # "song" (duplicate groups whole) or "artist" (its folder whole)
+    min_count: int = 2
+    data_percent: float = 100.0
+    stride: int = 1  # training windows start every `stride` kept starts (random phase per epoch)
+
+
+@dataclass
+class Side:
+    """One side of the split: its tracks' tokens concatenated, rhythm as classes."""
+
+    keys: list[TrackKey]
+    files: list[int]
+    catalog_ids: np.ndarray
+    ids: np.ndarray
+    delta: np.ndarray
+    duration: np.ndarray
+    offsets: np.ndarray = field(repr=False)
+
+    @property
+    def tokens(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class TrainingData:
+    vocabulary: RunVocabulary
+    train: Side
+    validation: Side
+    train_starts: np.ndarray
+    validation_starts: np.ndarray
+    settings: DataSettings
+
+    def summary(self) -> dict:
+        return {"train_files": len(set(self.train.files)),
+                "validation_files": len(set(self.validation.files)),
+                "train_tracks": len(self.train.keys),
+                "validation_tracks": len(self.validation.keys),
+                "train_tokens": self.train.tokens, "validation_tokens": self.validation.tokens,
+                "train_windows": len(self.train_starts),
+                "validation_windows": len(self.validation_starts),
+                "vocabulary": len(self.vocabulary)}
+
+
+def build_training_data(catalog: Catalog, settings: DataSettings,
+                        tracks: Collection[TrackKey] | None = None) -> TrainingData:
+    """Streams of the selection's tracks (or every guitar track), split, encoded, windowed."""
+    streams = read_streams(catalog, tracks)
+    if not streams:
+        raise DataError(f"catalog {catalog.path} has no guitar track with tokens"
+                        + (" in this selection" if tracks is not None else "")
+                        + ": scan a folder with guitar parts, or accept inferred guitars")
+    validation_files = split_files(catalog, {s.file_id for s in streams}, settings)
+    train = [s for s in streams if s.file_id not in validation_files]
+    held_out = [s for s in streams if s.file_id in validation_files]
+    train = _first_percent(train, settings.data_percent)
+    counts = np.bincount(np.concatenate([s.ids for s in train]),
+                         minlength=len(catalog.vocabulary))
+    vocabulary = RunVocabulary.from_counts(catalog.vocabulary.tokens, counts, settings.min_count)
+    lookup = vocabulary.lookup(catalog.vocabulary.tokens)
+    train_side, validation_side = (encode(side, lookup) for side in (train, held_out))
+    data = TrainingData(vocabulary, train_side, validation_side,
+                        window_starts(train_side, settings.seq_len, settings.unique_factor),
+                        window_starts(validation_side, settings.seq_len, settings.unique_factor),
+                        settings)
+    _check_enough(data)
+    return data
+
+
+def read_streams(catalog: Catalog, tracks: Collection[TrackKey] | None) -> list[Stream]:
+    """The chosen tracks' streams (a selection is the authority, whatever the guitar flag)."""
+    wanted = None if tracks is None else set(tracks)
+    return [s for s in catalog.streams(guitar_only=tracks is None)
+            if wanted is None or (s.file_id, s.idx, s.channel) in wanted]
+
+
+def split_files(catalog: Catalog, file_ids: set[int], settings: DataSettings) -> set[int]:
+    """The validation side's file ids: whole units (duplicate groups, or artists) drawn in a
+    seeded order until they hold the validation share of the files."""
+    units = _units(catalog, file_ids, settings.split_by)
+    order = np.random.default_rng(settings.split_seed).permutation(len(units))
+    wanted = settings.validation_share * len(file_ids)
+    validation: set[int] = set()
+    for position in order:
+        if len(validation) >= wanted:
+            break
+        if len(validation) + len(units[position]) <= max(wanted * 1.5, 1) or not validation:
+            validation |= units[position]
+    if settings.validation_share > 0 and len(validation) == len(file_ids):
+        raise DataError(f"{len(file_ids)} files in {len(units)} song group(s): too few to hold "
+                        "any out for validation; add songs or lower the validation share")
+    return validation
+
+
+def _units(catalog: Catalog, file_ids: set[int], split_by: str) -> list[set[int]]:
+    """Files that must stay on one side together: duplicate groups joined transitively."""
+    from deeprock.dedup import find_duplicates
+
+    paths = catalog.file_keys()
+    parent = {file_id: file_id for file_id in file_ids}
+
+    def root(file_id: int) -> int:
+        while parent[file_id] != file_id:
+            parent[file_id] = parent[parent[file_id]]
+            file_id = parent[file_id]
+        return file_id
+
+    by_path: dict[str, list[int]] = {}
+    for file_id in file_ids:
+        by_path.setdefault(paths[file_id][1], []).append(file_id)
+    if split_by == "artist":
+        joined = [[f for path, fs in by_path.items() if os.path.dirname(path) == folder for f in fs]
+                  for folder in {os.path.dirname(p) for p in by_path}]
+    elif split_by == "song":
+        joined = [[f for path in group.files for f in by_path.get(path, [])]
+                  for group in find_duplicates(catalog)]
+    else:
+        raise DataError(f"split_by must be 'song' or 'artist', not {split_by!r}")
+    for members in joined:
+        for other in members[1:]:
+            parent[root(other)] = root(members[0])
+    units: dict[int, set[int]] = {}
+    for file_id in sorted(file_ids):
+        units.setdefault(root(file_id), set()).add(file_id)
+    return list(units.values())
+
+
+def _first_percent(streams: list[Stream], percent: float) -> list[Stream]:
+    """The post's data_percent: the first tracks holding that share of the training tokens."""
+    if not 0 < percent <= 100:
+        raise DataError(f"data_percent must be in (0, 100], not {percent}")
+    budget = sum(len(s.ids) for s in streams) * percent / 100
+    chosen, used = [], 0
+    for stream in streams:
+        if used >= budget:
+            break
+        chosen.append(stream)
+        used += len(stream.ids)
+    return chosen
+
+
+def encode(streams: list[Stream], lookup: np.ndarray) -> Side:
+    """Concatenate streams (catalog ids → run ids, rhythm → classes) with track offsets."""
+    def joined(name: str) -> np.ndarray:
+        parts = [getattr(s, name) for s in streams]
+        return np.concatenate(parts).astype(np.int32) if parts else np.zeros(0, np.int32)
+
+    catalog_ids = joined("ids")
+    offsets = np.concatenate(([0], np.cumsum([len(s.ids) for s in streams], dtype=np.int64)))
+    return Side([(s.file_id, s.idx, s.channel) for s in streams], [s.file_id for s in streams],
+                catalog_ids, lookup[catalog_ids] if len(lookup) else catalog_ids,
+                rhythm_classes(joined("delta")), rhythm_classes(joined("duration")), offsets)
+
+
+def window_starts(side: Side, seq_len: int, unique_factor: int) -> np.ndarray:
+    """Flat start of every window X = ids[i:i+seq_len] (target i+seq_len inside its track) that
+    holds more than unique_factor distinct tokens, counted on catalog ids as the health page."""
+    if seq_len < 2:
+        raise DataError(f"seq_len must be at least 2, not {seq_len}")
+    stats = WindowStats(side.catalog_ids, side.offsets, seq_len, side.keys)
+    track_of_window = np.repeat(np.arange(len(side.keys)), stats.track_windows)
+    starts = (side.offsets[:-1][track_of_window]
+              + np.arange(stats.total) - stats.window_offsets[:-1][track_of_window])
+    return starts[stats.distinct > unique_factor].astype(np.int64)
+
+
+def _check_enough(data: TrainingData) -> None:
+    seq_len = data.settings.seq_len
+    longest = int(np.diff(data.train.offsets).max(initial=0))
+    if longest <= seq_len:
+        raise DataError(f"seq_len {seq_len} is longer than every training track (longest: "
+                        f"{longest} tokens): choose a seq_len below {longest}")
+    if not len(data.train_starts):
+        raise DataError(f"no training window has more than {data.settings.unique_factor} "
+                        f"distinct tokens: lower unique_factor or seq_len")
+    if data.settings.validation_share > 0 and not len(data.validation_starts):
+        raise DataError(f"the {len(set(data.validation.files))} validation file(s) give no "
+                        f"window of {seq_len} tokens with more than "
+                        f"{data.settings.unique_factor} distinct: raise the validation share, "
+                        "or lower seq_len or unique_factor")
