@@ -21,7 +21,8 @@ from deeprock.cliutil import CliError, open_catalog
 
 EXIT_USAGE = 2
 # Each stage adds its own subcommands (a `register(commands)` function); imports stay light.
-STAGE_COMMANDS = ("deeprock.training.commands", "deeprock.generation.commands")
+STAGE_COMMANDS = ("deeprock.training.commands", "deeprock.generation.commands",
+                  "deeprock.generation.tab_commands")
 
 
 def main(argv: list[str] | None = None) -> int:
