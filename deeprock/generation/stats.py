@@ -1,0 +1,112 @@
+"""A riff's statistics beside its dataset's, so a user sees whether it sounds like the data.
+
+    riff_stats(riff)                                  # one riff
+    dataset_stats(streams, vocabulary, deltas)        # training token id arrays (+ rhythm)
+    pitch_class_distance(a["pitch_class_histogram"], b["pitch_class_histogram"])
+
+Both give the same keys: pitch-class histogram (shares of all sounding pitches), pitch range,
+notes per bar (tokens, a chord counting once, per 4/4 bar between the first and last onset),
+share of chords, distinct tokens per 32 (mean over windows of 32, counted as the windows
+module counts them), and the longest run of one repeated token (the post's failure: one note
+forever). The dataset adds the 99th percentile of that run over chunks of riff length; a riff,
+how many distinct gaps its onsets have.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from deeprock.generation.midi_out import TWELFTHS_PER_BAR
+from deeprock.generation.riff import Riff
+from deeprock.tokens import token_pitches
+from deeprock.windows import WindowStats
+
+DISTINCT_WINDOW = 32
+RUN_CHUNK_TOKENS = 200  # riffs of the quality check are this long
+
+
+def pitch_class_distance(first: Sequence[float], second: Sequence[float]) -> float:
+    """Total variation distance of two pitch-class histograms: 0 same, 1 disjoint."""
+    return float(0.5 * np.abs(np.asarray(first, float) - np.asarray(second, float)).sum())
+
+
+def longest_repeat(ids: np.ndarray) -> int:
+    """Longest run of one token repeated back to back."""
+    ids = np.asarray(ids)
+    if not len(ids):
+        return 0
+    changes = np.flatnonzero(np.diff(ids) != 0)
+    bounds = np.concatenate(([-1], changes, [len(ids) - 1]))
+    return int(np.diff(bounds).max())
+
+
+def _vocabulary_pitches(vocabulary: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list]:
+    """Per token: pitch-class counts (V x 12), is it a chord, its pitches (specials: none)."""
+    classes = np.zeros((len(vocabulary), 12), np.int64)
+    is_chord = np.zeros(len(vocabulary), bool)
+    pitches = []
+    for token_id, token in enumerate(vocabulary):
+        try:
+            chord = token_pitches(token)
+        except ValueError:  # '<unk>' and other special tokens sound no pitch
+            chord = []
+        np.add.at(classes[token_id], [p % 12 for p in chord], 1)
+        is_chord[token_id] = len(chord) > 1
+        pitches.append(chord)
+    return classes, is_chord, pitches
+
+
+def _summary(streams: Sequence[np.ndarray], vocabulary: Sequence[str],
+             deltas: Sequence[np.ndarray] | None) -> dict:
+    classes, is_chord, pitches = _vocabulary_pitches(vocabulary)
+    ids = (np.concatenate([np.asarray(s, np.int64) for s in streams]) if len(streams)
+           else np.zeros(0, np.int64))
+    counts = np.bincount(ids, minlength=len(vocabulary))
+    histogram = counts @ classes
+    used = [p for token_id in np.flatnonzero(counts) for p in pitches[token_id]]
+    windows = WindowStats.from_streams(list(streams), DISTINCT_WINDOW).distinct
+    short = [len(np.unique(s)) for s in streams if 0 < len(s) <= DISTINCT_WINDOW]
+    distinct = np.concatenate((windows, short)) if len(windows) or short else np.zeros(1)
+    return {
+        "tokens": len(ids),
+        "pitch_class_histogram": (histogram / max(histogram.sum(), 1)).tolist(),
+        "pitch_range": [min(used), max(used)] if used else None,
+        "notes_per_bar": _notes_per_bar(deltas) if deltas is not None else None,
+        "chord_share": float(is_chord[ids].mean()) if len(ids) else 0.0,
+        f"distinct_per_{DISTINCT_WINDOW}": float(np.mean(distinct)),
+        "longest_repeat": max((longest_repeat(s) for s in streams), default=0),
+    }
+
+
+def _notes_per_bar(deltas: Sequence[np.ndarray]) -> float | None:
+    """Onsets after the first per bar of time between the first and the last onset, pooled."""
+    gaps = sum(max(len(d) - 1, 0) for d in deltas)
+    span_twelfths = sum(int(np.sum(d[1:])) for d in deltas)
+    return gaps * TWELFTHS_PER_BAR / span_twelfths if span_twelfths else None
+
+
+def riff_stats(riff: Riff) -> dict:
+    """The statistics of one riff (primer included: it is what the user hears)."""
+    vocabulary = sorted(set(riff.tokens))
+    position = {token: token_id for token_id, token in enumerate(vocabulary)}
+    ids = np.array([position[token] for token in riff.tokens], np.int64)
+    stats = _summary([ids], vocabulary, [riff.delta_twelfths])
+    # evenly spaced onsets (the post's 0.3 quarters) have one gap; a rhythm has several
+    stats["distinct_gaps"] = len(np.unique(riff.delta_twelfths[1:]))
+    return stats
+
+
+def dataset_stats(streams: Sequence[np.ndarray], vocabulary: Sequence[str],
+                  deltas: Sequence[np.ndarray] | None = None,
+                  chunk_tokens: int = RUN_CHUNK_TOKENS) -> dict:
+    """The same over training streams (ids into `vocabulary`; deltas give notes per bar), and
+    the 99th percentile of the longest repeat in chunks of `chunk_tokens`, a riff's ceiling."""
+    stats = _summary(streams, vocabulary, deltas)
+    chunk_runs = [longest_repeat(stream[start : start + chunk_tokens])
+                  for stream in streams
+                  for start in range(0, max(len(stream) - chunk_tokens, 0) + 1, chunk_tokens)
+                  if len(stream)]
+    stats["longest_repeat_p99"] = float(np.percentile(chunk_runs, 99)) if chunk_runs else 0.0
+    return stats
