@@ -11,6 +11,7 @@ import streamlit as st
 from deeprock import health, midi, render, settings, ui
 from deeprock.catalog import Catalog, CatalogError
 from deeprock.dedup import find_duplicates
+from deeprock.generation import tab_view
 from deeprock.selection import (
     Selection,
     SelectionSettings,
@@ -235,5 +236,6 @@ with tabs[5]:
                 which = st.selectbox("Piano roll of", range(len(labels)),
                                      format_func=labels.__getitem__)
                 st.plotly_chart(render.track_roll(song, song.tracks[which]), width="stretch")
+                tab_view.show(song)
     else:
         st.caption("No file matches.")
