@@ -20,6 +20,11 @@ def piano_roll(start_beats: np.ndarray, duration_beats: np.ndarray, pitches: np.
         width=0.8, marker={"color": pitches, "colorscale": "Viridis"},
         hovertext=[PITCH_NAMES[p] for p in pitches], hoverinfo="text+x",
     ))
+    return roll_layout(figure, pitches, title)
+
+
+def roll_layout(figure: go.Figure, pitches: np.ndarray, title: str = "") -> go.Figure:
+    """Beats across, pitches up labelled at each C as music21 spells them: every piano roll."""
     low, high = (int(pitches.min()), int(pitches.max())) if len(pitches) else (40, 64)
     ticks = list(range(low - low % 12, high + 1, 12)) or [low]
     figure.update_layout(
