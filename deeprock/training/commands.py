@@ -1,9 +1,169 @@
-"""Subcommands of this stage for `deeprock` (registered by deeprock/cli.py)."""
+"""`deeprock train` and `deeprock evaluate` (DESIGN.md's contract, plus every training option).
+
+    deeprock train --catalog data/demo.sqlite --out models/demo --epochs 10
+    deeprock train --catalog data/demo.sqlite --out models/sweep --arch seed --lr 0.01 0.001
+    deeprock train --out models/demo --resume --epochs 20
+    deeprock evaluate --model models/demo --catalog other.sqlite --json
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import os
+from pathlib import Path
+
+from deeprock.cliutil import CliError
+
+# Defaults per architecture where they differ: the seed is the post's, ours is tuned for a CPU.
+ARCH_DEFAULTS = {"seed": {"seq_len": 100, "lr": 0.001, "stride": 1, "unique_factor": 13},
+                 "deeprock": {"seq_len": 64, "lr": 0.002, "stride": 0, "unique_factor": 10}}
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    """Add this stage's subcommands; heavy imports happen inside each command."""
+    train = commands.add_parser("train", help="train a model (or continue one) into a run folder")
+    train.add_argument("--catalog", help="the catalog to train on (not needed with --resume)")
+    train.add_argument("--out", required=True, help="run folder, e.g. models/NAME")
+    train.add_argument("--arch", choices=("seed", "deeprock"), default="deeprock")
+    train.add_argument("--seq-len", type=int, help="tokens of context (seed 100, deeprock 64)")
+    train.add_argument("--unique-factor", type=int,
+                       help="windows train when they hold more distinct tokens than this")
+    train.add_argument("--epochs", type=int, default=20)
+    train.add_argument("--batch-size", type=int, default=64)
+    train.add_argument("--lr", type=float, nargs="+", help="one rate, or several for a sweep")
+    train.add_argument("--max-minutes", type=float, default=0.0, help="time budget (0: none)")
+    for name, kind, default in (("units", int, 256), ("layers", int, 2), ("embedding", int, 64),
+                                ("dropout", float, 0.3), ("validation-share", float, 0.1),
+                                ("min-count", int, 2), ("augment", int, 0), ("patience", int, 5),
+                                ("data-percent", float, 100.0), ("seed", int, 0),
+                                ("rhythm-loss-weight", float, 0.5)):
+        train.add_argument(f"--{name}", type=kind, default=default)
+    train.add_argument("--stride", type=int, help="an epoch takes 1 in N windows (deeprock: "
+                                                  "seq_len/2, seed: 1)")
+    train.add_argument("--split-by", choices=("song", "artist"), default="song")
+    train.add_argument("--selection", help="a saved training selection (default: the one beside "
+                                           "the catalog, if any)")
+    train.add_argument("--no-selection", action="store_true", help="every guitar track")
+    train.add_argument("--precision", default="float32",
+                       choices=("float32", "mixed_float16", "mixed_bfloat16"))
+    train.add_argument("--jit-compile", default="auto", choices=("auto", "on", "off"))
+    train.add_argument("--distribute", default="none", choices=("none", "mirrored"))
+    train.add_argument("--force", action="store_true", help="replace a run of other settings")
+    train.add_argument("--resume", action="store_true", help="continue --out with its settings")
+    train.add_argument("--estimate", action="store_true", help="time a few batches; no run")
+    train.add_argument("--json", action="store_true")
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("evaluate", help="score a run on a catalog's guitar tracks")
+    evaluate.add_argument("--model", required=True, help="a run folder")
+    evaluate.add_argument("--catalog", required=True)
+    evaluate.add_argument("--seq-len", type=int, help="the run's, unless a seed run allows "
+                                                      "another")
+    evaluate.add_argument("--unique-factor", type=int, help="default: the run's")
+    evaluate.add_argument("--max-windows", type=int, default=0, help="cap (0: all)")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(run=_evaluate)
+
+
+def config_from_args(args: argparse.Namespace):
+    """A RunConfig from the options (with --resume: the folder's, with the changes allowed)."""
+    from deeprock.selection import selection_path
+    from deeprock.training.config import RunConfig, TrainSettings
+    from deeprock.training.models import ModelSettings
+    from deeprock.training.split import DataSettings
+
+    out = Path(args.out)
+    if args.resume:
+        try:
+            config = RunConfig.load(out / "config.json")
+        except ValueError as error:
+            raise CliError(f"nothing to resume in {out}: {error}") from error
+        config.train.epochs, config.train.max_minutes = args.epochs, args.max_minutes
+        config.train.patience = args.patience
+        return config
+    if not args.catalog:
+        raise CliError("--catalog is needed (or --resume to continue a run)")
+    defaults = ARCH_DEFAULTS[args.arch]
+    seq_len = args.seq_len or defaults["seq_len"]
+    stride = args.stride if args.stride is not None else (defaults["stride"] or seq_len // 2)
+    selection = args.selection
+    if selection is None and not args.no_selection:
+        beside = selection_path(args.catalog)
+        selection = str(beside) if beside.is_file() else None
+    for name, value, low in (("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1),
+                             ("--seq-len", seq_len, 2), ("--units", args.units, 1),
+                             ("--layers", args.layers, 1), ("--stride", stride, 1)):
+        if value < low:
+            raise CliError(f"{name} must be at least {low}, not {value}")
+    if not 0 <= args.validation_share < 1:
+        raise CliError(f"--validation-share must be in [0, 1), not {args.validation_share}")
+    return RunConfig(
+        catalog=args.catalog, selection=selection,
+        model=ModelSettings(arch=args.arch, units=args.units, layers=args.layers,
+                            embedding=args.embedding, dropout=args.dropout,
+                            rhythm_loss_weight=args.rhythm_loss_weight,
+                            learning_rate=(args.lr or [defaults["lr"]])[0]),
+        data=DataSettings(seq_len=seq_len, unique_factor=(args.unique_factor
+                                                          if args.unique_factor is not None
+                                                          else defaults["unique_factor"]),
+                          validation_share=args.validation_share, split_seed=args.seed,
+                          split_by=args.split_by, min_count=args.min_count,
+                          data_percent=args.data_percent, stride=stride),
+        train=TrainSettings(epochs=args.epochs, batch_size=args.batch_size,
+                            patience=args.patience, max_minutes=args.max_minutes,
+                            augment_semitones=args.augment, precision=args.precision,
+                            jit_compile=args.jit_compile, distribute=args.distribute,
+                            seed=args.seed))
+
+
+def _train(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    from deeprock.training import runs, train
+
+    try:
+        if args.estimate:
+            result = train.estimate(config)
+        elif args.lr and len(args.lr) > 1 and not args.resume:
+            result = train.sweep(config, Path(args.out), args.lr, args.force, args.json)
+        else:
+            result = train.train_run(config, Path(args.out), args.force, args.json)
+    except (train.DataError, train.RunConflict, runs.TrainingBusy, ValueError, OSError) as error:
+        raise CliError(str(error)) from error
+    _print(result, args.json)
+    results = result.get("sweep", [result])
+    return 1 if any(r.get("state") == "failed" for r in results) else 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from deeprock.training.evaluate import EvaluationError, evaluate_run
+
+    if not os.path.isfile(args.catalog):
+        raise CliError(f"no catalog at {args.catalog}: run deeprock scan DIR --catalog "
+                       f"{args.catalog} first")
+    try:
+        result = evaluate_run(Path(args.model), args.catalog, seq_len=args.seq_len,
+                              unique_factor=args.unique_factor, max_windows=args.max_windows)
+    except (EvaluationError, ValueError, OSError) as error:
+        raise CliError(str(error)) from error
+    _print(result, args.json)
+    return 0
+
+
+def _print(result: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(_finite(result)))
+        return
+    for key, value in result.items():
+        print(f"{key}: {value}")
+
+
+def _finite(value):
+    """JSON has no NaN: an undefined figure (no validation data) is null."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

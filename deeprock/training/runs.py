@@ -140,3 +140,45 @@ def list_runs(root: str | os.PathLike = "models") -> list[RunSummary]:
     root = Path(root)
     runs = [p.parent for p in root.glob("**/" + CONFIG)]
     return sorted((summarize(run, root) for run in runs), key=lambda r: -r.started)
+
+
+def lock_path() -> Path:
+    import tempfile
+
+    return Path(os.environ.get("DEEPROCK_TRAIN_LOCK")
+                or Path(tempfile.gettempdir()) / "deeprock-training.lock")
+
+
+def active_training() -> dict | None:
+    """{"pid", "run"} of the training that holds this machine's lock, None when free."""
+    holder = read_json(lock_path())
+    return holder if pid_alive(holder.get("pid")) else None
+
+
+class TrainingBusy(RuntimeError):
+    """Another training holds the machine's lock."""
+
+
+def acquire_lock(run: Path) -> None:
+    """One training per machine: create the lock file exclusively; a dead holder's is taken."""
+    path = lock_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = active_training()
+            if holder:
+                raise TrainingBusy(f"training {holder.get('run')} is running (pid "
+                                   f"{holder['pid']}): stop it or wait for it") from None
+            path.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"pid": os.getpid(), "run": str(run)}, handle)
+        return
+    raise TrainingBusy(f"cannot take the training lock {path}")
+
+
+def release_lock() -> None:
+    if read_json(lock_path()).get("pid") == os.getpid():
+        lock_path().unlink(missing_ok=True)

@@ -1,0 +1,87 @@
+"""Batches built on the fly from int32 token arrays: a keras.utils.PyDataset, so every backend
+(TensorFlow, JAX, torch) trains from the same code.
+
+Memory grows with the tokens, not with windows x seq_len x vocabulary: a batch gathers its
+windows by index arithmetic from the concatenated arrays, targets are sparse ids, and the post's
+one-hot float64 Y (11 GB at full size) never exists.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from keras.utils import PyDataset
+
+from deeprock.tokens import PITCH_NAMES, token_pitches
+from deeprock.training.split import Side
+from deeprock.training.vocab import RunVocabulary
+
+
+class WindowBatches(PyDataset):
+    """Batches of windows from `starts` into `side`.
+
+    With `stride` > 1 an epoch takes one window in `stride` of the kept starts, a new random
+    draw each epoch (seeded by seed and epoch, so a resumed run sees what an uninterrupted one
+    would). `transpose` (a table from `transposition_table`) shifts each training window by a
+    random interval, keeping the original where the shifted tokens leave the vocabulary.
+    """
+
+    def __init__(self, side: Side, starts: np.ndarray, seq_len: int, batch_size: int, arch: str,
+                 seed: int = 0, stride: int = 1, shuffle: bool = True,
+                 transpose: np.ndarray | None = None) -> None:
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.side, self.all_starts, self.seq_len = side, starts, seq_len
+        self.batch_size, self.arch, self.seed = batch_size, arch, seed
+        self.stride, self.shuffle, self.transpose = max(stride, 1), shuffle, transpose
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose this epoch's windows and their order (called before each epoch)."""
+        rng = np.random.default_rng([self.seed, epoch])
+        starts = self.all_starts
+        if self.stride > 1:
+            starts = starts[rng.random(len(starts)) < 1 / self.stride]
+        self.starts = rng.permutation(starts) if self.shuffle else starts
+        self.rng = rng
+
+    def __len__(self) -> int:
+        return -(-len(self.starts) // self.batch_size)
+
+    @property
+    def windows(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, index: int):
+        starts = self.starts[index * self.batch_size:(index + 1) * self.batch_size]
+        positions = starts[:, None] + np.arange(self.seq_len + 1)
+        ids = self.side.ids[positions]
+        if self.transpose is not None:
+            ids = self._transposed(ids)
+        if self.arch == "seed":
+            return ids[:, :-1, None].astype(np.float32), ids[:, -1]
+        x = {"tokens": ids[:, :-1], "deltas": self.side.delta[positions[:, :-1]],
+             "durations": self.side.duration[positions[:, :-1]], "next_tokens": ids[:, 1:]}
+        y = {"next_token": ids[:, 1:], "next_delta": self.side.delta[positions[:, 1:]],
+             "next_duration": self.side.duration[positions[:, 1:]]}
+        return x, y
+
+    def _transposed(self, ids: np.ndarray) -> np.ndarray:
+        shifts = self.rng.integers(0, self.transpose.shape[1], len(ids))
+        moved = self.transpose[ids, shifts[:, None]]
+        usable = (moved >= 0).all(axis=1)
+        return np.where(usable[:, None], moved, ids).astype(np.int32)
+
+
+def transposition_table(vocabulary: RunVocabulary, semitones: int) -> np.ndarray:
+    """table[id, k]: the run id of token `id` moved by k - semitones, -1 where the moved token
+    is not in the vocabulary (or leaves MIDI's range); <unk> stays <unk>."""
+    shifts = range(-semitones, semitones + 1)
+    table = np.full((len(vocabulary), len(shifts)), -1, dtype=np.int32)
+    table[0, :] = 0
+    for token_id, token in enumerate(vocabulary.tokens[1:], start=1):
+        pitches = token_pitches(token)
+        for column, shift in enumerate(shifts):
+            moved = [p + shift for p in pitches]
+            if all(0 <= p < 128 for p in moved):
+                name = " ".join(PITCH_NAMES[p] for p in moved)
+                table[token_id, column] = vocabulary.id(name) or -1
+    return table

@@ -1,0 +1,127 @@
+"""What the Train page shows of runs: per-head scores beside the baselines, plotly curves.
+
+    scores = head_scores(runs.read_metrics(run))   # {"next_token": HeadScore, ...} at best epoch
+    verdict(scores, runs.read_json(run / runs.BASELINES))
+
+No Keras here: everything comes from metrics.csv and baselines.json.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+
+from deeprock.training.models import HEADS
+
+HEAD_LABELS = {"next_token": "Next token", "next_delta": "Time to next token",
+               "next_duration": "Duration"}
+
+
+@dataclass
+class HeadScore:
+    """One output head's validation figures at the run's best epoch."""
+
+    loss: float
+    accuracy: float
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(self.loss) if not math.isnan(self.loss) else math.nan
+
+
+def best_row(metrics: list[dict]) -> dict | None:
+    """The epoch with the lowest val_loss (the one best.keras holds)."""
+    finite = [row for row in metrics if not math.isnan(row.get("val_loss", math.nan))]
+    return min(finite, key=lambda row: row["val_loss"]) if finite else None
+
+
+def head_scores(metrics: list[dict]) -> dict[str, HeadScore]:
+    """Per head (the seed network has only next_token, reported as plain val_loss)."""
+    row = best_row(metrics)
+    if row is None:
+        return {}
+    scores = {}
+    for head in HEADS:
+        if f"val_{head}_loss" in row:
+            scores[head] = HeadScore(row[f"val_{head}_loss"],
+                                     row.get(f"val_{head}_accuracy", math.nan))
+        elif head == "next_token":
+            scores[head] = HeadScore(row["val_loss"], row.get("val_accuracy", math.nan))
+    return scores
+
+
+def verdict(scores: dict[str, HeadScore], baselines: dict) -> str | None:
+    """One plain sentence: does the network's next-token perplexity beat the trigram's?"""
+    trigram = baselines.get("trigram_perplexity")
+    if "next_token" not in scores or not trigram:
+        return None
+    network = scores["next_token"].perplexity
+    if network < trigram:
+        return (f"The network beats the interpolated trigram: perplexity {network:.1f} against "
+                f"{trigram:.1f} on the same validation tokens.")
+    return (f"The network does not beat the interpolated trigram (perplexity {network:.1f} "
+            f"against {trigram:.1f}): it has learned nothing worth its cost yet. Train longer, "
+            "or try another learning rate.")
+
+
+def _epochs(metrics: list[dict]) -> list[int]:
+    return [row["epoch"] for row in metrics]
+
+
+def _layout(figure: go.Figure, title: str, y_title: str) -> go.Figure:
+    figure.update_layout(title=title, xaxis_title="epoch", yaxis_title=y_title, height=320,
+                         margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h"})
+    return figure
+
+
+def loss_curves(metrics: list[dict]) -> go.Figure:
+    """Training and validation loss per epoch: the gap between them is memorised songs."""
+    figure = go.Figure()
+    for column, name in (("loss", "training"), ("val_loss", "validation")):
+        figure.add_scatter(x=_epochs(metrics), y=[row.get(column) for row in metrics],
+                           mode="lines+markers", name=name)
+    return _layout(figure, "Loss", "loss")
+
+
+def accuracy_curves(metrics: list[dict]) -> go.Figure:
+    """Every accuracy column (the seed's one, or each head of deeprock), training and validation."""
+    columns = [c for c in (metrics[0] if metrics else {}) if c.endswith("accuracy")]
+    figure = go.Figure()
+    for column in columns:
+        head = column.removeprefix("val_").removesuffix("_accuracy").removesuffix("accuracy")
+        side = "validation" if column.startswith("val_") else "training"
+        label = HEAD_LABELS.get(head, "next token")
+        figure.add_scatter(x=_epochs(metrics), y=[row.get(column) for row in metrics],
+                           mode="lines+markers", name=f"{label}, {side}",
+                           line={"dash": "solid" if side == "validation" else "dot"})
+    return _layout(figure, "Accuracy", "accuracy")
+
+
+def validation_overlay(curves: dict[str, list[dict]]) -> go.Figure:
+    """Validation loss of several runs on one chart: the post's "loss against learning rates"
+    chart, for any runs (a sweep's rates, two architectures, two data choices)."""
+    figure = go.Figure()
+    for name, metrics in curves.items():
+        figure.add_scatter(x=_epochs(metrics), y=[row.get("val_loss") for row in metrics],
+                           mode="lines+markers", name=name)
+    return _layout(figure, "Validation loss of the chosen runs", "validation loss")
+
+
+def perplexity_bars(scores: dict[str, HeadScore], baselines: dict) -> go.Figure:
+    """Next-token perplexity of the network beside the unigram and trigram baselines."""
+    labels, values = [], []
+    if "next_token" in scores:
+        labels.append("network")
+        values.append(scores["next_token"].perplexity)
+    for key, label in (("unigram_perplexity", "unigram"),
+                       ("trigram_perplexity", "interpolated trigram")):
+        if baselines.get(key):
+            labels.append(label)
+            values.append(baselines[key])
+    figure = go.Figure(go.Bar(x=labels, y=values, text=[f"{v:.1f}" for v in values]))
+    figure.update_layout(title="Next-token perplexity on the validation songs (lower is better)",
+                         yaxis_title="perplexity", height=320,
+                         margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return figure

@@ -1,0 +1,300 @@
+"""One training run, or a learning-rate sweep of them, into run folders.
+
+    result = train_run(RunConfig(catalog="data/demo.sqlite"), Path("models/demo"))
+    sweep(config, Path("models/lr"), [0.01, 0.001, 0.0001])     # models/lr/lr-0.01 ...
+
+The same call on an unfinished run folder continues it from its last completed epoch; a folder
+holding a run of other settings is refused unless `force`. SIGTERM stops gracefully.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+
+from deeprock.catalog import Catalog
+from deeprock.selection import Selection, track_ids
+from deeprock.training import runs
+from deeprock.training.baselines import NgramBaseline, window_targets
+from deeprock.training.config import RunConfig
+from deeprock.training.split import DataError, TrainingData, build_training_data
+from deeprock.training.vocab import RHYTHM_CLASSES
+
+
+class RunConflict(ValueError):
+    """The run folder holds another run (other settings, newer format)."""
+
+
+def load_data(config: RunConfig) -> TrainingData:
+    """The run's training data: the selection's tracks, or every guitar track."""
+    if not os.path.isfile(config.catalog):
+        raise DataError(f"no catalog at {config.catalog}: scan a MIDI folder first")
+    with Catalog(config.catalog) as catalog:
+        tracks = None
+        if config.selection:
+            tracks = selection_tracks(catalog, config.selection)
+        return build_training_data(catalog, config.data, tracks)
+
+
+def selection_tracks(catalog: Catalog, path: str) -> set:
+    try:
+        selection = Selection.load(path)
+    except ValueError as error:
+        raise DataError(str(error)) from error
+    if not os.path.exists(selection.catalog):
+        raise DataError(f"selection {path} was made for catalog {selection.catalog}, which is "
+                        "gone: save the selection again on the Dataset health page")
+    tracks = track_ids(catalog, selection)
+    if not tracks:
+        raise DataError(f"none of the {len(selection.tracks)} tracks of selection {path} is in "
+                        f"catalog {catalog.path} (rescanned with other files?): save the "
+                        "selection again on the Dataset health page")
+    return tracks
+
+
+def file_sha256(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def train_run(config: RunConfig, run: Path, force: bool = False, json_mode: bool = False) -> dict:
+    """Train (or continue) one run; returns the `--json` summary. Holds the machine's lock."""
+    run = Path(run)
+    runs.acquire_lock(run)
+    try:
+        return _train_locked(config, run, force, json_mode)
+    finally:
+        runs.release_lock()
+
+
+def _train_locked(config: RunConfig, run: Path, force: bool, json_mode: bool) -> dict:
+    rows, status = _open_run_folder(config, run, force)
+    if status.get("state") == "finished" and status.get("epoch", 0) >= config.train.epochs:
+        return _result(run, status, rows, 0.0)
+    log = _logger(run, json_mode)
+    started = time.monotonic()
+    data = load_data(config)
+    if config.selection:
+        config.selection_sha256 = file_sha256(config.selection)
+    _save_run_inputs(config, run, data)
+    from deeprock.training import environment
+
+    config.facts.update(environment.facts(config))
+    config.save(run / runs.CONFIG)
+    status = runs.update_status(run, state="running", reason="", pid=os.getpid(),
+                                epochs=config.train.epochs, started=status.get("started",
+                                                                              time.time()),
+                                **{k: config.facts[k] for k in ("device", "backend", "cudnn")})
+    log(f"{config.model.arch}: {json.dumps(data.summary())} on {config.facts['device']}")
+    stop_flag = [False]
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop_flag.__setitem__(0, True))
+    try:
+        reason = _fit(config, run, data, rows, status, stop_flag, log)
+        state = "finished"
+    except _stop_exceptions() as error:
+        state, reason = _ended(error)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    status = runs.update_status(run, state=state, reason=reason, pid=None)
+    (run / runs.PROGRESS).unlink(missing_ok=True)
+    log(f"{state}: {reason}")
+    return _result(run, status, rows, time.monotonic() - started)
+
+
+def _stop_exceptions() -> tuple:
+    from deeprock.training.recorder import StopRequested, TrainingFailed
+
+    return StopRequested, TrainingFailed, KeyboardInterrupt
+
+
+def _ended(error: BaseException) -> tuple[str, str]:
+    from deeprock.training.recorder import TrainingFailed
+
+    if isinstance(error, TrainingFailed):
+        return "failed", str(error)
+    return "stopped", "stopped on request; the last completed epoch is kept: Resume continues"
+
+
+def _open_run_folder(config: RunConfig, run: Path, force: bool) -> tuple[list[dict], dict]:
+    """(metrics rows, status) to continue from; a fresh folder gives ([], {})."""
+    if (run / runs.CONFIG).exists() and force:
+        shutil.rmtree(run)
+    if not (run / runs.CONFIG).exists():
+        run.mkdir(parents=True, exist_ok=True)
+        return [], {}
+    try:
+        previous = RunConfig.load(run / runs.CONFIG)
+    except ValueError as error:
+        raise RunConflict(f"{run}: {error}") from error
+    if previous.settings_key() != config.settings_key():
+        changed = _differences(previous.settings_key(), config.settings_key())
+        raise RunConflict(f"{run} holds a run with other settings ({', '.join(changed)}): "
+                          "choose another --out, or --force to replace it")
+    config.facts = previous.facts
+    status = runs.read_json(run / runs.STATUS)
+    done = int(status.get("epoch", 0)) if (run / runs.LAST).exists() else 0
+    rows = runs.read_metrics(run)[:done]
+    return rows, {**status, "epoch": done}
+
+
+def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    names = []
+    for key in sorted(set(old) | set(new)):
+        if isinstance(old.get(key), dict) and isinstance(new.get(key), dict):
+            names += _differences(old[key], new[key], f"{prefix}{key}.")
+        elif old.get(key) != new.get(key):
+            names.append(f"{prefix}{key} {old.get(key)!r} → {new.get(key)!r}")
+    return names
+
+
+def _save_run_inputs(config: RunConfig, run: Path, data: TrainingData) -> None:
+    """vocab.json, split.json, rhythm.json, baselines.json: what evaluation and generation read."""
+    config.facts.update(data.summary())
+    if not (run / runs.VOCAB).exists():
+        data.vocabulary.save(run / runs.VOCAB)
+    else:
+        from deeprock.training.vocab import RunVocabulary
+
+        if RunVocabulary.load(run / runs.VOCAB) != data.vocabulary:
+            raise RunConflict(f"{run}: the catalog's tokens changed since this run started "
+                              "(rescanned?): train into a new folder")
+    with Catalog(config.catalog) as catalog:
+        paths = catalog.file_keys()
+    runs.write_json(run / "split.json", {
+        side: sorted({tuple(paths[f]) for f in getattr(data, name).files})
+        for side, name in (("train_files", "train"), ("validation_files", "validation"))})
+    runs.write_json(run / "rhythm.json", {
+        "delta_counts": np.bincount(data.train.delta, minlength=RHYTHM_CLASSES).tolist(),
+        "duration_counts": np.bincount(data.train.duration, minlength=RHYTHM_CLASSES).tolist()})
+    baseline = NgramBaseline.fit(data.train.ids, data.train.offsets, len(data.vocabulary))
+    starts = validation_starts(data.validation_starts, config)
+    targets = window_targets(starts, config.data.seq_len, config.model.arch)
+    runs.write_json(run / runs.BASELINES, baseline.perplexities(
+        data.validation.ids, data.validation.offsets, targets))
+
+
+def validation_starts(starts: np.ndarray, config: RunConfig) -> np.ndarray:
+    """Seed: every kept window (one target each). Sequence models: kept windows that do not
+    overlap, so each validation token is scored once."""
+    if config.model.arch == "seed" or not len(starts):
+        return starts
+    chosen, next_free = [], -1
+    for start in starts.tolist():
+        if start >= next_free:
+            chosen.append(start)
+            next_free = start + config.data.seq_len
+    return np.array(chosen, dtype=np.int64)
+
+
+def _fit(config: RunConfig, run: Path, data: TrainingData, rows: list[dict], status: dict,
+         stop_flag: list[bool], log) -> str:
+    from deeprock.training import environment
+    from deeprock.training.batches import WindowBatches, transposition_table
+    from deeprock.training.recorder import RunRecorder
+
+    arch, seq_len, train = config.model.arch, config.data.seq_len, config.train
+    table = (transposition_table(data.vocabulary, train.augment_semitones)
+             if train.augment_semitones else None)
+    batches = WindowBatches(data.train, data.train_starts, seq_len, train.batch_size, arch,
+                            seed=train.seed, stride=config.data.stride, transpose=table)
+    held_out = WindowBatches(data.validation, validation_starts(data.validation_starts, config),
+                             seq_len, train.batch_size, arch, shuffle=False)
+    done = int(status.get("epoch", 0))
+    with environment.strategy(train.distribute):
+        model = _model(config, run, data, done)
+    recorder = RunRecorder(run, batches, rows, status, train.epochs, train.patience,
+                           train.max_minutes * 60, seq_len, stop_flag)
+    log(f"epochs {done + 1}..{train.epochs}: {batches.windows} windows, {len(batches)} batches "
+        "an epoch")
+    model.fit(batches, validation_data=held_out, epochs=train.epochs, initial_epoch=done,
+              callbacks=[recorder], verbose=0)
+    for row in rows[done:]:
+        log(" ".join(f"{k}={v:.4g}" for k, v in row.items()))
+    return recorder.finish_reason or f"{train.epochs} epochs done"
+
+
+def _model(config: RunConfig, run: Path, data: TrainingData, done: int):
+    from deeprock.training import environment
+    from deeprock.training.models import build_model, load_model
+
+    if done:
+        return load_model(str(run / runs.LAST))
+    environment.set_precision(config.train.precision)
+    import keras
+
+    keras.utils.set_random_seed(config.train.seed)
+    ids = data.train.ids.astype(np.float64)
+    return build_model(config.model, len(data.vocabulary), config.data.seq_len,
+                       float(ids.mean()), float(ids.std()),
+                       jit_compile=environment.jit_flag(config.train.jit_compile))
+
+
+def _logger(run: Path, quiet: bool):
+    import sys
+
+    echo = not quiet and sys.stderr.isatty()
+
+    def log(message: str) -> None:
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n"
+        with open(run / runs.LOG, "a", encoding="utf-8") as handle:
+            handle.write(line)
+        if echo:
+            sys.stderr.write(line)
+
+    return log
+
+
+def _result(run: Path, status: dict, rows: list[dict], seconds: float) -> dict:
+    summary = runs.summarize(run, run.parent)
+    return {"run": str(run), "state": status.get("state"), "reason": status.get("reason"),
+            "epochs": len(rows), "best_val_loss": status.get("best_val_loss"),
+            "perplexity": summary.perplexity, "seconds": seconds,
+            "baselines": runs.read_json(run / runs.BASELINES)}
+
+
+def sweep(config: RunConfig, out: Path, rates: list[float], force: bool = False,
+          json_mode: bool = False) -> dict:
+    """One run per learning rate (out/lr-<rate>/, as the post did) and out/sweep.json."""
+    results = []
+    for rate in rates:
+        member = RunConfig.from_dict(config.to_dict())
+        member.model.learning_rate = rate
+        result = train_run(member, Path(out) / f"lr-{rate:g}", force, json_mode)
+        results.append({"lr": rate, **result})
+        runs.write_json(Path(out) / runs.SWEEP, {"rates": [
+            {"lr": r["lr"], "run": r["run"], "state": r["state"],
+             "best_val_loss": r["best_val_loss"]} for r in results]})
+        if result["state"] == "stopped":
+            break
+    return {"sweep": results, "summary": str(Path(out) / runs.SWEEP)}
+
+
+def estimate(config: RunConfig, batches_to_time: int = 8) -> dict:
+    """Seconds per batch from a short warm-up (two batches untimed), and the epoch it implies."""
+    from deeprock.training import environment
+    from deeprock.training.batches import WindowBatches
+    from deeprock.training.models import build_model
+
+    data = load_data(config)
+    batches = WindowBatches(data.train, data.train_starts, config.data.seq_len,
+                            config.train.batch_size, config.model.arch,
+                            stride=config.data.stride)
+    model = build_model(config.model, len(data.vocabulary), config.data.seq_len)
+    steps = min(len(batches), batches_to_time + 2)
+    with contextlib.suppress(Exception):
+        model.train_on_batch(*batches[0])
+    began = time.monotonic()
+    for index in range(1, steps):
+        model.train_on_batch(*batches[index])
+    per_batch = (time.monotonic() - began) / max(steps - 1, 1)
+    return {"seconds_per_batch": per_batch, "batches_per_epoch": len(batches),
+            "epoch_seconds": per_batch * len(batches),
+            "device": environment.facts(config)["device"]}
+
