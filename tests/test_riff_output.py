@@ -247,6 +247,9 @@ def test_wav_is_not_silent_and_as_long_as_the_midi(fluidsynth_ready, tmp_path):
     assert [p.name for p in wav_path.parent.iterdir()] == ["riff.wav"]  # no temporary left
     data = audio.midi_to_wav_bytes(midi_path.read_bytes())
     assert data[:4] == b"RIFF" and data[8:12] == b"WAVE"
+    audio.render_ogg(midi_path, tmp_path / "riff.ogg")
+    ogg = (tmp_path / "riff.ogg").read_bytes()
+    assert ogg[:4] == b"OggS" and b"vorbis" in ogg[:200] and len(ogg) < len(data) / 4
 
 
 def test_silent_render_and_unusable_soundfont_are_errors(fluidsynth_ready, tmp_path):

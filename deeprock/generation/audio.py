@@ -2,6 +2,7 @@
 
     info = render_wav("riff.mid", "riff.wav")   # WavInfo(seconds=..., peak=...)
     wav = midi_to_wav_bytes(midi_bytes)
+    render_ogg("riff.mid", "riff.ogg")          # optional smaller download
 
 The shape of muspy's wrapper: check the binary and the soundfont first, pass options before the
 files, check the exit code. midi2audio (pinned) is not called: it puts the options after the
@@ -17,6 +18,8 @@ import shutil
 import subprocess
 import tempfile
 import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +91,32 @@ def render_wav(midi_path: str | os.PathLike, wav_path: str | os.PathLike,
                soundfont: str | os.PathLike | None = None, sample_rate: int = 44100,
                timeout_s: float = 60) -> WavInfo:
     """Render a MIDI file to WAV (written atomically) and check what came out."""
+    with _rendered(midi_path, wav_path, soundfont, sample_rate, timeout_s, "wav") as (
+            temporary, midi_seconds, font):
+        info = read_wav_info(temporary, midi_path)
+        _check_wav(info, midi_seconds, midi_path, font)
+    return info
+
+
+def render_ogg(midi_path: str | os.PathLike, ogg_path: str | os.PathLike,
+               soundfont: str | os.PathLike | None = None, sample_rate: int = 44100,
+               timeout_s: float = 60) -> None:
+    """The same as Ogg Vorbis (~13x smaller, for downloads), written by fluidsynth's libsndfile.
+
+    Nothing installed decodes Vorbis, so the silence check is render_wav's: call it first.
+    """
+    with _rendered(midi_path, ogg_path, soundfont, sample_rate, timeout_s, "oga") as (
+            temporary, _, _):
+        if temporary.read_bytes()[:4] != b"OggS":
+            raise AudioError(f"fluidsynth wrote no Ogg file for {midi_path}")
+
+
+@contextmanager
+def _rendered(midi_path: str | os.PathLike, out_path: str | os.PathLike,
+              soundfont: str | os.PathLike | None, sample_rate: int, timeout_s: float,
+              file_type: str) -> Iterator[tuple[Path, float, Path]]:
+    """Check the inputs, render to a temporary beside out_path, yield (temporary, MIDI length,
+    soundfont) for checking, then move it into place; nothing is left behind on failure."""
     binary = fluidsynth_binary()
     font = find_soundfont(soundfont)
     song = load(midi_path)
@@ -95,20 +124,17 @@ def render_wav(midi_path: str | os.PathLike, wav_path: str | os.PathLike,
         raise AudioError(f"{midi_path} is not a readable MIDI file: {song.error}")
     if not any(len(track.notes) for track in song.tracks):
         raise AudioError(f"{midi_path} has no notes to render")
-    wav_path = Path(wav_path)
-    wav_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=wav_path.parent, prefix=f".{wav_path.name}.",
-                                     suffix=".wav")
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.")
     os.close(fd)
     try:
-        _run_fluidsynth([binary, "-ni", "-F", temporary, "-r", str(sample_rate), str(font),
-                         str(midi_path)], timeout_s, midi_path)
-        info = read_wav_info(Path(temporary), midi_path)
-        _check_wav(info, song.length_seconds, midi_path, font)
-        os.replace(temporary, wav_path)
+        _run_fluidsynth([binary, "-ni", "-T", file_type, "-F", temporary, "-r", str(sample_rate),
+                         str(font), str(midi_path)], timeout_s, midi_path)
+        yield Path(temporary), song.length_seconds, font
+        os.replace(temporary, out_path)
     finally:
         Path(temporary).unlink(missing_ok=True)
-    return info
 
 
 def _run_fluidsynth(command: list[str], timeout_s: float, midi_path: str | os.PathLike) -> None:
