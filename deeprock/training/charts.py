@@ -52,18 +52,19 @@ def head_scores(metrics: list[dict]) -> dict[str, HeadScore]:
     return scores
 
 
-def verdict(scores: dict[str, HeadScore], baselines: dict) -> str | None:
-    """One plain sentence: does the network's next-token perplexity beat the trigram's?"""
+def verdict(scores: dict[str, HeadScore], baselines: dict) -> tuple[bool, str] | None:
+    """(beats, one plain sentence): does the network's next-token perplexity beat the
+    interpolated trigram's on the same validation tokens?"""
     trigram = baselines.get("trigram_perplexity")
     if "next_token" not in scores or not trigram:
         return None
     network = scores["next_token"].perplexity
     if network < trigram:
-        return (f"The network beats the interpolated trigram: perplexity {network:.1f} against "
-                f"{trigram:.1f} on the same validation tokens.")
-    return (f"The network does not beat the interpolated trigram (perplexity {network:.1f} "
-            f"against {trigram:.1f}): it has learned nothing worth its cost yet. Train longer, "
-            "or try another learning rate.")
+        return True, (f"The network beats the interpolated trigram: perplexity {network:.1f} "
+                      f"against {trigram:.1f} on the same validation tokens.")
+    return False, (f"The network does not beat the interpolated trigram (perplexity "
+                   f"{network:.1f} against {trigram:.1f}): it has learned nothing worth its cost "
+                   "yet. Train longer, or try another learning rate.")
 
 
 def _epochs(metrics: list[dict]) -> list[int]:

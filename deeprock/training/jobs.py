@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from deeprock.training import runs
+from deeprock.training.commands import ARCH_DEFAULTS
 from deeprock.training.config import RunConfig, TrainSettings
 from deeprock.training.models import ModelSettings
 from deeprock.training.split import DataSettings
@@ -76,21 +77,26 @@ class TrainRequest:
                 "--patience", str(self.patience), "--max-minutes", str(self.max_minutes)]
 
 
-def defaults(catalog: str = "data/demo.sqlite", gpu: bool = False) -> TrainRequest:
-    """The trainer's own defaults (sized for 2 CPU cores); on a GPU a wider, deeper network
-    with bigger batches, which a GPU computes in about the time the CPU takes for the small one."""
+def defaults(catalog: str = "data/demo.sqlite", gpu: bool = False,
+             arch: str = "deeprock") -> TrainRequest:
+    """The trainer's own defaults for the architecture (sized for 2 CPU cores); on a GPU a wider,
+    deeper network with bigger batches, which it computes in about the CPU's time for the small
+    one. The seed network is the post's: its sizes are fixed."""
     model, data, train = ModelSettings(), DataSettings(), TrainSettings()
+    per_arch = ARCH_DEFAULTS[arch]
     request = TrainRequest(
-        catalog=catalog, arch=model.arch, seq_len=data.seq_len,
-        unique_factor=data.unique_factor, epochs=train.epochs, batch_size=train.batch_size,
-        learning_rates=[model.learning_rate], units=model.units, layers=model.layers,
-        embedding=model.embedding, dropout=model.dropout,
+        catalog=catalog, arch=arch, seq_len=per_arch["seq_len"],
+        unique_factor=per_arch["unique_factor"], epochs=train.epochs,
+        batch_size=train.batch_size, learning_rates=[per_arch["lr"]], units=model.units,
+        layers=model.layers, embedding=model.embedding, dropout=model.dropout,
         validation_share=data.validation_share, min_count=data.min_count,
         augment_semitones=train.augment_semitones, patience=train.patience,
         max_minutes=train.max_minutes)
-    if gpu:
+    if gpu and arch == "deeprock":
         request = replace(request, units=512, layers=3, embedding=128, batch_size=256,
                           seq_len=128, epochs=50, patience=8)
+    elif gpu:
+        request = replace(request, epochs=200)  # the post's 200 epochs are affordable there
     return request
 
 
@@ -148,16 +154,32 @@ def start(request: TrainRequest, out: str | os.PathLike) -> Path:
 
 
 def resume(run: str | os.PathLike, epochs: int | None = None) -> Path:
-    """Continue a stopped or interrupted run from its last completed epoch, same settings."""
+    """Continue a stopped or interrupted run from its last completed epoch with its settings,
+    up to `epochs` (default: its own); a sweep: its own command again, which skips the members
+    already finished."""
     run = Path(run)
+    if not (run / runs.CONFIG).exists() and runs.read_json(run / JOB).get("argv"):
+        return _launch(runs.read_json(run / JOB)["argv"], run)
     try:
-        config = RunConfig.load(run / runs.CONFIG)
+        train = RunConfig.load(run / runs.CONFIG).train
     except ValueError as error:
         raise JobError(f"{run} cannot be resumed: {error}") from error
-    argv = ["train", "--catalog", config.catalog, "--out", str(run), "--resume"]
-    if epochs is not None:
-        argv += ["--epochs", str(epochs)]
-    return _launch(argv, run)
+    return _launch(["train", "--out", str(run), "--resume", "--epochs", str(epochs or train.epochs),
+                    "--max-minutes", str(train.max_minutes), "--patience", str(train.patience)],
+                   run)
+
+
+def sweep_members(run: str | os.PathLike) -> list[Path]:
+    """The lr-*/ runs of a sweep folder, in the order they were trained."""
+    members = [p for p in Path(run).glob("lr-*") if (p / runs.STATUS).exists()]
+    return sorted(members, key=lambda p: runs.read_json(p / runs.STATUS).get("started", 0))
+
+
+def shown_folder(run: str | os.PathLike) -> Path:
+    """The folder whose progress to show: the run, or the latest member of a sweep."""
+    run = Path(run)
+    members = sweep_members(run) if not (run / runs.STATUS).exists() else []
+    return members[-1] if members else run
 
 
 def _launch(argv: list[str], out: Path) -> Path:
@@ -184,18 +206,24 @@ def _reap() -> None:
 
 
 def job_state(run: str | os.PathLike) -> str:
-    """status.json's state; before the trainer writes one, "starting" while its process lives
-    and "exited" once it is gone (the log says why: usually refused arguments)."""
+    """status.json's state (a sweep's: its latest member's while its process lives); "starting"
+    from launch until the trainer writes its status, "exited" when the process ended before (the
+    log says why: usually refused arguments)."""
     _reap()
     run = Path(run)
-    status = runs.read_status(run)
-    if status.get("state"):
-        return status["state"]
-    return "starting" if runs.pid_alive(runs.read_json(run / JOB).get("pid")) else "exited"
+    status, launch = runs.read_status(shown_folder(run)), runs.read_json(run / JOB)
+    launched_alive = runs.pid_alive(launch.get("pid"))
+    if launched_alive and launch.get("started", 0) > status.get("updated", 0):
+        return "starting"
+    if not status.get("state"):
+        return "exited"
+    if launched_alive and not (run / runs.STATUS).exists():
+        return "running"  # a sweep between two members
+    return status["state"]
 
 
 def job_pid(run: Path) -> int | None:
-    status = runs.read_json(run / runs.STATUS)
+    status = runs.read_json(shown_folder(run) / runs.STATUS)
     return status.get("pid") or runs.read_json(run / JOB).get("pid")
 
 
@@ -215,7 +243,9 @@ def stop(run: str | os.PathLike) -> bool:
 def wait(run: str | os.PathLike, timeout_seconds: float = 60.0) -> str:
     """The run's state once its process has ended (or whatever it is at the deadline)."""
     deadline = time.monotonic() + timeout_seconds
-    while job_state(run) in ("running", "starting") and time.monotonic() < deadline:
+    while time.monotonic() < deadline and (
+            job_state(run) in ("running", "starting")
+            or runs.pid_alive(runs.read_json(Path(run) / JOB).get("pid"))):
         time.sleep(0.2)
     return job_state(run)
 
