@@ -183,6 +183,15 @@ def test_repeated_pitch_is_cut_not_overlapped_and_written_atomically(tmp_path):
     assert track.notes["duration"].tolist() == [120, 120, 48 * TICKS_PER_TWELFTH]
 
 
+def test_empty_and_primer_only_riffs_still_give_files():
+    for riff in (Riff([], [], []), Riff(["E2 B2"], [0], [6], primer_length=1)):
+        for mode in ("marker", "track", "omit"):
+            assert load_bytes(riff_midi(riff, primer=mode, backing=True)).status == "ok"
+        assert riff_musicxml(riff).startswith(b"<?xml")
+        assert riff_stats(riff)["tokens"] == len(riff)
+        assert len(riff_roll(riff).data) == 3
+
+
 # --- MusicXML --------------------------------------------------------------------------------
 
 def test_musicxml_parses_back_with_music21():

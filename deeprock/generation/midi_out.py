@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+from itertools import pairwise
 
 import mido
 
@@ -61,8 +62,7 @@ def bass_notes(riff: Riff, shift_twelfths: int = 0) -> list[Note]:
     lowest = _lowest_per_onset(riff_notes(riff, shift_twelfths))
     notes = []
     # each bass note holds until the next one, at most a half note: the bass holds the root
-    for (onset, duration, pitch, velocity), following in zip(lowest, [*lowest[1:], None],
-                                                               strict=True):
+    for (onset, duration, pitch, velocity), following in pairwise([*lowest, None]):
         while pitch > BASS_RANGE[1]:
             pitch -= 12
         while pitch < BASS_RANGE[0]:
@@ -119,7 +119,7 @@ def note_track(name: str, channel: int, program: int | None, notes: list[Note]) 
 def _cut_overlaps(notes: list[Note]) -> list[Note]:
     ordered = sorted(notes, key=lambda note: (note[2], note[0]))
     cut = []
-    for note, following in zip(ordered, [*ordered[1:], None], strict=True):
+    for note, following in pairwise([*ordered, None]):
         onset, duration, pitch, velocity = note
         if following is not None and following[2] == pitch:
             duration = min(duration, following[0] - onset)

@@ -11,6 +11,7 @@ multiples). Tokens struck at one onset become one chord. music21 is imported ins
 from __future__ import annotations
 
 from fractions import Fraction
+from itertools import pairwise
 
 from deeprock.generation.riff import Riff
 from deeprock.tokens import TWELFTHS_PER_QUARTER
@@ -45,7 +46,7 @@ def riff_events(riff: Riff) -> list[tuple[list[int], int]]:
     starts = sorted(by_onset)
     events: list[tuple[list[int], int]] = [([], part) for part in split_simple(starts[0])] \
         if starts else []
-    for start, following in zip(starts, [*starts[1:], None], strict=True):
+    for start, following in pairwise([*starts, None]):
         pitches, duration = by_onset[start]
         room = following - start if following is not None else duration
         sounding = snap_duration(min(duration, room))
