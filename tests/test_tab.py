@@ -20,6 +20,7 @@ from tests.conftest import midi_bytes, notes
 
 A_MINOR_PENTATONIC = [45, 48, 50, 52, 55, 57, 60, 62, 64, 67, 69, 72]  # A2 .. C5
 Q = 480  # ticks per quarter in the test files
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_e5_power_chord_and_open_e_minor_sit_at_the_open_position():
@@ -251,3 +252,25 @@ def test_track_without_notes_is_refused():
     track = midi.Track(0, 0, 30, "Guitar", np.zeros(0, midi.NOTE_DTYPE))
     with pytest.raises(ValueError, match=r"track 0:0 of empty\.mid has no notes"):
         track_tab(song, track, TUNINGS["standard"])
+
+
+def test_one_file_tab_shows_a_demo_tracks_tab(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from deeprock import demo, scan, settings
+
+    folder, catalog = tmp_path / "demo", tmp_path / "catalog.sqlite"
+    demo.generate(folder, files=12, seed=4)
+    scan.scan([folder], catalog, jobs=1)
+    monkeypatch.setenv("DEEPROCK_SETTINGS", str(tmp_path / "settings.json"))
+    monkeypatch.chdir(ROOT)
+    settings.save(settings.Settings(str(folder), str(catalog)))
+    app = AppTest.from_file(str(ROOT / "pages" / "dataset_health.py"), default_timeout=120).run()
+    assert not app.exception, app.exception
+    tab = next(block.value for block in app.code if "E4|" in block.value)
+    assert tab.split("\n")[6].startswith("E2|")
+    assert float(next(m.value for m in app.metric if m.label == "Difficulty")) >= 0
+    assert {"Guitar Pro 5", "Tab text"} <= {b.label for b in app.get("download_button")}
+    next(s for s in app.selectbox if s.label == "Tuning").set_value("drop-d").run()
+    assert not app.exception
+    assert any("\nD2|" in block.value for block in app.code)

@@ -7,8 +7,9 @@ Dynamic programming over (fingering of the onset, hand position): every onset's 
 fingerings put at most one note on a string with a span of at most MAX_SPAN_FRETS fretted frets;
 the path through them minimises the playing difficulty of difficulty.py (stretch, hand movement,
 string jumps) plus a slight pull towards the nut, so open strings and low positions win ties.
-No library does this: tuttut pins numpy 1.23 (we run numpy 2) and networkx, and mingus's
-`find_fingering` ranks each chord alone, with no hand movement across the phrase.
+No library does this: tuttut pins numpy 1.23 (we run numpy 2) and networkx; mingus's
+`find_fingering` ranks each chord alone, with no hand movement across the phrase; tabsynth's
+Viterbi knows six strings only, chords only from its templates, and drops unplaceable events.
 """
 
 from __future__ import annotations
