@@ -119,6 +119,8 @@ class _Options:
 
     strings: np.ndarray  # (candidates, notes)
     frets: np.ndarray  # (candidates, notes)
+    shape: tuple[np.ndarray, ...]  # what the DP needs, see _shape; options are cached
+
 
 
 class _Fretboard:
@@ -178,11 +180,10 @@ def _options(chord: tuple[int, ...], open_pitches: tuple[int, ...], max_fret: in
         found.append(_crowded(chord, open_pitches, max_fret))
     strings = np.array(found, dtype=np.int64).reshape(len(found), len(chord))
     frets = np.array(chord, dtype=np.int64)[None, :] - np.array(open_pitches)[strings]
-    fretted = np.where(frets > 0, frets, -1)
-    low = np.where(frets > 0, frets, 99).min(axis=1)
-    span = np.where(fretted.max(axis=1) > 0, fretted.max(axis=1) - low, 0)
-    order = np.lexsort((frets.sum(axis=1), span))[:MAX_CANDIDATES]
-    return _Options(strings[order], frets[order])
+    stretch = _shape(strings, frets)[2]
+    order = np.lexsort((frets.sum(axis=1), stretch))[:MAX_CANDIDATES]
+    strings, frets = strings[order], frets[order]
+    return _Options(strings, frets, _shape(strings, frets))
 
 
 def _assign(chord: tuple[int, ...], open_pitches: tuple[int, ...], max_fret: int,
@@ -222,7 +223,7 @@ def _best_path(options: list[_Options]) -> list[int]:
     cost, previous_mean = None, None
     back: list[tuple[np.ndarray, np.ndarray]] = []
     for option in options:
-        low, high, stretch, mean_string = _shape(option)
+        low, high, stretch, mean_string = option.shape
         if cost is None:
             start = np.where(low > 0, low, 0)
             cost = np.full((len(low), hands), np.inf)
@@ -246,13 +247,13 @@ def _best_path(options: list[_Options]) -> list[int]:
     return _trace(cost, back)
 
 
-def _shape(option: _Options) -> tuple[np.ndarray, ...]:
+def _shape(strings: np.ndarray, frets: np.ndarray) -> tuple[np.ndarray, ...]:
     """Per candidate: lowest and highest fretted fret (0 when all open), stretch, mean string."""
-    fretted = option.frets > 0
-    low = np.where(fretted, option.frets, 99).min(axis=1)
+    fretted = frets > 0
+    low = np.where(fretted, frets, 99).min(axis=1)
     low = np.where(fretted.any(axis=1), low, 0)
-    high = option.frets.max(axis=1)
-    mean_string = -option.strings.mean(axis=1)  # the GP number's order, up to an offset
+    high = frets.max(axis=1)
+    mean_string = -strings.mean(axis=1)  # the GP number's order, up to an offset
     return low, high, np.where(low > 0, high - low, 0), mean_string
 
 
@@ -263,7 +264,8 @@ def _arrive(arrive: np.ndarray, target: np.ndarray, hands: int) -> tuple[np.ndar
     values = arrive.ravel()
     source = np.repeat(np.arange(hands), candidates)
     order = np.lexsort((values, flat_target))
-    first = np.r_[True, np.diff(flat_target[order]) != 0]
+    sorted_target = flat_target[order]
+    first = np.concatenate(([True], sorted_target[1:] != sorted_target[:-1]))
     chosen = order[first]
     cost = np.full(candidates * hands, np.inf)
     from_hand = np.zeros(candidates * hands, np.int64)
