@@ -57,5 +57,6 @@ def riff_roll(riff: Riff, title: str = "") -> go.Figure:
     ])
     pitches = np.array([p for chord in riff.chords() for p in chord], dtype=int)
     roll_layout(figure, pitches, title)
-    figure.update_layout(showlegend=True, legend={"orientation": "h", "y": 1.12})
+    figure.update_layout(showlegend=True, legend={"orientation": "h", "y": 1.12},
+                         xaxis={"dtick": 4, "title": "beats (grid lines at each 4/4 bar)"})
     return figure
