@@ -1,0 +1,121 @@
+"""Score a run on any catalog's guitar tracks: has the model learned something that carries to
+songs it never saw?
+
+    evaluate_run(Path("models/demo"), "other.sqlite")
+    # {"windows", "loss", "accuracy", "perplexity", "unk_share", "heads": {...}, "baselines": {...}}
+
+Windows are cut as in training (the run's seq_len and unique_factor filter); sequence models are
+scored on every position of non-overlapping windows, the seed on the one target after each
+window. Tokens outside the run's vocabulary are <unk>; their share is reported, since a model
+that mostly predicts <unk> is easy to flatter. The n-gram baselines, refitted on the run's own
+training side, are scored on exactly the same targets.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from deeprock.catalog import Catalog
+from deeprock.training import runs
+from deeprock.training.baselines import NgramBaseline, window_targets
+from deeprock.training.config import RunConfig
+from deeprock.training.split import DataError, Side, encode, read_streams, window_starts
+from deeprock.training.vocab import RunVocabulary
+
+BATCH = 256
+
+
+class EvaluationError(ValueError):
+    """The run or the catalog cannot be scored; the message says why."""
+
+
+def load_run(run: Path) -> tuple[RunConfig, RunVocabulary, Path]:
+    """(config, vocabulary, best model path) with a clear message for what is missing."""
+    missing = [name for name in (runs.CONFIG, runs.VOCAB, runs.BEST) if not (run / name).is_file()]
+    if missing:
+        raise EvaluationError(f"{run} is not a finished run folder: no {', '.join(missing)}")
+    return RunConfig.load(run / runs.CONFIG), RunVocabulary.load(run / runs.VOCAB), run / runs.BEST
+
+
+def evaluate_run(run: Path, catalog_path: str, seq_len: int | None = None,
+                 unique_factor: int | None = None, max_windows: int = 0) -> dict:
+    config, vocabulary, model_path = load_run(Path(run))
+    seq_len = seq_len or config.data.seq_len
+    if config.model.arch == "seed" and seq_len != config.data.seq_len:
+        raise EvaluationError(f"the seed network reads windows of exactly {config.data.seq_len}"
+                              f" tokens, not {seq_len}")
+    unique_factor = config.data.unique_factor if unique_factor is None else unique_factor
+    with Catalog(catalog_path) as catalog:
+        streams = read_streams(catalog, None)
+        lookup = vocabulary.lookup(catalog.vocabulary.tokens)
+    if not streams:
+        raise EvaluationError(f"catalog {catalog_path} has no guitar track with tokens")
+    side = encode(streams, lookup)
+    starts = _scored_starts(side, seq_len, unique_factor, config.model.arch, max_windows)
+    if not len(starts):
+        raise EvaluationError(f"catalog {catalog_path} has no window of {seq_len} tokens with "
+                              f"more than {unique_factor} distinct")
+    from deeprock.training.models import load_model
+
+    model = load_model(str(model_path))
+    heads = score(model, side, starts, seq_len, config.model.arch)
+    targets = window_targets(starts, seq_len, config.model.arch)
+    token = heads["next_token"]
+    return {"windows": len(starts), "loss": token["loss"], "accuracy": token["accuracy"],
+            "perplexity": token["perplexity"],
+            "unk_share": float(np.mean(side.ids[targets] == 0)), "targets": len(targets),
+            "heads": heads, "baselines": _baselines(config, vocabulary, side, targets)}
+
+
+def _scored_starts(side: Side, seq_len: int, unique_factor: int, arch: str,
+                   max_windows: int) -> np.ndarray:
+    from deeprock.training.train import validation_starts
+
+    starts = window_starts(side, seq_len, unique_factor)
+    config = RunConfig(catalog="")
+    config.model.arch, config.data.seq_len = arch, seq_len
+    starts = validation_starts(starts, config)
+    if max_windows and len(starts) > max_windows:
+        starts = starts[np.linspace(0, len(starts) - 1, max_windows).astype(np.int64)]
+    return starts
+
+
+def score(model, side: Side, starts: np.ndarray, seq_len: int, arch: str) -> dict:
+    """Loss (mean negative log-likelihood), accuracy and perplexity of each head."""
+    from deeprock.training.batches import WindowBatches
+
+    batches = WindowBatches(side, starts, seq_len, BATCH, arch, shuffle=False)
+    sums: dict[str, list[float]] = {}
+    for index in range(len(batches)):
+        x, y = batches[index]
+        predicted = model.predict_on_batch(x)
+        if arch == "seed":
+            predicted, y = {"next_token": predicted}, {"next_token": y}
+        for head, probabilities in predicted.items():
+            truth = np.asarray(y[head]).ravel()
+            flat = np.asarray(probabilities).reshape(len(truth), -1)
+            likelihood = np.maximum(flat[np.arange(len(truth)), truth], 1e-12)
+            total = sums.setdefault(head, [0.0, 0.0, 0.0])
+            total[0] -= float(np.log(likelihood).sum())
+            total[1] += float((flat.argmax(axis=1) == truth).sum())
+            total[2] += len(truth)
+    return {head: {"loss": loss / n, "accuracy": right / n, "perplexity": math.exp(loss / n)}
+            for head, (loss, right, n) in sums.items()}
+
+
+def _baselines(config: RunConfig, vocabulary: RunVocabulary, side: Side,
+               targets: np.ndarray) -> dict | None:
+    """Unigram and trigram refitted on the run's training side; None when its catalog is gone."""
+    from deeprock.training.train import load_data
+
+    try:
+        data = load_data(config)
+    except (DataError, OSError, ValueError):
+        return None
+    if data.vocabulary != vocabulary:
+        return None
+    baseline = NgramBaseline.fit(data.train.ids, data.train.offsets, len(vocabulary))
+    return baseline.perplexities(side.ids, side.offsets, targets)

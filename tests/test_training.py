@@ -1,0 +1,223 @@
+"""Training runs end to end: the networks, resume after kill -9, stop, sweeps, NaN, the lock,
+the run folder's guards, evaluation. Tiny models on a small demo catalog."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deeprock.training import runs
+from tests.training_fixtures import (
+    deeprock_command,
+    demo_catalog,
+    json_output,
+    run_cli,
+    train_command,
+)
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory) -> Path:
+    return demo_catalog(tmp_path_factory.mktemp("training"))
+
+
+@pytest.fixture
+def lock(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "train.lock"
+    monkeypatch.setenv("DEEPROCK_TRAIN_LOCK", str(path))
+    return path
+
+
+def test_seed_network_is_the_posts(tmp_path):
+    import keras
+
+    from deeprock.training.models import ModelSettings, build_model, load_model
+
+    model = build_model(ModelSettings(arch="seed", learning_rate=0.01), 300, seq_len=100,
+                        id_mean=150.0, id_std=80.0)
+    kinds = [(type(layer).__name__, getattr(layer, "units", None)) for layer in model.layers]
+    assert kinds == [("InputLayer", None), ("Normalization", None), ("LSTM", 256),
+                     ("Dropout", None), ("LSTM", 256), ("Dense", 128), ("Dropout", None),
+                     ("Dense", 300)]
+    assert model.input_shape == (None, 100, 1) and model.output_shape == (None, 300)
+    assert model.layers[2].return_sequences and not model.layers[4].return_sequences
+    assert [model.layers[i].rate for i in (3, 6)] == [0.3, 0.3]
+    schedule = model.optimizer.learning_rate
+    optimizer = model.optimizer
+    assert isinstance(optimizer, keras.optimizers.Adam)
+    assert (optimizer.beta_1, optimizer.beta_2) == (0.9, 0.999)
+    assert model.loss == "sparse_categorical_crossentropy"
+    decay = optimizer._learning_rate
+    assert float(decay(0)) == pytest.approx(0.01)
+    assert float(decay(100)) == pytest.approx(0.01 / (1 + 0.01 * 100))
+    assert float(schedule) == pytest.approx(0.01)
+    scaled = model.layers[1](np.array([[[150.0], [230.0]]], dtype="float32"))
+    assert np.asarray(scaled).ravel() == pytest.approx([0.0, 1.0], abs=1e-5)
+    model.save(tmp_path / "seed.keras")
+    assert load_model(str(tmp_path / "seed.keras")).count_params() == model.count_params()
+
+
+def test_deeprock_network_heads_and_safe_mode(tmp_path):
+    import keras
+
+    from deeprock.training.models import ModelSettings, build_model, load_model
+
+    model = build_model(ModelSettings(units=16, layers=3, embedding=8), 50)
+    names = {layer.name for layer in model.layers}
+    assert {"lstm_0", "lstm_1", "lstm_2", "next_token", "next_delta", "next_duration"} <= names
+    assert all(model.get_layer(f"lstm_{i}").use_cudnn == "auto" for i in range(3))
+    assert all(model.get_layer(f"lstm_{i}").recurrent_dropout == 0 for i in range(3))
+    model.save(tmp_path / "m.keras")
+    assert load_model(str(tmp_path / "m.keras")).count_params() == model.count_params()
+    inputs = keras.Input((2,))
+    unsafe = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))
+    unsafe.save(tmp_path / "unsafe.keras")
+    with pytest.raises(ValueError, match="safe_mode"):
+        load_model(str(tmp_path / "unsafe.keras"))
+
+
+def _wait_for_epochs(run: Path, epochs: int, process: subprocess.Popen, seconds=240) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if runs.read_json(run / runs.STATUS).get("epoch", 0) >= epochs:
+            return
+        assert process.poll() is None, process.communicate()[1][-2000:]
+        time.sleep(0.2)
+    pytest.fail(f"no epoch {epochs} in {seconds} s")
+
+
+def _start(catalog: Path, run: Path, lock: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "DEEPROCK_TRAIN_LOCK": str(lock), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen(train_command(catalog, run, "--stride", "6", *extra), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_resume_after_kill_continues_without_an_epoch_twice(catalog, tmp_path, lock):
+    from deeprock.training.models import load_model
+
+    run = tmp_path / "run"
+    process = _start(catalog, run, lock, "--epochs", "30", "--patience", "0")
+    _wait_for_epochs(run, 2, process)
+    process.kill()
+    process.wait()
+    assert runs.read_status(run)["state"] == "interrupted"
+    done = runs.read_json(run / runs.STATUS)["epoch"]
+    result = json_output(run_cli(train_command(catalog, run, "--stride", "6", "--epochs",
+                                               str(done + 2), "--patience", "0", "--json"), lock))
+    assert result["state"] == "finished"
+    epochs = [row["epoch"] for row in runs.read_metrics(run)]
+    assert epochs == list(range(1, done + 3))
+    per_epoch = -(-int(json.loads((run / runs.CONFIG).read_text())["facts"]["train_windows"])
+                  // 32)
+    model = load_model(str(run / runs.LAST))
+    assert int(model.optimizer.iterations) == per_epoch * (done + 2)  # weights carried on
+
+
+def test_sigterm_stops_gracefully_and_resume_finishes(catalog, tmp_path, lock):
+    run = tmp_path / "run"
+    process = _start(catalog, run, lock, "--epochs", "40", "--patience", "0")
+    _wait_for_epochs(run, 1, process)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=120) == 0
+    status = runs.read_status(run)
+    assert status["state"] == "stopped" and "Resume" in status["reason"]
+    kept = status["epoch"]
+    assert [r["epoch"] for r in runs.read_metrics(run)] == list(range(1, kept + 1))
+    result = json_output(run_cli(deeprock_command("train", "--out", str(run), "--resume",
+                                                  "--epochs", str(kept + 1), "--json"), lock))
+    assert result["state"] == "finished" and result["epochs"] == kept + 1
+
+
+def test_sweep_gives_one_run_per_rate_and_a_summary(catalog, tmp_path, lock):
+    out = tmp_path / "sweep"
+    result = json_output(run_cli(train_command(catalog, out, "--epochs", "1", "--lr", "0.01",
+                                               "0.001", "--json"), lock))
+    assert [r["lr"] for r in result["sweep"]] == [0.01, 0.001]
+    summary = json.loads((out / "sweep.json").read_text())
+    assert [r["lr"] for r in summary["rates"]] == [0.01, 0.001]
+    for rate in ("0.01", "0.001"):
+        config = json.loads((out / f"lr-{rate}" / "config.json").read_text())
+        assert config["model"]["learning_rate"] == float(rate)
+        assert (out / f"lr-{rate}" / "best.keras").is_file()
+
+
+def test_nan_loss_fails_the_run_with_advice(catalog, tmp_path, lock):
+    run = tmp_path / "nan"
+    result = run_cli(train_command(catalog, run, "--epochs", "3", "--lr", "1e38", "--json"), lock)
+    assert result.returncode == 1, result.stderr[-2000:]
+    status = runs.read_status(run)
+    assert status["state"] == "failed" and "lower learning rate" in status["reason"]
+
+
+def test_one_training_per_machine(tmp_path, lock):
+    runs.acquire_lock(tmp_path / "a")
+    try:
+        with pytest.raises(runs.TrainingBusy, match="is running"):
+            runs.acquire_lock(tmp_path / "b")
+        assert runs.active_training()["run"] == str(tmp_path / "a")
+    finally:
+        runs.release_lock()
+    lock.write_text(json.dumps({"pid": 2 ** 22 + 17, "run": "dead"}))  # a dead holder
+    runs.acquire_lock(tmp_path / "c")
+    runs.release_lock()
+    assert runs.active_training() is None
+
+
+def test_second_start_is_refused_while_one_trains(catalog, tmp_path, lock):
+    first = _start(catalog, tmp_path / "first", lock, "--epochs", "40", "--patience", "0")
+    try:
+        _wait_for_epochs(tmp_path / "first", 1, first)
+        second = run_cli(train_command(catalog, tmp_path / "second", "--epochs", "1"), lock)
+        assert second.returncode == 2 and "first" in second.stderr
+        assert "is running" in second.stderr
+    finally:
+        first.kill()
+        first.wait()
+
+
+def test_folder_guards_and_evaluate(catalog, tmp_path, lock):
+    run = tmp_path / "run"
+    json_output(run_cli(train_command(catalog, run, "--epochs", "1", "--json"), lock))
+    other = run_cli(train_command(catalog, run, "--epochs", "1", "--units", "24"), lock)
+    assert other.returncode == 2 and "other settings" in other.stderr and "units" in other.stderr
+    evaluation = json_output(run_cli(deeprock_command(
+        "evaluate", "--model", str(run), "--catalog", str(catalog), "--json"), lock))
+    assert {"windows", "loss", "accuracy", "perplexity", "unk_share"} <= set(evaluation)
+    assert evaluation["windows"] > 0 and 0 <= evaluation["unk_share"] < 1
+    assert evaluation["perplexity"] == pytest.approx(np.exp(evaluation["loss"]))
+    assert set(evaluation["heads"]) == {"next_token", "next_delta", "next_duration"}
+    assert evaluation["baselines"]["trigram_perplexity"] > 1
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "format": 99}))
+    newer = run_cli(train_command(catalog, run, "--epochs", "1"), lock)
+    assert newer.returncode == 2 and "newer" in newer.stderr
+    (run / "best.keras").unlink()
+    missing = run_cli(deeprock_command("evaluate", "--model", str(run), "--catalog",
+                                       str(catalog)), lock)
+    assert missing.returncode == 2 and "best.keras" in missing.stderr
+
+
+def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path):
+    from deeprock.training.recorder import save_model
+
+    class Model:
+        def __init__(self, content: bytes, fail: bool) -> None:
+            self.content, self.fail = content, fail
+
+        def save(self, path) -> None:
+            Path(path).write_bytes(self.content)
+            if self.fail:
+                raise OSError(28, "No space left on device")
+
+    target = tmp_path / "best.keras"
+    save_model(Model(b"epoch 1", fail=False), target)
+    with pytest.raises(OSError, match="No space"):
+        save_model(Model(b"half of epoch 2", fail=True), target)
+    assert target.read_bytes() == b"epoch 1" and os.listdir(tmp_path) == ["best.keras"]
