@@ -1,0 +1,332 @@
+"""From a run folder to riffs: load it with clear errors, prime, sample with carried state.
+
+    run = load_run("models/demo")                       # RunError says what is wrong
+    result = generate(run, Primer.none(), GenerationRequest(length_tokens=200, seed=7))
+    result.riffs[0]                                     # a Riff per variation
+
+"deeprock" runs time each token with their rhythm heads. "seed" runs (the post's network) only
+choose the next token; their rhythm is drawn from the training side's delta/duration statistics
+(rhythm.json, the default) or the post's fixed 0.3 quarters spacing ("fixed"). All variations
+advance together, one batched forward pass per step; each has its own Generator.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from deeprock.generation.inference import broadcast_state, numpy_network
+from deeprock.generation.primers import Primer
+from deeprock.generation.riff import Riff
+from deeprock.generation.sampling import (
+    SamplingSettings,
+    pick,
+    pick_classes,
+    pick_tokens,
+    variation_generators,
+)
+from deeprock.tokens import TWELFTHS_PER_QUARTER
+from deeprock.training.vocab import LONGER, MAX_RHYTHM_TWELFTHS, RHYTHM_CLASSES, rhythm_classes
+
+MAX_TOKENS = 2000
+MAX_BARS = 128
+MAX_VARIATIONS = 16
+TWELFTHS_PER_BAR = 4 * TWELFTHS_PER_QUARTER
+RHYTHM_MODES = ("model", "statistics", "fixed")
+FIXED_SPACING_QUARTERS = 0.3  # the post's offset between generated notes
+FIXED_DURATION_TWELFTHS = TWELFTHS_PER_QUARTER  # the post's notes kept music21's default quarter
+# generated deltas: no two tokens at one onset, no rest of four bars or more; durations >= 1
+DELTA_ALLOWED = np.arange(RHYTHM_CLASSES) > 0
+DELTA_ALLOWED[LONGER] = False
+DURATION_ALLOWED = DELTA_ALLOWED.copy()
+
+
+class RunError(ValueError):
+    """A run folder generation cannot use: the message names the folder and the problem."""
+
+
+@dataclass
+class LoadedRun:
+    path: Path
+    config: object  # RunConfig
+    vocabulary: object  # RunVocabulary
+    network: object  # DeeprockNetwork | SeedNetwork
+    train_files: list[tuple[str, str]]
+    delta_counts: np.ndarray
+    duration_counts: np.ndarray
+
+    @property
+    def arch(self) -> str:
+        return self.config.model.arch
+
+    @property
+    def window_tokens(self) -> int:
+        return int(self.config.data.seq_len)
+
+
+def check_run_folder(path: str | Path) -> tuple[object, object]:
+    """The run's config and vocabulary, or a RunError; no Keras needed."""
+    from deeprock.training.config import RunConfig
+    from deeprock.training.models import ARCHITECTURES
+    from deeprock.training.runs import BEST, CONFIG, VOCAB
+    from deeprock.training.vocab import RunVocabulary
+
+    run = Path(path)
+    if not run.is_dir():
+        raise RunError(f"no run folder at {run}: train one with deeprock train --out {run}")
+    missing = [name for name in (CONFIG, VOCAB, BEST) if not (run / name).is_file()]
+    if missing:
+        raise RunError(f"run {run} lacks {', '.join(missing)}: it is not a finished run, or has "
+                       "no checkpoint yet (wait for its first epoch)")
+    try:
+        config = RunConfig.load(run / CONFIG)
+        vocabulary = RunVocabulary.load(run / VOCAB)
+    except ValueError as error:
+        raise RunError(f"run {run}: {error}") from error
+    if config.model.arch not in ARCHITECTURES:
+        raise RunError(f"run {run} has architecture {config.model.arch!r}; this version "
+                       f"generates with {' or '.join(ARCHITECTURES)}")
+    return config, vocabulary
+
+
+def load_run(path: str | Path) -> LoadedRun:
+    """Config, vocabulary, best.keras (safe_mode=True) as its numpy twin, split and rhythm."""
+    from deeprock.training.models import load_model
+    from deeprock.training.runs import BEST, read_json
+
+    run = Path(path)
+    config, vocabulary = check_run_folder(run)
+    try:
+        model = load_model(str(run / BEST))
+    except Exception as error:  # Keras raises many kinds for a damaged or foreign file
+        raise RunError(f"run {run}: {BEST} cannot be loaded ({type(error).__name__}: "
+                       f"{str(error).splitlines()[0] if str(error) else 'no message'})") from error
+    network = numpy_network(model)
+    if network.arch != config.model.arch or network.vocabulary_size != len(vocabulary):
+        raise RunError(f"run {run}: {BEST} is a {network.arch} model of "
+                       f"{network.vocabulary_size} tokens, config.json and vocab.json say "
+                       f"{config.model.arch} with {len(vocabulary)}")
+    split = read_json(run / "split.json")
+    rhythm = read_json(run / "rhythm.json")
+    return LoadedRun(run, config, vocabulary, network,
+                     [tuple(key) for key in split.get("train_files", [])],
+                     _counts(rhythm.get("delta_counts")), _counts(rhythm.get("duration_counts")))
+
+
+def _counts(values: list | None) -> np.ndarray:
+    """Rhythm class counts; a quarter note's class alone when the run has no rhythm.json."""
+    counts = np.zeros(RHYTHM_CLASSES, np.float64)
+    if values is not None and len(values) == RHYTHM_CLASSES:
+        counts[:] = values
+    if not (counts * DELTA_ALLOWED).sum():
+        counts[TWELFTHS_PER_QUARTER] = 1.0
+    return counts
+
+
+@dataclass
+class GenerationRequest:
+    length_tokens: int = 200
+    length_bars: int | None = None  # when set: generate until this many bars (token cap holds)
+    sampling: SamplingSettings = field(default_factory=SamplingSettings)
+    seed: int = 0
+    variations: int = 1
+    rhythm: str = "model"  # "deeprock": the heads; "seed": "statistics" (model = same) or "fixed"
+    first_variation: int = 0  # variations first_variation .. + variations - 1 of this seed
+
+    def checked(self) -> tuple[GenerationRequest, list[str]]:
+        """A request within the limits (capped, with the messages), or a ValueError."""
+        self.sampling.validated()
+        messages = []
+        if self.length_tokens < 1 or (self.length_bars is not None and self.length_bars < 1):
+            raise ValueError("the length must be at least 1 token (or 1 bar)")
+        if self.rhythm not in RHYTHM_MODES:
+            raise ValueError(f"rhythm must be one of {RHYTHM_MODES}, not {self.rhythm!r}")
+        if self.seed < 0:
+            raise ValueError(f"the seed must be 0 or more, not {self.seed}")
+        if not 1 <= self.variations <= MAX_VARIATIONS:
+            raise ValueError(f"variations must be 1 to {MAX_VARIATIONS}, not {self.variations}")
+        tokens, bars = self.length_tokens, self.length_bars
+        if tokens > MAX_TOKENS:
+            messages.append(f"length {tokens} tokens is capped at {MAX_TOKENS}")
+            tokens = MAX_TOKENS
+        if bars is not None:
+            if bars > MAX_BARS:
+                messages.append(f"length {bars} bars is capped at {MAX_BARS}")
+                bars = MAX_BARS
+            tokens = MAX_TOKENS
+        return GenerationRequest(tokens, bars, self.sampling, self.seed, self.variations,
+                                 self.rhythm, self.first_variation), messages
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "sampling": self.sampling.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> GenerationRequest:
+        return cls(**{**data, "sampling": SamplingSettings(**data["sampling"])})
+
+
+@dataclass
+class GenerationResult:
+    riffs: list[Riff]
+    messages: list[str]
+    seconds: float
+    primer: Primer
+
+
+def generate(run: LoadedRun, primer: Primer, request: GenerationRequest) -> GenerationResult:
+    """Riffs for every variation: the primer (its last window at most) and what follows."""
+    started = time.perf_counter()
+    request, messages = request.checked()
+    primer = primer.last_window(run.window_tokens)
+    messages += primer.messages
+    unknown = sum(run.vocabulary.id(token) == 0 for token in primer.riff.tokens)
+    if unknown:
+        messages.append(f"{unknown} of {len(primer.riff)} primer tokens are not in the run's "
+                        "vocabulary: the model reads them as <unk>")
+    rngs = variation_generators(request.seed, request.variations, request.first_variation)
+    ids, deltas, durations = _sample(run, primer.riff, request, rngs)
+    riffs = [_riff(run, primer.riff, ids[v], deltas[v], durations[v], request)
+             for v in range(request.variations)]
+    return GenerationResult(riffs, messages, time.perf_counter() - started, primer)
+
+
+def _sample(run: LoadedRun, primer: Riff, request: GenerationRequest,
+            rngs: list[np.random.Generator]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(variations, steps) arrays of generated ids and rhythm classes."""
+    batch, steps = request.variations, request.length_tokens
+    ids = np.zeros((batch, steps), np.int32)
+    deltas = np.zeros((batch, steps), np.int32)
+    durations = np.zeros((batch, steps), np.int32)
+    if len(primer):
+        pending = _prime(run, primer, batch)
+        histories = [[run.vocabulary.id(t) for t in primer.tokens] for _ in range(batch)]
+        start = 0
+    else:  # no primer: the first token drawn from the training counts, then the model
+        counts = np.asarray(run.vocabulary.counts, np.float64)
+        ids[:, 0] = [pick(_without_unk(counts), rng, 1.0) for rng in rngs]
+        durations[:, 0] = _rhythm_draws(run.duration_counts, DURATION_ALLOWED, rngs)
+        pending = (ids[:, 0], deltas[:, 0], durations[:, 0], run.network.initial_state(batch))
+        histories = [[int(i)] for i in ids[:, 0]]
+        start = 1
+    state = pending[3]
+    token, delta, duration = pending[:3]
+    elapsed = np.zeros(batch, np.int64)
+    for step in range(start, steps):
+        token, delta, duration, state = _step(run, token, delta, duration, state, histories,
+                                              request, rngs, step)
+        ids[:, step], deltas[:, step], durations[:, step] = token, delta, duration
+        for history, value in zip(histories, token, strict=True):
+            history.append(int(value))
+        elapsed += delta
+        if request.length_bars is not None and elapsed.min() >= request.length_bars * \
+                TWELFTHS_PER_BAR:
+            return ids[:, :step + 1], deltas[:, :step + 1], durations[:, :step + 1]
+    return ids, deltas, durations
+
+
+def _without_unk(counts: np.ndarray) -> np.ndarray:
+    row = counts.copy()
+    if len(row) > 1:
+        row[0] = 0.0  # never start on <unk>
+    return row
+
+
+def _prime(run: LoadedRun, primer: Riff, batch: int) -> tuple:
+    """Feed all primer tokens but the last in batch 1, then copy the state per variation."""
+    net = run.network
+    ids = np.array([run.vocabulary.id(t) for t in primer.tokens], np.int32)
+    delta = rhythm_classes(primer.delta_twelfths)
+    duration = rhythm_classes(primer.duration_twelfths)
+    state = net.initial_state(1)
+    for position in range(len(ids) - 1):
+        state = _feed(net, ids[position:position + 1], delta[position:position + 1],
+                      duration[position:position + 1], state)[-1]
+    last = slice(len(ids) - 1, len(ids))
+    return (np.repeat(ids[last], batch), np.repeat(delta[last], batch),
+            np.repeat(duration[last], batch), broadcast_state(state, batch))
+
+
+def _feed(net, token, delta, duration, state) -> tuple:
+    """One step of either architecture: (probabilities, hidden or None, state)."""
+    if net.arch == "deeprock":
+        return net.token_step(token, delta, duration, state)
+    probabilities, state = net.token_step(token, state)
+    return probabilities, None, state
+
+
+def _step(run: LoadedRun, token, delta, duration, state, histories, request, rngs, step):
+    """Feed the pending token of every variation; choose the next one and its rhythm."""
+    probabilities, hidden, state = _feed(run.network, token, delta, duration, state)
+    chosen = pick_tokens(probabilities, histories, request.sampling, rngs)
+    temperature = request.sampling.temperature
+    if run.arch == "deeprock":
+        delta_probs, duration_probs = run.network.rhythm(hidden, chosen)
+        next_delta = pick_classes(delta_probs, DELTA_ALLOWED, temperature, rngs)
+        next_duration = pick_classes(duration_probs, DURATION_ALLOWED, temperature, rngs)
+    elif request.rhythm == "fixed":
+        next_delta = np.full(len(rngs), _fixed_delta(step), np.int32)
+        next_duration = np.full(len(rngs), FIXED_DURATION_TWELFTHS, np.int32)
+    else:
+        next_delta = _rhythm_draws(run.delta_counts, DELTA_ALLOWED, rngs)
+        next_duration = _rhythm_draws(run.duration_counts, DURATION_ALLOWED, rngs)
+    return chosen, next_delta, next_duration, state
+
+
+def _fixed_delta(step: int) -> int:
+    """The post's 0.3 quarters on our twelfths grid: onsets at round(3.6 k) twelfths."""
+    spacing = FIXED_SPACING_QUARTERS * TWELFTHS_PER_QUARTER
+    return int(round(spacing * step) - round(spacing * (step - 1)))
+
+
+def _rhythm_draws(counts: np.ndarray, allowed: np.ndarray, rngs) -> np.ndarray:
+    return pick_classes(np.tile(counts, (len(rngs), 1)), allowed, 1.0, rngs)
+
+
+def _riff(run: LoadedRun, primer: Riff, ids: np.ndarray, deltas: np.ndarray,
+          durations: np.ndarray, request: GenerationRequest) -> Riff:
+    """Primer plus generated tokens; a bar-length riff ends on its last whole bar."""
+    tokens = primer.tokens + run.vocabulary.decode(ids)
+    delta = np.concatenate([primer.delta_twelfths, np.minimum(deltas, MAX_RHYTHM_TWELFTHS)])
+    duration = np.concatenate([primer.duration_twelfths,
+                               np.minimum(durations, MAX_RHYTHM_TWELFTHS)])
+    if len(delta) and not len(primer):
+        delta[0] = 0
+    riff = Riff(tokens, delta, np.maximum(duration, 1), len(primer))
+    if request.length_bars is not None:
+        riff = _first_bars(riff, request.length_bars)
+    return riff
+
+
+def _first_bars(riff: Riff, bars: int) -> Riff:
+    """The generated part cut to `bars` bars from where it starts."""
+    onsets = riff.onsets_twelfths() - riff.generated_onset_twelfths()
+    keep = int(np.searchsorted(onsets, bars * TWELFTHS_PER_BAR, side="left"))
+    keep = max(keep, riff.primer_length + 1)
+    return Riff(riff.tokens[:keep], riff.delta_twelfths[:keep], riff.duration_twelfths[:keep],
+                riff.primer_length)
+
+
+def settings_record(run: LoadedRun, primer: Primer, request: GenerationRequest,
+                    variation: int, **output: object) -> dict:
+    """settings.json: the run, the primer, every sampling setting and the seed."""
+    return {"run": str(run.path), "arch": run.arch, "primer": primer.describe(),
+            "request": request.to_dict(), "variation": variation, "output": output}
+
+
+def regenerate(record: dict, run: LoadedRun | None = None) -> Riff:
+    """The riff a settings.json describes, made again (byte for byte the same): only its own
+    variation is sampled, which gives the same riff as the batch it came from."""
+    run = run or load_run(record["run"])
+    request = GenerationRequest.from_dict(record["request"])
+    request.first_variation += int(record["variation"])
+    request.variations = 1
+    result = generate(run, Primer.from_description(record["primer"]), request)
+    return result.riffs[0]
+
+
+def record_json(record: dict) -> str:
+    return json.dumps(record, indent=1, sort_keys=True)

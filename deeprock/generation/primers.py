@@ -1,0 +1,179 @@
+"""Where a riff starts: a window of the run's training songs, a catalog song, an upload, nothing.
+
+    primer = window_primer(run, rng, tokens=64)     # a random training window (split.json)
+    primer = song_primer("data/demo.sqlite", "artist/song.mid", tokens=64)
+    primer = upload_primer(data, "my riff.mid")     # validated by deeprock.midi, size-limited
+    primer = Primer.none()
+
+A primer is a Riff (tokens with their rhythm) plus where it came from; its tokens keep their
+spelling even when the run's vocabulary does not know them (the model then reads <unk>).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from deeprock.generation.riff import Riff
+
+UPLOAD_MAX_BYTES = 2 * 1024 * 1024  # a riff's MIDI is a few KB; a whole album is 1 MB
+PRIMER_KINDS = ("window", "song", "upload", "none")
+
+
+class PrimerError(ValueError):
+    """The primer cannot be made (no catalog, unknown song, bad upload): the message says why."""
+
+
+@dataclass
+class Primer:
+    kind: str  # one of PRIMER_KINDS
+    riff: Riff
+    source: str = ""  # the song path, the sanitized upload name, or ""
+    messages: list[str] = field(default_factory=list)
+
+    @classmethod
+    def none(cls) -> Primer:
+        return cls("none", Riff([], np.zeros(0), np.zeros(0)))
+
+    def describe(self) -> dict:
+        """What settings.json keeps: enough to use the very same primer again."""
+        return {"kind": self.kind, "source": self.source, "riff": self.riff.to_dict()}
+
+    @classmethod
+    def from_description(cls, data: dict) -> Primer:
+        return cls(data["kind"], Riff.from_dict(data["riff"]), data.get("source", ""))
+
+    def last_window(self, window_tokens: int) -> Primer:
+        """The last window_tokens tokens, saying so when the primer was longer."""
+        riff = self.riff
+        if len(riff) <= window_tokens:
+            return self
+        delta = riff.delta_twelfths[-window_tokens:].copy()
+        delta[0] = 0
+        cut = Riff(riff.tokens[-window_tokens:], delta, riff.duration_twelfths[-window_tokens:])
+        note = (f"the primer has {len(riff)} tokens, more than the model's window of "
+                f"{window_tokens}: its last {window_tokens} are used")
+        return Primer(self.kind, cut, self.source, [*self.messages, note])
+
+
+def sanitized_name(name: str) -> str:
+    """A file name safe to store and show: no folders, only letters, digits, '.', '_', '-'."""
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.basename(name.replace("\\", "/")))
+    base = base.strip("._")[:80]
+    return base or "upload.mid"
+
+
+def _stream_riff(tokens: list[str], delta: np.ndarray, duration: np.ndarray) -> Riff:
+    delta = np.asarray(delta, np.int64).copy()
+    if len(delta):
+        delta[0] = 0  # the primer starts at its first token
+    return Riff(tokens, delta, np.maximum(np.asarray(duration, np.int64), 1))
+
+
+def _open(catalog_path: str):
+    from deeprock.catalog import Catalog, CatalogError
+
+    if not os.path.isfile(catalog_path):
+        raise PrimerError(f"the catalog {catalog_path} is not there: choose another primer "
+                          "(an upload or none) or name the catalog the run was trained on")
+    try:
+        return Catalog(catalog_path)
+    except CatalogError as error:
+        raise PrimerError(str(error)) from error
+
+
+def window_primer(catalog_path: str, train_files: list[tuple[str, str]],
+                  rng: np.random.Generator, tokens: int) -> Primer:
+    """A random window of `tokens` tokens from one of the run's training tracks."""
+    wanted = {tuple(key) for key in train_files}
+    with _open(catalog_path) as catalog:
+        keys = catalog.file_keys()
+        names = catalog.vocabulary.tokens
+        streams = [s for s in catalog.streams() if keys.get(s.file_id) in wanted
+                   and len(s.ids) > 1]
+        if not streams:
+            raise PrimerError(f"none of the run's {len(wanted)} training files has a guitar "
+                              f"track in {catalog_path}: rescanned since? choose another primer")
+        stream = streams[int(rng.integers(len(streams)))]
+        length = min(tokens, len(stream.ids))
+        start = int(rng.integers(len(stream.ids) - length + 1))
+        end = start + length
+        riff = _stream_riff([names[i] for i in stream.ids[start:end]], stream.delta[start:end],
+                            stream.duration[start:end])
+        return Primer("window", riff, f"{keys[stream.file_id][1]} (tokens {start}-{end - 1})")
+
+
+def song_primer(catalog_path: str, song: str, tokens: int) -> Primer:
+    """The opening `tokens` tokens of a catalog song's first guitar track (path or part of it)."""
+    with _open(catalog_path) as catalog:
+        exact = [f for f in catalog.files_matching(song, limit=50) if f["path"] == song]
+        matches = exact or catalog.files_matching(song, limit=50)
+        if not matches:
+            raise PrimerError(f"no song in {catalog_path} matches {song!r}")
+        if len(matches) > 1 and not exact:
+            shown = ", ".join(f["path"] for f in matches[:5])
+            raise PrimerError(f"{len(matches)} songs match {song!r} ({shown}, ...): be precise")
+        chosen = matches[0]
+        stream = next((s for s in catalog.streams() if s.file_id == chosen["id"]), None)
+        if stream is None:
+            raise PrimerError(f"{chosen['path']} has no guitar track with tokens")
+        names = catalog.vocabulary.tokens
+        riff = _stream_riff([names[i] for i in stream.ids[:tokens]], stream.delta[:tokens],
+                            stream.duration[:tokens])
+        return Primer("song", riff, chosen["path"])
+
+
+def upload_tracks(data: bytes, name: str) -> tuple[object, list]:
+    """The uploaded song and its pitched tracks (guitars first), or a PrimerError."""
+    from deeprock.midi import load_bytes
+
+    shown = sanitized_name(name)
+    if len(data) > UPLOAD_MAX_BYTES:
+        raise PrimerError(f"{shown} is {len(data)} bytes, over the {UPLOAD_MAX_BYTES} byte "
+                          "limit for a primer")
+    if not data.startswith(b"MThd") and b"MThd" not in data[:256]:
+        raise PrimerError(f"{shown} is not a MIDI file (no MThd header)")
+    song = load_bytes(data, shown)
+    if song.status == "failed":
+        raise PrimerError(f"{shown} cannot be read as MIDI: {song.error}")
+    pitched = [t for t in song.tracks if not t.is_drum and len(t.notes)]
+    if not pitched:
+        raise PrimerError(f"{shown} has no pitched track (only drums or no notes)")
+    return song, pitched
+
+
+def upload_primer(data: bytes, name: str, tokens: int, track: int | None = None) -> Primer:
+    """The opening `tokens` tokens of an uploaded file's guitar track (or pitched track number
+    `track`, counted from 0 in file order); the first guitar by default."""
+    from deeprock.guitar import decide
+    from deeprock.tokens import tokenize
+
+    song, pitched = upload_tracks(data, name)
+    messages = []
+    if track is not None:
+        if not 0 <= track < len(pitched):
+            raise PrimerError(f"{song.path} has {len(pitched)} pitched tracks: choose 0 to "
+                              f"{len(pitched) - 1}, not {track}")
+        chosen = pitched[track]
+    else:
+        chosen = next((t for t in pitched if decide(song, t).guitar), None)
+        if chosen is None:
+            chosen = pitched[0]
+            messages.append(f"{song.path} has no guitar track: its first pitched track "
+                            f"({chosen.name or 'unnamed'}) is used")
+    stream = tokenize(song, chosen)
+    riff = _stream_riff(stream.tokens[:tokens], stream.delta_twelfths[:tokens],
+                        stream.duration_twelfths[:tokens])
+    return Primer("upload", riff, song.path, messages)
+
+
+def read_upload(path: str | os.PathLike) -> bytes:
+    """A primer file from disk, refusing a large one before reading it."""
+    size = Path(path).stat().st_size
+    if size > UPLOAD_MAX_BYTES:
+        raise PrimerError(f"{path} is {size} bytes, over the {UPLOAD_MAX_BYTES} byte limit")
+    return Path(path).read_bytes()

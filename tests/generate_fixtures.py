@@ -1,0 +1,76 @@
+"""Tiny run folders for the generation tests, made without the training CLI.
+
+    catalog = tiny_catalog(tmp)                 # 12 demo songs scanned
+    run = tiny_run(tmp / "run", catalog)        # config, vocab, best.keras, split, rhythm
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+SEQ_LEN = 16
+
+
+def tiny_catalog(folder: Path, files: int = 12) -> Path:
+    from deeprock import demo
+    from deeprock.scan import scan
+
+    songs = folder / "songs"
+    demo.generate(songs, files=files, seed=3)
+    catalog = folder / "tiny.sqlite"
+    scan([str(songs)], str(catalog), jobs=1)
+    return catalog
+
+
+def tiny_run(run: Path, catalog: Path, arch: str = "deeprock", fit_batches: int = 30) -> Path:
+    """A run folder of a 16-unit model, fitted on a few batches so that it is not uniform."""
+    from deeprock.catalog import Catalog
+    from deeprock.training.config import RunConfig
+    from deeprock.training.models import ModelSettings, build_model
+    from deeprock.training.split import DataSettings, build_training_data
+    from deeprock.training.vocab import RHYTHM_CLASSES
+
+    data_settings = DataSettings(seq_len=SEQ_LEN, unique_factor=2, validation_share=0.2)
+    with Catalog(catalog) as opened:
+        data = build_training_data(opened, data_settings)
+        keys = opened.file_keys()
+    settings = ModelSettings(arch=arch, units=16, layers=2, embedding=8, rhythm_embedding=4)
+    ids = data.train.ids
+    model = build_model(settings, len(data.vocabulary), seq_len=SEQ_LEN,
+                        id_mean=float(ids.mean()), id_std=float(ids.std()), jit_compile=False)
+    _fit(model, data, arch, fit_batches)
+    run.mkdir(parents=True, exist_ok=True)
+    model.save(run / "best.keras")
+    RunConfig(catalog=str(catalog), model=settings, data=data_settings).save(run / "config.json")
+    data.vocabulary.save(run / "vocab.json")
+    split = {"train_files": [list(keys[f]) for f in sorted(set(data.train.files))],
+             "validation_files": [list(keys[f]) for f in sorted(set(data.validation.files))]}
+    (run / "split.json").write_text(json.dumps(split))
+    rhythm = {"delta_counts": np.bincount(data.train.delta, minlength=RHYTHM_CLASSES).tolist(),
+              "duration_counts": np.bincount(data.train.duration,
+                                             minlength=RHYTHM_CLASSES).tolist()}
+    (run / "rhythm.json").write_text(json.dumps(rhythm))
+    return run
+
+
+def _fit(model, data, arch: str, batches: int) -> None:
+    """A few batches of windows: enough for a model that prefers the data's tokens."""
+    if not batches:
+        return
+    side, starts = data.train, data.train_starts
+    rng = np.random.default_rng(0)
+    chosen = rng.choice(starts, size=min(len(starts), batches * 16), replace=False)
+    window = chosen[:, None] + np.arange(SEQ_LEN + 1)
+    tokens, deltas, durations = side.ids[window], side.delta[window], side.duration[window]
+    if arch == "seed":
+        model.fit(tokens[:, :-1, None].astype("float32"), tokens[:, -1], batch_size=16,
+                  epochs=1, verbose=0)
+        return
+    inputs = {"tokens": tokens[:, :-1], "deltas": deltas[:, :-1],
+              "durations": durations[:, :-1], "next_tokens": tokens[:, 1:]}
+    targets = {"next_token": tokens[:, 1:], "next_delta": deltas[:, 1:],
+               "next_duration": durations[:, 1:]}
+    model.fit(inputs, targets, batch_size=16, epochs=1, verbose=0)
