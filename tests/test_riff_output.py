@@ -330,7 +330,7 @@ def test_stats_against_brute_force_and_dataset_of_one_stream():
     rng = np.random.default_rng(7)
     vocabulary = ["E2", "A2", "E2 B2", "G2 D3", "<unk>", "B-3"]
     streams = [rng.choice(6, size, p=[0.4, 0.2, 0.2, 0.1, 0.05, 0.05])
-               for size in (5, 40, 100, 250)]
+               for size in (5, 40, 120, 250)]
     for stream in streams:
         assert longest_repeat(stream) == brute_longest_repeat(stream.tolist())
     stats = dataset_stats(streams, vocabulary, chunk_tokens=50)

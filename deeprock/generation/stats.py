@@ -34,12 +34,25 @@ def pitch_class_distance(first: Sequence[float], second: Sequence[float]) -> flo
 
 def longest_repeat(ids: np.ndarray) -> int:
     """Longest run of one token repeated back to back."""
-    ids = np.asarray(ids)
+    return int(longest_repeats(np.asarray(ids), np.array([0]), np.array([len(ids)]))[0])
+
+
+def longest_repeats(ids: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Longest run of one token inside each segment ids[starts[k]:ends[k]] (sorted, disjoint),
+    in one pass over the array rather than one numpy call per segment."""
+    longest = np.zeros(len(starts), np.int64)
     if not len(ids):
-        return 0
-    changes = np.flatnonzero(np.diff(ids) != 0)
-    bounds = np.concatenate(([-1], changes, [len(ids) - 1]))
-    return int(np.diff(bounds).max())
+        return longest
+    new_run = np.ones(len(ids), bool)
+    new_run[1:] = ids[1:] != ids[:-1]
+    new_run[starts[starts < len(ids)]] = True
+    new_run[ends[ends < len(ids)]] = True
+    run_starts = np.flatnonzero(new_run)
+    lengths = np.diff(np.append(run_starts, len(ids)))
+    segment = np.searchsorted(starts, run_starts, side="right") - 1
+    inside = (segment >= 0) & (run_starts < ends[np.maximum(segment, 0)])
+    np.maximum.at(longest, segment[inside], lengths[inside])
+    return longest
 
 
 def _vocabulary_pitches(vocabulary: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list]:
@@ -58,11 +71,19 @@ def _vocabulary_pitches(vocabulary: Sequence[str]) -> tuple[np.ndarray, np.ndarr
     return classes, is_chord, pitches
 
 
+def _concatenated(streams: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All ids in one array, with each stream's offset and length."""
+    lengths = np.array([len(stream) for stream in streams], np.int64)
+    offsets = np.concatenate(([0], np.cumsum(lengths)))[:-1]
+    ids = (np.concatenate([np.asarray(s, np.int64) for s in streams]) if len(streams)
+           else np.zeros(0, np.int64))
+    return ids, offsets, lengths
+
+
 def _summary(streams: Sequence[np.ndarray], vocabulary: Sequence[str],
              deltas: Sequence[np.ndarray] | None) -> dict:
     classes, is_chord, pitches = _vocabulary_pitches(vocabulary)
-    ids = (np.concatenate([np.asarray(s, np.int64) for s in streams]) if len(streams)
-           else np.zeros(0, np.int64))
+    ids, offsets, lengths = _concatenated(streams)
     counts = np.bincount(ids, minlength=len(vocabulary))
     histogram = counts @ classes
     used = [p for token_id in np.flatnonzero(counts) for p in pitches[token_id]]
@@ -76,7 +97,7 @@ def _summary(streams: Sequence[np.ndarray], vocabulary: Sequence[str],
         "notes_per_bar": _notes_per_bar(deltas) if deltas is not None else None,
         "chord_share": float(is_chord[ids].mean()) if len(ids) else 0.0,
         f"distinct_per_{DISTINCT_WINDOW}": float(np.mean(distinct)),
-        "longest_repeat": max((longest_repeat(s) for s in streams), default=0),
+        "longest_repeat": int(longest_repeats(ids, offsets, offsets + lengths).max(initial=0)),
     }
 
 
@@ -104,9 +125,13 @@ def dataset_stats(streams: Sequence[np.ndarray], vocabulary: Sequence[str],
     """The same over training streams (ids into `vocabulary`; deltas give notes per bar), and
     the 99th percentile of the longest repeat in chunks of `chunk_tokens`, a riff's ceiling."""
     stats = _summary(streams, vocabulary, deltas)
-    chunk_runs = [longest_repeat(stream[start : start + chunk_tokens])
-                  for stream in streams
-                  for start in range(0, max(len(stream) - chunk_tokens, 0) + 1, chunk_tokens)
-                  if len(stream)]
-    stats["longest_repeat_p99"] = float(np.percentile(chunk_runs, 99)) if chunk_runs else 0.0
+    ids, offsets, lengths = _concatenated(streams)
+    # the whole chunks of each stream; a stream shorter than a chunk is one chunk
+    chunks = [(offset + start, offset + min(start + chunk_tokens, length))
+              for offset, length in zip(offsets.tolist(), lengths.tolist(), strict=True) if length
+              for start in range(0, max(length - chunk_tokens, 0) + 1, chunk_tokens)]
+    starts, ends = np.array(chunks, np.int64).reshape(-1, 2).T
+    chunk_runs = longest_repeats(ids, starts, ends)
+    stats["longest_repeat_p99"] = (float(np.percentile(chunk_runs, 99)) if len(chunk_runs)
+                                   else 0.0)
     return stats
