@@ -5,11 +5,11 @@
 
 Every n-gram of every stream has a polynomial hash, read in O(1) from prefix sums (mod 2**64,
 normalised by the inverse power of its position), so no n-gram table is stored per n. A query
-starts from the training positions holding one of the riff's tokens, grows n by doubling while
-some training n-gram equals one of the riff's, then bisects; each step only looks at the
-positions that matched at the last smaller n (a copy of n + 1 tokens starts with a copy of n),
-and every match is checked token by token, so hash collisions cannot inflate the answer. An
-n-gram never crosses the end of its stream.
+starts from the training positions of the riff's bigrams (found by binary search in the sorted
+bigrams of the corpus), grows n by doubling while some training n-gram equals one of the
+riff's, then bisects; each step only looks at the positions that matched at the last smaller n
+(a copy of n + 1 tokens starts with a copy of n), and every match is checked token by token, so
+hash collisions cannot inflate the answer. An n-gram never crosses the end of its stream.
 """
 
 from __future__ import annotations
@@ -47,25 +47,53 @@ class CopyIndex:
 
     def __init__(self, streams: Sequence[np.ndarray]) -> None:
         lengths = np.array([len(stream) for stream in streams], dtype=np.int64)
-        ids = (np.concatenate([np.asarray(s, np.int64) for s in streams]) if len(streams)
+        ids = (np.concatenate(streams).astype(np.int64, copy=False) if len(streams)
                else np.zeros(0, np.int64))
+        if len(ids) and ids.min() < 0:
+            raise ValueError("token ids must not be negative")
         self.training = _Hashed(ids)
         self.stream_end = np.repeat(np.cumsum(lengths), lengths)  # end of each token's stream
         self.longest_stream = int(lengths.max(initial=0))
+        self.id_limit = int(ids.max(initial=-1)) + 1
+        self.token_present = np.bincount(ids, minlength=self.id_limit) > 0
+        # every bigram inside a stream, sorted: a query's first step is a binary search, not a
+        # pass over the whole corpus (common tokens start copies at a third of all positions)
+        inside = np.arange(1, len(ids) + 1) < self.stream_end  # a next token in the stream
+        keys = self._bigram_keys(ids[:-1], ids[1:])[inside[:-1]]
+        starts = np.flatnonzero(inside[:-1])
+        order = np.argsort(keys)
+        self.bigram_keys, self.bigram_starts = keys[order], starts[order]
 
     def __len__(self) -> int:
         return len(self.training.ids)
 
+    def _bigram_keys(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """One integer per pair of ids (int32 while it fits: sorting those is faster)."""
+        dtype = np.int32 if self.id_limit ** 2 < 2**31 else np.int64
+        return first.astype(dtype) * dtype(self.id_limit) + second.astype(dtype)
+
+    def _bigram_candidates(self, riff_ids: np.ndarray) -> np.ndarray:
+        """Training starts of every bigram the riff has."""
+        inside = (riff_ids >= 0) & (riff_ids < self.id_limit)
+        known = inside[:-1] & inside[1:]
+        keys = np.unique(self._bigram_keys(riff_ids[:-1][known], riff_ids[1:][known]))
+        low = np.searchsorted(self.bigram_keys, keys, "left")
+        high = np.searchsorted(self.bigram_keys, keys, "right")
+        counts = high - low
+        # the ranges [low, high) laid end to end
+        steps = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        return self.bigram_starts[np.repeat(low, counts) + steps]
+
     def longest_copy(self, ids: np.ndarray) -> int:
         """Length of the longest run of `ids` that occurs inside one training stream."""
         riff = _Hashed(np.asarray(ids, dtype=np.int64))
-        if not len(riff.ids) or not len(self):
+        known = riff.ids[(riff.ids >= 0) & (riff.ids < self.id_limit)]
+        if not self.token_present[known].any():
             return 0
-        # copies of one token: a lookup table over the ids, faster than hashing every position
-        candidates = np.flatnonzero(np.isin(self.training.ids, riff.ids, kind="table"))
+        candidates = self._bigram_candidates(riff.ids)
         if not len(candidates):
-            return 0
-        found, length = 1, 2
+            return 1
+        found, length = 2, 4
         ceiling = min(len(riff.ids), self.longest_stream)
         missing = ceiling + 1  # smallest length known not to occur
         while length <= ceiling:  # doubling
