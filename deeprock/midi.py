@@ -16,6 +16,7 @@ import numpy as np
 import symusic
 
 from deeprock import smf
+from deeprock.load_reasons import parser_reason, reason
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_NOTES = 2_000_000
@@ -81,11 +82,11 @@ def load(path: str | os.PathLike) -> Song:
     try:
         size = os.stat(path).st_size
         if size > MAX_FILE_BYTES:
-            raise smf.MidiError(f"file is {size} bytes, over the {MAX_FILE_BYTES} byte limit")
+            raise smf.MidiError(reason("too_large", size=size, limit=MAX_FILE_BYTES))
         with open(path, "rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
     except (OSError, smf.MidiError) as error:
-        song.error = _reason(error)
+        song.error = _reason(error, b"")
         return song
     return parse(data, song)
 
@@ -93,53 +94,62 @@ def load(path: str | os.PathLike) -> Song:
 def load_bytes(data: bytes, name: str = "<bytes>") -> Song:
     """Read MIDI from memory (uploads, tests)."""
     if len(data) > MAX_FILE_BYTES:
-        return Song(path=name, error=f"{len(data)} bytes, over the {MAX_FILE_BYTES} byte limit")
+        return Song(path=name, error=reason("too_large", size=len(data), limit=MAX_FILE_BYTES))
     return parse(data, Song(path=name))
 
 
 def parse(data: bytes, song: Song) -> Song:
+    """Fast path, then symusic's own clamping, then our rebuild; SMPTE time and type-2 files
+    are converted first (and again after a rebuild), each conversion listed with the repairs."""
     song.size, song.md5 = len(data), hashlib.md5(data).hexdigest()
     try:
         if not data:
-            raise smf.MidiError("empty file (0 bytes)")
+            raise smf.MidiError(reason("empty"))
+        readable = smf.normalize(data)
         try:
-            song.repairs = _fill(song, data, sanitize=False)
+            song.repairs = readable.notes + _fill(song, readable, sanitize=False)
         except Exception:  # any refusal of the fast path means: try the repairs
             try:  # the most common damage, cheaply: symusic clamps bytes above 127 itself
-                song.repairs = ["data bytes above 127 clamped", *_fill(song, data, sanitize=True)]
+                song.repairs = [*readable.notes, "data bytes above 127 clamped",
+                                *_fill(song, readable, sanitize=True)]
             except Exception:
                 clean, repairs = smf.rebuild(data)
-                song.repairs = repairs + _fill(song, clean, sanitize=False)
+                readable = smf.normalize(clean)
+                song.repairs = repairs + readable.notes + _fill(song, readable, sanitize=False)
         song.status = "recovered" if song.repairs else "ok"
     except Exception as error:  # the loader's promise: a broken file is a reason, never a crash
-        song.status, song.tracks, song.error = "failed", [], _reason(error)
+        song.status, song.tracks, song.error = "failed", [], _reason(error, data)
     return song
 
 
-def _fill(song: Song, data: bytes, sanitize: bool) -> list[str]:
+def _fill(song: Song, readable: smf.Normalized, sanitize: bool) -> list[str]:
     """Read the notes with symusic and give each of its tracks its chunk and channel.
 
     symusic emits tracks chunk by chunk, so the walk's per-chunk facts split its list.
     Returns notes on what was read past (a missing end-of-track).
     """
+    data = readable.data
     spans = smf.track_spans(data, smf.read_header(data))
     if spans is None:
-        raise smf.MidiError("chunk lengths do not match the file")
+        raise smf.MidiError(reason("chunk_length"))
     score = symusic.Score.from_midi(data, sanitize_data=sanitize)
     if score.note_num() > MAX_NOTES:
-        raise smf.MidiError(f"over {MAX_NOTES} notes: not a playable song")
+        raise smf.MidiError(reason("too_many_notes", limit=MAX_NOTES))
     facts = smf.file_facts(data, spans)
     # symusic also emits note-less tracks for stray note-offs; they carry nothing we keep
     parts = [part for part in score.tracks if part.note_num()]
     if len(parts) != sum(len(chunk.tracks) for chunk in facts):
-        raise smf.MidiError("note events could not be matched to tracks and channels")
+        raise smf.MidiError(reason("unmatched_notes"))
     song.tracks = []
     for index, chunk in enumerate(facts):
         song.tracks += _tracks_of_chunk(parts[: len(chunk.tracks)], chunk, index)
         del parts[: len(chunk.tracks)]
     song.ticks_per_beat = score.tpq
     tempo = score.tempos.numpy()
-    _set_tempo_map(song, list(zip(tempo["time"].tolist(), tempo["mspq"].tolist(), strict=True)))
+    tempos = list(zip(tempo["time"].tolist(), tempo["mspq"].tolist(), strict=True))
+    if readable.smpte_qpm:  # SMPTE ticks are seconds: one tempo, that of the conversion
+        tempos = [(0, round(60_000_000 / readable.smpte_qpm))]
+    _set_tempo_map(song, tempos)
     # symusic reads on to the chunk end; say so, the file is not as its writer meant
     return [f"track {index}: missing end-of-track, read to the chunk end"
             for index, (_, stop) in enumerate(spans) if data[stop - 3 : stop] != b"\xff\x2f\x00"]
@@ -181,10 +191,11 @@ def _set_tempo_map(song: Song, tempos: list[tuple[int, int]]) -> None:
     song.tempo_qpm = 60_000_000.0 / mspq
 
 
-def _reason(error: Exception) -> str:
+def _reason(error: Exception, data: bytes) -> str:
+    """A sentence from load_reasons.REASONS: ours as raised, the parser's translated."""
     if isinstance(error, OSError):
-        return f"cannot read: {error.strerror or error}"
+        return reason("unreadable", error=error.strerror or error)
     if isinstance(error, smf.MidiError):
         return str(error)
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return parser_reason(str(error), data)
 

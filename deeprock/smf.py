@@ -8,10 +8,13 @@ bytes above 127, running-status errors, truncated tracks, bad chunk lengths, mis
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numba
 import numpy as np
+
+from deeprock.load_reasons import reason
 
 END_OF_TRACK = 0x2F
 TRACK_NAME = 0x03
@@ -53,7 +56,7 @@ def unwrap(data: bytes) -> tuple[bytes, list[str]]:
     if not data.startswith(b"MThd"):
         start = data.find(b"MThd", 0, 4096)
         if start < 0:
-            raise MidiError("not a MIDI file: no MThd header")
+            raise MidiError(reason("not_midi"))
         data = data[start:]
         repairs.append(f"skipped {start} bytes before the MThd header")
     return data, repairs
@@ -71,13 +74,13 @@ def _riff_data(data: bytes) -> bytes | None:
 
 def read_header(data: bytes) -> Header:
     if len(data) < 14 or not data.startswith(b"MThd"):
-        raise MidiError("MThd header missing or truncated")
+        raise MidiError(reason("header_truncated"))
     length = be32(data, 4)
     if length < 6:
-        raise MidiError(f"MThd header length {length} is below 6")
+        raise MidiError(reason("header_length", length=length))
     fmt, tracks, division = (int.from_bytes(data[p : p + 2], "big") for p in (8, 10, 12))
     if division == 0:
-        raise MidiError("time division is 0 ticks per beat")
+        raise MidiError(reason("division_zero"))
     return Header(fmt, tracks, division, 8 + length)
 
 
@@ -250,6 +253,93 @@ def file_facts(data: bytes, spans: list[tuple[int, int]]) -> list[ChunkFacts]:
     ]
 
 
+def chunk_starts(data: bytes, header: Header) -> list[int]:
+    """Offsets of every MTrk header after MThd, found by their tag (lengths may be wrong)."""
+    starts, pos = [], data.find(b"MTrk", header.end)
+    while pos >= 0:
+        starts.append(pos)
+        pos = data.find(b"MTrk", pos + 8)
+    return starts
+
+
+def find_bad_pitch_bend(data: bytes) -> tuple[int, int, int] | None:
+    """(track, tick, value) of the first pitch bend whose data bytes exceed 127, as the parser
+    reads it (msb * 128 + lsb - 8192), to name it in the file's failure reason."""
+    try:
+        data, _ = unwrap(data)
+        starts = chunk_starts(data, read_header(data))
+    except MidiError:
+        return None
+    buf = np.frombuffer(data, np.uint8)
+    for number, (start, following) in enumerate(itertools.pairwise([*starts, len(data)])):
+        events, _, _ = walk_chunk(buf, start + 8, following)
+        bends = events[(events[:, 1] & 0xF0) == 0xE0]
+        for tick, _, _, _, offset, _ in bends.tolist():
+            lsb, msb = int(buf[offset]), int(buf[offset + 1])
+            if lsb > 0x7F or msb > 0x7F:
+                return number, tick, msb * 128 + lsb - 8192
+    return None
+
+
+@dataclass(frozen=True)
+class Normalized:
+    data: bytes
+    notes: list[str]  # one line per conversion made
+    smpte_qpm: float | None = None  # the tempo an SMPTE file's ticks were converted at
+
+
+def normalize(data: bytes) -> Normalized:
+    """What symusic cannot read but we can, made readable, each change said in one line:
+    an SMPTE time division becomes ticks per quarter, a type-2 file its first sequence.
+    Bytes whose header cannot be read are returned as they are (the repairs deal with them)."""
+    try:
+        header = read_header(data)
+    except MidiError:
+        return Normalized(data, [])
+    notes, qpm = [], None
+    if header.format == 2:
+        starts = chunk_starts(data, header)
+        if len(starts) > 1:
+            data = data[: header.end] + data[starts[0] : starts[1]]
+            data = _with_header(data, 0, 1, header.division)
+            notes.append(f"MIDI type 2 file with {len(starts)} independent sequences: "
+                         "read the first sequence only")
+    if header.division & 0x8000:
+        qpm = smpte_qpm(data)
+        data, note = _smpte_to_quarters(data, header, qpm)
+        notes.append(note)
+    return Normalized(data, notes, qpm)
+
+
+def _with_header(data: bytes, fmt: int, tracks: int, division: int) -> bytes:
+    fields = b"".join(v.to_bytes(2, "big") for v in (fmt, tracks, division))
+    return data[:8] + fields + data[14:]
+
+
+SMPTE_FRAMES = {24: 24.0, 25: 25.0, 29: 29.97, 30: 30.0}  # 29: 30 drop-frame
+
+
+def smpte_qpm(data: bytes) -> float:
+    """The tempo an SMPTE file's times are read at: its first tempo event, else 120 bpm."""
+    at = data.find(b"\xff\x51\x03")
+    mspq = int.from_bytes(data[at + 3 : at + 6], "big") if at >= 0 else 0
+    return 60_000_000 / mspq if mspq > 0 else 120.0
+
+
+def _smpte_to_quarters(data: bytes, header: Header, qpm: float) -> tuple[bytes, str]:
+    """Ticks are fractions of a second under SMPTE: give the header the ticks per quarter
+    note that the file's tempo (or 120 bpm) implies, so that every tick keeps its time."""
+    frames = 256 - (header.division >> 8)
+    ticks_per_frame = header.division & 0xFF
+    if frames not in SMPTE_FRAMES or ticks_per_frame == 0:
+        raise MidiError(reason("smpte", frames=frames, ticks=ticks_per_frame))
+    ticks_per_second = SMPTE_FRAMES[frames] * ticks_per_frame
+    ticks_per_quarter = max(1, min(0x7FFF, round(ticks_per_second * 60 / qpm)))
+    return (_with_header(data, header.format, header.tracks, ticks_per_quarter),
+            f"SMPTE time ({SMPTE_FRAMES[frames]:g} frames per second, {ticks_per_frame} ticks "
+            f"per frame) read as {ticks_per_quarter} ticks per quarter at {qpm:g} bpm")
+
+
 def rebuild(data: bytes) -> tuple[bytes, list[str]]:
     """A clean SMF from damaged bytes, with one line per repair made.
 
@@ -260,13 +350,11 @@ def rebuild(data: bytes) -> tuple[bytes, list[str]]:
     header = read_header(data)
     buf = np.frombuffer(data, np.uint8)
     chunks: list[bytes] = []
-    pos = data.find(b"MTrk", header.end)
-    while pos >= 0:
-        following = data.find(b"MTrk", pos + 8)
+    starts = chunk_starts(data, header)
+    for pos, following in itertools.pairwise([*starts, -1]):
         chunks.append(_rebuild_chunk(buf, pos, following, len(chunks), repairs))
-        pos = following
     if not chunks:
-        raise MidiError("no MTrk track chunk")
+        raise MidiError(reason("no_track"))
     fmt = 1 if len(chunks) > 1 and header.format == 0 else header.format
     head = b"MThd" + b"".join(v.to_bytes(n, "big") for v, n in
                               ((6, 4), (fmt, 2), (len(chunks), 2), (header.division, 2)))
