@@ -1,11 +1,362 @@
-"""Train page: not built yet (a later issue fills it)."""
+"""Train: start, watch, stop and resume background training; compare runs with the baselines.
 
+Training is its own OS process (deeprock.training.jobs); this page only reads run folders, so it
+never imports TensorFlow, and a rerun, a closed tab or an app restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import pandas as pd
 import streamlit as st
 
+from deeprock import settings
+from deeprock.selection import selection_path
+from deeprock.training import charts, jobs, runs
+from deeprock.training.jobs import JobError, TrainRequest
+
+# One line each: what the setting does to the music the model will write.
+HELP = {
+    "arch": "deeprock learns notes, timing and durations together; seed is the original post's "
+            "network (notes only, fixed spacing), kept to compare against.",
+    "data": "A saved selection trains on the guitar tracks you chose on the Dataset health page; "
+            "the whole catalog takes every guitar track.",
+    "seq_len": "Tokens of context the model sees: longer remembers riffs and song sections, "
+               "shorter learns only licks.",
+    "unique_factor": "Windows train only with more distinct tokens than this: higher drops "
+                     "repetitive chugging, too high leaves only solos.",
+    "epochs": "Passes over the training songs: more learns more, until it starts quoting them.",
+    "batch_size": "Windows per step: bigger is faster per epoch (on a GPU) but learns a bit "
+                  "less per pass.",
+    "lr": "How big each learning step is; several rates (space separated) train one run each, "
+          "the post's sweep. Too high gives noise, too low learns nothing.",
+    "units": "Memory cells per LSTM layer: more can hold richer riffs, and needs more songs.",
+    "layers": "Stacked LSTMs: deeper learns phrase structure over notes, slower to train.",
+    "embedding": "Size of each token's learned description: how finely chords are told apart.",
+    "dropout": "Share of connections silenced while training: higher copies training songs less.",
+    "validation_share": "Share of songs held out to judge the model: never learned from.",
+    "min_count": "Chords seen fewer times than this become <unk>: higher forgets rare voicings.",
+    "augment": "Also train on riffs transposed by up to this many semitones: more keys, same "
+               "songs (0: off).",
+    "patience": "Stop after this many epochs without a better validation loss (0: never), "
+                "before the model memorises songs.",
+    "max_minutes": "Time budget: training stops cleanly at the end of the epoch that passes it "
+                   "(0: none).",
+}
+WATCHED, CONFIRM_DELETE, ESTIMATE = "train_watched_run", "train_confirm_delete", "train_estimate"
+STARTED = "train_started"
+
 st.title("Train")
-st.info(
-    "This page is not built yet. It will show background training with live curves, "
-    "stop/resume and learning-rate sweeps. "
-    "Until then, the Home page scans a dataset and shows its counts."
-)
-st.page_link("pages/home.py", label="Back to Home", icon=":material/home:")
+root = jobs.models_root()
+current = settings.load()
+
+
+@st.cache_data(show_spinner=False, ttl=600)
+def gpu_listed() -> bool:
+    return jobs.gpu_available()
+
+
+@st.cache_data(show_spinner=False)
+def tensorflow_devices() -> str:
+    return jobs.describe_devices()
+
+
+def watch(run: str | Path) -> None:
+    st.session_state[WATCHED] = str(run)
+
+
+def reattach() -> None:
+    """After an app restart: the training that holds the machine, else the newest run."""
+    if WATCHED in st.session_state:
+        return
+    active = jobs.active_job()
+    listed = runs.list_runs(root)
+    st.session_state[WATCHED] = (active["run"] if active
+                                 else str(listed[0].path) if listed else None)
+
+
+def recorded_gpu() -> bool:
+    """Whether the newest run trained on a GPU (cheaper than asking TensorFlow)."""
+    listed = runs.list_runs(root)
+    return bool(listed) and "GPU" in listed[0].device.upper()
+
+
+def number(label: str, key: str, value, profile: str, **limits):
+    """A number field keyed by the defaults profile, so that switching profile resets it."""
+    return st.number_input(label, value=value, key=f"{profile}_{key}", help=HELP[key], **limits)
+
+
+def parse_rates(text: str) -> list[float]:
+    try:
+        rates = [float(part) for part in text.replace(",", " ").split()]
+    except ValueError:
+        raise JobError(f"learning rates {text!r} are not numbers: write e.g. 0.002 or "
+                       "0.01 0.001 0.0001") from None
+    if not rates or any(not 0 < rate < 1 for rate in rates):
+        raise JobError(f"learning rates {text!r} must each be between 0 and 1")
+    return rates
+
+
+def request_form(catalog: str) -> tuple[TrainRequest | None, str, str | None]:
+    """The hyperparameter form: (request or None when unusable, run name, button pressed)."""
+    top = st.columns([1, 1, 2])
+    gpu = top[0].toggle("GPU defaults", value=recorded_gpu() or gpu_listed(),
+                        help="Bigger networks and batches a GPU trains in minutes.")
+    arch = top[1].selectbox("Architecture", ["deeprock", "seed"], help=HELP["arch"])
+    profile = f"{'gpu' if gpu else 'cpu'}_{arch}"
+    base = jobs.defaults(catalog, gpu, arch)
+    saved = selection_path(catalog)
+    with st.form("new_run"):
+        # a fresh default name after each start: a new widget key (its state cannot be reset)
+        started = st.session_state.get(STARTED, 0)
+        name = st.text_input("Run name", f"run-{time.strftime('%Y%m%d-%H%M%S')}",
+                             key=f"run_name_{started}",
+                             help="A folder under models/: letters, digits, . _ -")
+        choices = (["Saved selection", "Whole catalog"] if saved.is_file() else ["Whole catalog"])
+        data = st.radio("Data", choices, horizontal=True, help=HELP["data"])
+        a, b, c, d = st.columns(4)
+        with a:
+            seq_len = number("Sequence length", "seq_len", base.seq_len, profile, min_value=2)
+            unique_factor = number("Unique factor", "unique_factor", base.unique_factor, profile,
+                                   min_value=0)
+            epochs = number("Epochs", "epochs", base.epochs, profile, min_value=1)
+            batch_size = number("Batch size", "batch_size", base.batch_size, profile, min_value=1)
+        with b:
+            rates = st.text_input("Learning rate(s)", " ".join(map(repr, base.learning_rates)),
+                                  key=f"{profile}_lr", help=HELP["lr"])
+            units = number("LSTM units", "units", base.units, profile, min_value=1)
+            layers = number("LSTM layers", "layers", base.layers, profile, min_value=1)
+        with c:
+            embedding = number("Embedding size", "embedding", base.embedding, profile,
+                               min_value=1)
+            dropout = number("Dropout", "dropout", base.dropout, profile, min_value=0.0,
+                             max_value=0.9, step=0.05)
+            validation_share = number("Validation share", "validation_share",
+                                      base.validation_share, profile, min_value=0.01,
+                                      max_value=0.9, step=0.05)
+        with d:
+            min_count = number("Min count", "min_count", base.min_count, profile, min_value=1)
+            augment = number("Transpose ± semitones", "augment", base.augment_semitones,
+                             profile, min_value=0, max_value=6)
+            patience = number("Early-stopping patience", "patience", base.patience, profile,
+                              min_value=0)
+        with b:
+            max_minutes = number("Time budget (minutes)", "max_minutes", base.max_minutes,
+                                 profile, min_value=0.0, step=5.0)
+        buttons = st.columns(6)
+        estimate = buttons[0].form_submit_button("Estimate epoch time")
+        start = buttons[1].form_submit_button("Start training", type="primary")
+    pressed = "start" if start else "estimate" if estimate else None
+    if arch == "seed":
+        st.caption("The seed network is the post's: units, layers and embedding are fixed "
+                   "(two LSTMs of 256 over scaled ids).")
+    try:
+        request = TrainRequest(
+            catalog=catalog, selection=str(saved) if data == "Saved selection" else None,
+            arch=arch, seq_len=seq_len, unique_factor=unique_factor, epochs=epochs,
+            batch_size=batch_size, learning_rates=parse_rates(rates), units=units,
+            layers=layers, embedding=embedding, dropout=dropout,
+            validation_share=validation_share, min_count=min_count,
+            augment_semitones=augment, patience=patience, max_minutes=max_minutes)
+    except JobError as error:
+        if pressed:
+            st.error(str(error))
+        return None, name, None
+    return request, name, pressed
+
+
+def start(request: TrainRequest, name: str) -> None:
+    active = jobs.active_job()
+    if active:
+        st.warning(f"Training {active['run']} is running (pid {active['pid']}): one training at "
+                   "a time on this machine. Stop it or wait for it.")
+        st.button(f"Open {active['run']}", key="open_active", on_click=watch,
+                  args=(active["run"],))
+        return
+    try:
+        watch(jobs.start(request, jobs.run_folder(name, root)))
+    except JobError as error:
+        st.error(str(error))
+        return
+    st.session_state[STARTED] = st.session_state.get(STARTED, 0) + 1
+    st.success(f"Started training into {st.session_state[WATCHED]}.")
+
+
+def show_estimate(request: TrainRequest) -> None:
+    with st.spinner("Timing a few batches (loading TensorFlow takes a few seconds)…"):
+        try:
+            found = jobs.estimate(request)
+        except JobError as error:
+            st.error(str(error))
+            return
+    total_minutes = found["epoch_seconds"] * request.epochs * len(request.learning_rates) / 60
+    st.session_state[ESTIMATE] = (
+        f"About {found['epoch_seconds']:.0f} s per epoch ({found['batches_per_epoch']} batches "
+        f"of {found['seconds_per_batch'] * 1000:.0f} ms) on {found['device']}: "
+        f"{request.epochs} epochs x {len(request.learning_rates)} rate(s) ≈ "
+        f"{total_minutes:.1f} minutes.")
+
+
+def progress_panel(folder: Path, state: str, metrics: list[dict]) -> None:
+    """Epoch, ETA and speed from progress.json during an epoch, else from the last epoch."""
+    progress = runs.read_json(folder / runs.PROGRESS)
+    status = runs.read_status(folder)
+    columns = st.columns(4)
+    epoch, epochs = progress.get("epoch", status.get("epoch", 0)), status.get("epochs", 0)
+    columns[0].metric("Epoch", f"{epoch} / {epochs}" if epochs else epoch)
+    eta = progress.get("eta_seconds")
+    columns[1].metric("Epoch ETA", f"{eta:.0f} s" if state == "running" and eta else "-")
+    speed = progress.get("samples_per_second") or (metrics[-1].get("samples_per_second")
+                                                   if metrics else None)
+    columns[2].metric("Samples/s", f"{speed:,.0f}" if speed else "-")
+    best = status.get("best_val_loss")
+    columns[3].metric("Best val loss", f"{best:.3f}" if best is not None else "-")
+    if state == "running" and progress.get("batches"):
+        st.progress(min(progress.get("batch", 0) / progress["batches"], 1.0),
+                    text=f"epoch {epoch}: batch {progress.get('batch', 0)} of "
+                         f"{progress['batches']}")
+    if status.get("device"):
+        cudnn = {True: "cuDNN LSTM kernel", False: "no cuDNN"}.get(status.get("cudnn"), "")
+        st.caption(f"{status['device']} · {status.get('backend', '')} {cudnn}".strip())
+
+
+@st.fragment(run_every=2)
+def watched_run() -> None:
+    """Polls the run folder every 2 s; only this part of the page reruns."""
+    run = st.session_state.get(WATCHED)
+    if not run:
+        st.info("No run yet: fill in the form below and press Start training.")
+        return
+    folder = jobs.shown_folder(run)
+    state = jobs.job_state(run)
+    reason = runs.read_status(folder).get("reason")
+    st.subheader(f"{folder}: {state}")
+    if reason and state != "running":
+        st.caption(reason)
+    metrics = runs.read_metrics(folder)
+    progress_panel(folder, state, metrics)
+    if state in ("running", "starting") and st.button("Stop", key="stop_run",
+                                                      help="Abandon this epoch, keep the last"):
+        jobs.stop(run)
+    if state in ("stopped", "interrupted") and st.button("Resume", key="resume_run",
+                                                         type="primary"):
+        try:
+            jobs.resume(run)
+        except JobError as error:
+            st.error(str(error))
+    if metrics:
+        left, right = st.columns(2)
+        left.plotly_chart(charts.loss_curves(metrics), key="loss_curves")
+        right.plotly_chart(charts.accuracy_curves(metrics), key="accuracy_curves")
+    if state in ("exited", "failed"):
+        st.code(jobs.log_tail(run) or "(log.txt is empty)", language=None)
+
+
+def runs_table(listed: list[runs.RunSummary]) -> None:
+    rows = [{"run": r.name, "arch": r.arch, "status": r.state,
+             "best val loss": _rounded(r.best_val_loss, 3),
+             "perplexity": _rounded(r.perplexity, 1), "epochs": r.epochs,
+             "minutes": round(r.minutes, 1), "device": r.device, "size MB": round(r.size_mb, 1)}
+            for r in listed]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="runs_table")
+    names = [r.name for r in listed]
+    left, right = st.columns([3, 1])
+    chosen = left.selectbox("Run", names, key="chosen_run")
+    with right:
+        st.button("Open", key="open_run", on_click=watch, args=(root / chosen,))
+        if st.button("Delete…", key="delete_run"):
+            st.session_state[CONFIRM_DELETE] = chosen
+    confirm_delete()
+
+
+def confirm_delete() -> None:
+    name = st.session_state.get(CONFIRM_DELETE)
+    if not name:
+        return
+    st.warning(f"Delete run {name} and its models for good?")
+    yes, no = st.columns(2)
+    if yes.button("Yes, delete", key="confirm_delete", type="primary"):
+        st.session_state.pop(CONFIRM_DELETE)
+        try:
+            jobs.delete(root / name, root)
+        except JobError as error:
+            st.error(str(error))
+            return
+        if st.session_state.get(WATCHED) and Path(st.session_state[WATCHED]) == root / name:
+            st.session_state[WATCHED] = None
+        st.rerun()
+    if no.button("Cancel", key="cancel_delete"):
+        st.session_state.pop(CONFIRM_DELETE)
+        st.rerun()
+
+
+def _rounded(value: float, digits: int) -> float | None:
+    return None if math.isnan(value) else round(value, digits)
+
+
+def compare(listed: list[runs.RunSummary]) -> None:
+    with_curves = [r.name for r in listed if r.epochs]
+    if not with_curves:
+        return
+    chosen = st.multiselect("Runs to compare", with_curves, default=with_curves[:4],
+                            key="compare_runs")
+    if chosen:
+        curves = {name: runs.read_metrics(root / name) for name in chosen}
+        st.plotly_chart(charts.validation_overlay(curves), key="overlay")
+
+
+def evaluation(listed: list[runs.RunSummary]) -> None:
+    """Per-head validation figures beside the unigram and trigram baselines, plainly judged."""
+    scored = [r.name for r in listed if r.epochs]
+    if not scored:
+        return
+    name = st.selectbox("Run to evaluate", scored, key="evaluated_run")
+    scores = charts.head_scores(runs.read_metrics(root / name))
+    baselines = runs.read_json(root / name / runs.BASELINES)
+    table = [{"head": charts.HEAD_LABELS[head], "val loss": round(s.loss, 3),
+              "val accuracy": round(s.accuracy, 3), "perplexity": round(s.perplexity, 1)}
+             for head, s in scores.items()]
+    left, right = st.columns(2)
+    left.dataframe(pd.DataFrame(table), hide_index=True, key="head_scores")
+    if baselines:
+        left.caption(f"Baselines on the same {baselines.get('targets', '?')} validation tokens: "
+                     f"unigram perplexity {baselines['unigram_perplexity']:.1f}, interpolated "
+                     f"trigram {baselines['trigram_perplexity']:.1f}.")
+        right.plotly_chart(charts.perplexity_bars(scores, baselines), key="perplexity_bars")
+    judged = charts.verdict(scores, baselines)
+    if judged:
+        beats, sentence = judged
+        (left.success if beats else left.warning)(sentence)
+
+
+reattach()
+watched_run()
+st.divider()
+st.subheader("New run")
+if not Path(current.catalog).is_file():
+    st.info(f"No catalog at {current.catalog}: scan a MIDI folder on the Home page first.")
+else:
+    request, name, pressed = request_form(current.catalog)
+    if request and pressed == "start":
+        start(request, name)
+    elif request and pressed == "estimate":
+        show_estimate(request)
+    if st.session_state.get(ESTIMATE):
+        st.info(st.session_state[ESTIMATE])
+with st.expander("Devices"):
+    st.write("An NVIDIA GPU is listed by nvidia-smi." if gpu_listed()
+             else "No NVIDIA GPU listed by nvidia-smi: training runs on the CPU.")
+    if st.button("Ask TensorFlow (a few seconds)", key="detect_devices"):
+        st.write(tensorflow_devices())
+listed = runs.list_runs(root)
+if listed:
+    st.divider()
+    st.subheader("Runs")
+    runs_table(listed)
+    st.subheader("Validation loss")
+    compare(listed)
+    st.subheader("Did it learn anything?")
+    evaluation(listed)

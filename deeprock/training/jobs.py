@@ -1,7 +1,8 @@
 """Background training for the app: one OS process per run, the run folder its only channel.
 
     run = start(defaults(gpu=False), "models/first")     # python -m deeprock.cli train ...
-    job_state(run)      # starting | running | finished | stopped | failed | interrupted | exited
+    job_state(run)      # starting | running | stopping | stopped | finished | failed
+                        # | interrupted | exited
     stop(run); resume(run); delete(run)
 
 Never a thread inside Streamlit: the trainer runs in its own session (start_new_session), so it
@@ -33,6 +34,7 @@ from deeprock.training.split import DataSettings
 JOB = "job.json"  # this module's launch record in the run folder: pid, command, start time
 LOG_TAIL_LINES = 12
 ESTIMATE_TIMEOUT_SECONDS = 600
+BUSY_STATES = ("starting", "running", "stopping")  # a process works on the run folder
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _children: dict[int, subprocess.Popen] = {}  # launched here, reaped when polled (no zombies)
 
@@ -207,8 +209,9 @@ def _reap() -> None:
 
 def job_state(run: str | os.PathLike) -> str:
     """status.json's state (a sweep's: its latest member's while its process lives); "starting"
-    from launch until the trainer writes its status, "exited" when the process ended before (the
-    log says why: usually refused arguments)."""
+    from launch until the trainer writes its status, "stopping" from its "stopped" until its
+    process is gone, "exited" when the process ended before any status (the log says why:
+    usually refused arguments)."""
     _reap()
     run = Path(run)
     status, launch = runs.read_status(shown_folder(run)), runs.read_json(run / JOB)
@@ -219,6 +222,8 @@ def job_state(run: str | os.PathLike) -> str:
         return "exited"
     if launched_alive and not (run / runs.STATUS).exists():
         return "running"  # a sweep between two members
+    if launched_alive and status["state"] == "stopped":
+        return "stopping"  # saved and marked, the process not yet gone: no Resume yet
     return status["state"]
 
 
@@ -242,10 +247,9 @@ def stop(run: str | os.PathLike) -> bool:
 
 def wait(run: str | os.PathLike, timeout_seconds: float = 60.0) -> str:
     """The run's state once its process has ended (or whatever it is at the deadline)."""
-    deadline = time.monotonic() + timeout_seconds
-    while time.monotonic() < deadline and (
-            job_state(run) in ("running", "starting")
-            or runs.pid_alive(runs.read_json(Path(run) / JOB).get("pid"))):
+    deadline, launched = time.monotonic() + timeout_seconds, runs.read_json(Path(run) / JOB)
+    while time.monotonic() < deadline and (job_state(run) in BUSY_STATES
+                                           or runs.pid_alive(launched.get("pid"))):
         time.sleep(0.2)
     return job_state(run)
 
@@ -268,7 +272,7 @@ def delete(run: str | os.PathLike, root: Path | None = None) -> None:
         raise JobError(f"{run} holds no run (no config.json or status.json): not deleted")
     active = active_job()
     if (active and _within(active.get("run", ""), run)) or any(
-            job_state(folder) in ("running", "starting") for folder in folders):
+            job_state(folder) in BUSY_STATES for folder in folders):
         raise JobError(f"{run.name} is training now: stop it before deleting it")
     shutil.rmtree(run)
 

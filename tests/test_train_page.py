@@ -1,0 +1,161 @@
+"""The Train page through AppTest: start a tiny job, see its progress, stop it, resume it, a
+second Start, a killed job shown as interrupted, the runs table, the verdict against the
+trigram, delete; per-head scores."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from deeprock import demo, settings
+from deeprock.scan import scan
+from deeprock.training import charts, jobs, runs
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {"LSTM units": 16, "Embedding size": 8, "Sequence length": 16, "LSTM layers": 1,
+        "Epochs": 300, "Early-stopping patience": 0}
+
+
+@pytest.fixture
+def page_env(tmp_path, monkeypatch) -> Path:
+    """A 20-file catalog named by the settings, runs and lock in tmp_path; jobs stopped after."""
+    folder = tmp_path / "demo"
+    demo.generate(folder, files=20, seed=1)
+    catalog = tmp_path / "catalog.sqlite"
+    scan([str(folder)], str(catalog), jobs=1)
+    monkeypatch.setenv("DEEPROCK_SETTINGS", str(tmp_path / "settings.json"))
+    monkeypatch.setenv("DEEPROCK_TRAIN_LOCK", str(tmp_path / "train.lock"))
+    monkeypatch.setenv("DEEPROCK_MODELS", str(tmp_path / "models"))
+    monkeypatch.chdir(ROOT)
+    settings.save(settings.Settings(str(folder), str(catalog)))
+    yield tmp_path / "models"
+    active = jobs.active_job()
+    if active:
+        jobs.stop(active["run"])
+        jobs.wait(active["run"], 60)
+
+
+def open_page() -> AppTest:
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    app.switch_page("pages/train.py").run()
+    assert not app.exception, app.exception
+    return app
+
+
+def rerun_until(app: AppTest, condition, seconds: float = 90.0, what: str = "") -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        app.run()
+        assert not app.exception, app.exception
+        if condition(app):
+            return
+        time.sleep(0.5)
+    pytest.fail(f"page never showed {what}: {[h.value for h in app.subheader]}")
+
+
+def heading(app: AppTest) -> str:
+    return app.subheader[0].value
+
+
+def metric(app: AppTest, label: str) -> str:
+    return next(m.value for m in app.metric if m.label == label)
+
+
+def button(app: AppTest, label: str):
+    return next(b for b in app.button if b.label == label)
+
+
+def test_start_progress_stop_resume_delete(page_env):
+    app = open_page()
+    assert "No run yet" in app.info[0].value
+    for label, value in TINY.items():
+        next(n for n in app.number_input if n.label == label).set_value(value)
+    next(t for t in app.text_input if t.label == "Run name").set_value("tiny")
+    button(app, "Start training").click().run()
+    assert not app.exception, app.exception
+    assert any("Started training" in s.value for s in app.success)
+    run = page_env / "tiny"
+    rerun_until(app, lambda a: heading(a).endswith(": running")
+                and metric(a, "Samples/s") != "-", what="a running epoch and its speed")
+
+    button(app, "Start training").click().run()  # a second Start names the active run
+    assert any(f"Training {run} is running" in w.value for w in app.warning)
+    button(app, f"Open {run}").click().run()
+    assert heading(app).startswith(str(run))
+
+    button(app, "Stop").click().run()
+    rerun_until(app, lambda a: heading(a).endswith(": stopped"), what="stopped")
+    stopped_at = runs.read_status(run)["epoch"]
+    assert stopped_at >= 1
+    rerun_until(app, lambda a: len(a.get("plotly_chart")) >= 2, what="the curves")
+
+    first_pid = runs.read_json(run / jobs.JOB)["pid"]
+    button(app, "Resume").click().run()
+    assert not app.error, app.error[0].value
+    rerun_until(app, lambda a: heading(a).endswith(": running")
+                and runs.read_status(run).get("pid") not in (None, first_pid),
+                what="the resumed run")  # test_jobs checks the epochs that follow
+    os.kill(runs.read_status(run)["pid"], signal.SIGKILL)  # a crash, or the machine rebooting
+    rerun_until(app, lambda a: heading(a).endswith(": interrupted"), what="interrupted")
+    assert any(b.label == "Resume" for b in app.button)
+    epochs = [row["epoch"] for row in runs.read_metrics(run)]
+    assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) >= stopped_at
+
+    table = app.dataframe[0].value
+    assert list(table["run"]) == ["tiny"] and list(table["status"]) == ["interrupted"]
+    judged = [m.value for m in [*app.warning, *app.success] if "interpolated trigram" in m.value]
+    assert judged and "perplexity" in judged[0]
+
+    button(app, "Delete…").click().run()
+    assert any("Delete run tiny" in w.value for w in app.warning)
+    button(app, "Yes, delete").click().run()
+    assert not app.exception, app.exception
+    assert not run.exists()
+    assert "No run yet" in app.info[0].value
+
+
+def test_restart_reattaches_to_an_interrupted_run_and_offers_resume(page_env):
+    run = page_env / "killed"
+    run.mkdir(parents=True)
+    runs.write_json(run / runs.CONFIG, {"format": 1, "model": {"arch": "deeprock"}})
+    runs.write_json(run / runs.STATUS, {"state": "running", "pid": 2**22 + 11, "epoch": 1,
+                                        "epochs": 5, "started": 1.0, "updated": 2.0})
+    runs.write_metrics(run, [{"epoch": 1, "loss": 5.0, "val_loss": 4.5,
+                              "val_next_token_loss": 3.0, "val_next_token_accuracy": 0.2}])
+    app = open_page()
+    assert heading(app) == f"{run}: interrupted"
+    assert any(b.label == "Resume" for b in app.button)
+    assert list(app.dataframe[0].value["status"]) == ["interrupted"]
+
+
+def test_bad_learning_rates_are_refused_on_the_page(page_env):
+    app = open_page()
+    app.text_input(key="cpu_deeprock_lr").set_value("fast")
+    button(app, "Start training").click().run()
+    assert any("are not numbers" in e.value for e in app.error)
+    assert not page_env.exists() or not any(page_env.iterdir())
+
+
+def test_head_scores_and_verdict_against_the_trigram():
+    deeprock_rows = [{"epoch": 1, "val_loss": 9.0, "val_next_token_loss": 3.0,
+                      "val_next_token_accuracy": 0.3, "val_next_delta_loss": 1.0,
+                      "val_next_delta_accuracy": 0.7, "val_next_duration_loss": 1.5,
+                      "val_next_duration_accuracy": 0.6},
+                     {"epoch": 2, "val_loss": math.nan}]
+    scores = charts.head_scores(deeprock_rows)
+    assert set(scores) == {"next_token", "next_delta", "next_duration"}
+    assert scores["next_token"].perplexity == pytest.approx(math.exp(3.0))
+    beats, sentence = charts.verdict(scores, {"trigram_perplexity": 25.0})
+    assert beats and "beats" in sentence
+    seed = charts.head_scores([{"epoch": 1, "val_loss": 4.0, "val_accuracy": 0.1},
+                               {"epoch": 2, "val_loss": 3.5, "val_accuracy": 0.15}])
+    assert list(seed) == ["next_token"] and seed["next_token"].accuracy == 0.15
+    beats, sentence = charts.verdict(seed, {"trigram_perplexity": 20.0})
+    assert not beats and "does not beat" in sentence
+    assert charts.verdict(seed, {}) is None and charts.head_scores([]) == {}
