@@ -274,6 +274,9 @@ def test_silent_render_and_unusable_soundfont_are_errors(fluidsynth_ready, tmp_p
     with pytest.raises(audio.AudioError, match="Failed to load"):
         audio.render_wav(riff_path, tmp_path / "riff.wav",
                          soundfont=fake_soundfont(tmp_path / "broken.sf2"))
+    with pytest.raises(audio.AudioError, match="took more than"):
+        audio.render_wav(riff_path, tmp_path / "riff.wav", timeout_s=0.001)
+    assert not list(tmp_path.glob("*.wav")) and not list(tmp_path.glob(".riff.wav*"))
     not_midi = tmp_path / "notes.mid"
     not_midi.write_bytes(b"not a midi file at all")
     with pytest.raises(audio.AudioError, match=r"notes\.mid"):
