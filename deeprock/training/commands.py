@@ -62,6 +62,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                                                       "another")
     evaluate.add_argument("--unique-factor", type=int, help="default: the run's")
     evaluate.add_argument("--max-windows", type=int, default=0, help="cap (0: all)")
+    evaluate.add_argument("--targets", choices=("all", "last"), default="all",
+                          help="last: only the token after each window, as the seed is scored")
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(run=_evaluate)
 
@@ -143,7 +145,8 @@ def _evaluate(args: argparse.Namespace) -> int:
                        f"{args.catalog} first")
     try:
         result = evaluate_run(Path(args.model), args.catalog, seq_len=args.seq_len,
-                              unique_factor=args.unique_factor, max_windows=args.max_windows)
+                              unique_factor=args.unique_factor, max_windows=args.max_windows,
+                              targets=args.targets)
     except (EvaluationError, ValueError, OSError) as error:
         raise CliError(str(error)) from error
     _print(result, args.json)

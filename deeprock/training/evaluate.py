@@ -41,7 +41,10 @@ def load_run(run: Path) -> tuple[RunConfig, RunVocabulary, Path]:
 
 
 def evaluate_run(run: Path, catalog_path: str, seq_len: int | None = None,
-                 unique_factor: int | None = None, max_windows: int = 0) -> dict:
+                 unique_factor: int | None = None, max_windows: int = 0,
+                 targets: str = "all") -> dict:
+    """targets "last": only the token after each window (every kept window), as the seed is
+    scored, so a sequence model and the seed can be compared on the very same predictions."""
     config, vocabulary, model_path = load_run(Path(run))
     seq_len = seq_len or config.data.seq_len
     if config.model.arch == "seed" and seq_len != config.data.seq_len:
@@ -54,15 +57,16 @@ def evaluate_run(run: Path, catalog_path: str, seq_len: int | None = None,
     if not streams:
         raise EvaluationError(f"catalog {catalog_path} has no guitar track with tokens")
     side = encode(streams, lookup)
-    starts = _scored_starts(side, seq_len, unique_factor, config.model.arch, max_windows)
+    scoring = "seed" if targets == "last" else config.model.arch
+    starts = _scored_starts(side, seq_len, unique_factor, scoring, max_windows)
     if not len(starts):
         raise EvaluationError(f"catalog {catalog_path} has no window of {seq_len} tokens with "
                               f"more than {unique_factor} distinct")
     from deeprock.training.models import load_model
 
     model = load_model(str(model_path))
-    heads = score(model, side, starts, seq_len, config.model.arch)
-    targets = window_targets(starts, seq_len, config.model.arch)
+    heads = score(model, side, starts, seq_len, config.model.arch, last_only=targets == "last")
+    targets = window_targets(starts, seq_len, scoring)
     token = heads["next_token"]
     return {"windows": len(starts), "loss": token["loss"], "accuracy": token["accuracy"],
             "perplexity": token["perplexity"],
@@ -83,7 +87,8 @@ def _scored_starts(side: Side, seq_len: int, unique_factor: int, arch: str,
     return starts
 
 
-def score(model, side: Side, starts: np.ndarray, seq_len: int, arch: str) -> dict:
+def score(model, side: Side, starts: np.ndarray, seq_len: int, arch: str,
+          last_only: bool = False) -> dict:
     """Loss (mean negative log-likelihood), accuracy and perplexity of each head."""
     from deeprock.training.batches import WindowBatches
 
@@ -94,6 +99,9 @@ def score(model, side: Side, starts: np.ndarray, seq_len: int, arch: str) -> dic
         predicted = model.predict_on_batch(x)
         if arch == "seed":
             predicted, y = {"next_token": predicted}, {"next_token": y}
+        elif last_only:
+            predicted = {head: p[:, -1:] for head, p in predicted.items()}
+            y = {head: t[:, -1:] for head, t in y.items()}
         for head, probabilities in predicted.items():
             truth = np.asarray(y[head]).ravel()
             flat = np.asarray(probabilities).reshape(len(truth), -1)

@@ -53,6 +53,7 @@ class RunRecorder(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
         self.batches.set_epoch(epoch)
         self.epoch, self.epoch_start, self.last_progress = epoch, time.monotonic(), 0.0
+        self.epoch_cpu = time.process_time()
 
     def on_train_batch_end(self, batch: int, logs=None) -> None:
         loss = float((logs or {}).get("loss", 0.0))
@@ -95,6 +96,8 @@ class RunRecorder(keras.callbacks.Callback):
         samples = self.batches.windows
         row = {"epoch": epoch + 1, **{k: float(v) for k, v in sorted(logs.items())},
                "lr": self._learning_rate(), "seconds": seconds,
+               # on a shared machine the CPU time, not the wall clock, says what it cost
+               "cpu_seconds": time.process_time() - self.epoch_cpu,
                "samples_per_second": samples / seconds,
                "tokens_per_second": samples * self.tokens_per_window / seconds}
         best = self.status.get("best_val_loss")
