@@ -17,7 +17,10 @@ PYTEST_ARGS ?=
 DEMO_DIR := data/demo
 DEMO_CATALOG := data/demo.sqlite
 
-RUNTIME_STAMP := $(VENV)/.stamp-runtime
+# GPU=1: TensorFlow with its CUDA wheels (requirements-gpu.txt) instead of the CPU build.
+GPU ?=
+REQUIREMENTS := $(if $(GPU),requirements-gpu.txt,requirements.txt)
+RUNTIME_STAMP := $(VENV)/.stamp-runtime$(if $(GPU),-gpu)
 DEV_STAMP := $(VENV)/.stamp-dev
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -29,7 +32,7 @@ PIP := $(VENV)/bin/python -m pip
 
 help:
 	@echo "DeepRock Studio"
-	@echo "  make run           start the app on the demo dataset (PORT=$(PORT))"
+	@echo "  make run           start the app on the demo dataset (PORT=$(PORT); GPU=1 for CUDA)"
 	@echo "  make test          lint, then run the whole test suite (PYTEST_ARGS=...)"
 	@echo "  make lint          ruff check"
 	@echo "  make bench         run bench/bench_*.py"
@@ -51,9 +54,9 @@ $(VENV)/bin/python:
 	@"$(PYTHON)" -m venv $(VENV) || { rm -rf $(VENV); \
 	  echo "error: venv creation failed; on Debian: apt-get install python3-venv" >&2; exit 1; }
 
-$(RUNTIME_STAMP): requirements.txt pyproject.toml | $(VENV)/bin/python
-	@echo "Installing requirements.txt into $(VENV)"
-	@$(PIP) install -q -r requirements.txt
+$(RUNTIME_STAMP): $(REQUIREMENTS) requirements.txt pyproject.toml | $(VENV)/bin/python
+	@echo "Installing $(REQUIREMENTS) into $(VENV)"
+	@$(PIP) install -q -r $(REQUIREMENTS)
 	@$(PIP) install -q -e . --no-deps
 	@touch $@
 
