@@ -52,6 +52,11 @@ class GalleryEntry:
             return None
 
 
+def riffs_root() -> Path:
+    """Where the gallery lives: data/riffs, or $DEEPROCK_RIFFS (tests, several checkouts)."""
+    return Path(os.environ.get("DEEPROCK_RIFFS", DEFAULT_ROOT))
+
+
 def riff_name(text: str) -> str:
     """A folder name from what the user typed: letters, digits, '-', '_'; never empty."""
     name = re.sub(r"[^A-Za-z0-9_-]+", "_", text.strip()).strip("_-")[:MAX_NAME]

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from deeprock.generation.inference import broadcast_state, numpy_network
 from deeprock.generation.primers import Primer
@@ -188,7 +189,10 @@ def generate(run: LoadedRun, primer: Primer, request: GenerationRequest) -> Gene
         messages.append(f"{unknown} of {len(primer.riff)} primer tokens are not in the run's "
                         "vocabulary: the model reads them as <unk>")
     rngs = variation_generators(request.seed, request.variations, request.first_variation)
-    ids, deltas, durations = _sample(run, primer.riff, request, rngs)
+    # one BLAS thread: these products are too small to share, and OpenBLAS threads that
+    # spin-wait on a busy 2-core machine made every step several times slower
+    with threadpool_limits(limits=1, user_api="blas"):
+        ids, deltas, durations = _sample(run, primer.riff, request, rngs)
     riffs = [_riff(run, primer.riff, ids[v], deltas[v], durations[v], request)
              for v in range(request.variations)]
     return GenerationResult(riffs, messages, time.perf_counter() - started, primer)

@@ -74,7 +74,7 @@ def _stream_riff(tokens: list[str], delta: np.ndarray, duration: np.ndarray) -> 
     return Riff(tokens, delta, np.maximum(np.asarray(duration, np.int64), 1))
 
 
-def _open(catalog_path: str):
+def open_run_catalog(catalog_path: str):
     from deeprock.catalog import Catalog, CatalogError
 
     if not os.path.isfile(catalog_path):
@@ -90,7 +90,7 @@ def window_primer(catalog_path: str, train_files: list[tuple[str, str]],
                   rng: np.random.Generator, tokens: int) -> Primer:
     """A random window of `tokens` tokens from one of the run's training tracks."""
     wanted = {tuple(key) for key in train_files}
-    with _open(catalog_path) as catalog:
+    with open_run_catalog(catalog_path) as catalog:
         keys = catalog.file_keys()
         names = catalog.vocabulary.tokens
         streams = [s for s in catalog.streams() if keys.get(s.file_id) in wanted
@@ -109,7 +109,7 @@ def window_primer(catalog_path: str, train_files: list[tuple[str, str]],
 
 def song_primer(catalog_path: str, song: str, tokens: int) -> Primer:
     """The opening `tokens` tokens of a catalog song's first guitar track (path or part of it)."""
-    with _open(catalog_path) as catalog:
+    with open_run_catalog(catalog_path) as catalog:
         exact = [f for f in catalog.files_matching(song, limit=50) if f["path"] == song]
         matches = exact or catalog.files_matching(song, limit=50)
         if not matches:

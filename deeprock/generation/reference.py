@@ -1,0 +1,102 @@
+"""What a riff is measured against: its run's training songs, and how much unseen songs copy.
+
+    reference = dataset_reference(run)            # reads split.json's files from the catalog
+    reference.stats                               # stats.dataset_stats of the training side
+    reference.longest_copy(riff)                  # the generated part's longest verbatim copy
+    reference.validation_copy                     # the same figure for validation songs
+
+The copy figure of a riff only counts its generated part (a primer is copied by definition).
+As a reference, validation songs are cut into chunks of a riff's length and each chunk's
+longest copy from the training songs is taken: a riff should not copy more than the median
+unseen real song does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from deeprock.generation.copyindex import CopyIndex
+from deeprock.generation.riff import Riff
+from deeprock.generation.stats import RUN_CHUNK_TOKENS, dataset_stats
+
+
+@dataclass
+class DatasetReference:
+    stats: dict
+    index: CopyIndex
+    token_ids: dict[str, int]
+    validation_copy: float  # median over validation chunks of RUN_CHUNK_TOKENS
+    validation_copy_p90: float
+
+    def longest_copy(self, riff: Riff) -> int:
+        generated = riff.generated().tokens
+        ids = np.array([self.token_ids.get(t, -1) for t in generated], np.int64)
+        # a token the training side never had cannot be part of a copy: split there
+        pieces = np.split(ids, np.flatnonzero(ids < 0))
+        return max((self.index.longest_copy(p[p >= 0]) for p in pieces if len(p[p >= 0])),
+                   default=0)
+
+
+def _sides(catalog_path: str, split: dict) -> tuple[list, list, list[str]]:
+    from deeprock.generation.primers import open_run_catalog
+
+    train = {tuple(key) for key in split.get("train_files", [])}
+    validation = {tuple(key) for key in split.get("validation_files", [])}
+    with open_run_catalog(catalog_path) as catalog:
+        keys = catalog.file_keys()
+        streams = [s for s in catalog.streams() if len(s.ids)]
+        tokens = catalog.vocabulary.tokens
+    return ([s for s in streams if keys.get(s.file_id) in train],
+            [s for s in streams if keys.get(s.file_id) in validation], tokens)
+
+
+def dataset_reference(run, catalog_path: str | None = None) -> DatasetReference:
+    """The run's training side (statistics, copy index) and the validation copy figure."""
+    from deeprock.training.runs import read_json
+
+    split = read_json(run.path / "split.json")
+    train, validation, tokens = _sides(catalog_path or run.config.catalog, split)
+    index = CopyIndex([s.ids for s in train])
+    stats = dataset_stats([s.ids for s in train], tokens, [s.delta for s in train])
+    chunks = [stream.ids[start:start + RUN_CHUNK_TOKENS] for stream in validation
+              for start in range(0, max(len(stream.ids) - RUN_CHUNK_TOKENS, 0) + 1,
+                                 RUN_CHUNK_TOKENS)]
+    copies = [index.longest_copy(chunk) for chunk in chunks]
+    return DatasetReference(stats, index, {token: i for i, token in enumerate(tokens)},
+                            float(np.median(copies)) if copies else float("nan"),
+                            float(np.percentile(copies, 90)) if copies else float("nan"))
+
+
+def comparison_rows(riff_stats: dict, reference: DatasetReference | None,
+                    copied: int | None) -> list[dict]:
+    """The riff's statistics beside the dataset's, one row per figure, for a table."""
+    from deeprock.generation.stats import pitch_class_distance
+
+    dataset = reference.stats if reference is not None else {}
+
+    def shown(value):
+        if isinstance(value, float):
+            return f"{value:.2f}"
+        return "-" if value is None else str(value)
+
+    keys = [("pitch_range", "pitch range (MIDI)"), ("notes_per_bar", "notes per bar"),
+            ("chord_share", "share of chords"), ("distinct_per_32", "distinct tokens per 32"),
+            ("longest_repeat", "longest run of one token")]
+    rows = [{"figure": label, "riff": shown(riff_stats.get(key)),
+             "dataset": shown(dataset.get(key))} for key, label in keys]
+    rows[-1]["dataset"] = (f"p99 over {RUN_CHUNK_TOKENS}-token chunks: "
+                           f"{shown(dataset.get('longest_repeat_p99'))}")
+    rows.append({"figure": "distinct time gaps", "riff": shown(riff_stats.get("distinct_gaps")),
+                 "dataset": "-"})
+    if reference is not None:
+        distance = pitch_class_distance(riff_stats["pitch_class_histogram"],
+                                        dataset["pitch_class_histogram"])
+        rows.append({"figure": "pitch-class distance to the dataset", "riff": shown(distance),
+                     "dataset": "0"})
+        rows.append({"figure": "longest copy from training (generated part)",
+                     "riff": shown(copied),
+                     "dataset": f"validation songs: median {shown(reference.validation_copy)}, "
+                                f"p90 {shown(reference.validation_copy_p90)}"})
+    return rows
