@@ -7,6 +7,7 @@ default) both fingerings are computed on the same chords: the difficulty of each
 per onset), the share of tracks where the DP is easier / not harder, how often the two put a note
 on the same string and fret, and the time per 1,000 notes of each. No human fingering exists for
 these files, so the difficulty score is the yardstick.
+Times are CPU seconds of this process (time.process_time): the machine is shared.
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "de
 
 
 def compare_track(chords: list[list[int]], tuning: tuple[int, ...]) -> dict:
-    started = time.perf_counter()
+    started = time.process_time()
     dp = fret_chords(chords, tuning)
-    dp_seconds = time.perf_counter() - started
-    started = time.perf_counter()
+    dp_seconds = time.process_time() - started
+    started = time.process_time()
     rule = lowest_fret(chords, tuning)
-    rule_seconds = time.perf_counter() - started
+    rule_seconds = time.process_time() - started
     same = sum(a == b for da, ra in zip(dp.positions, rule.positions, strict=True)
                for a, b in zip(da, ra, strict=True))
     return {"notes": sum(len(c) for c in chords), "same": same, "dp": dp.difficulty,
@@ -75,7 +76,7 @@ def report(rows: list[dict], args: argparse.Namespace) -> None:
     print(f"notes on the same string and fret: {sum(r['same'] for r in rows) / notes:.1%}")
     for name in ("dp", "rule"):
         seconds = sum(r[f"{name}_seconds"] for r in rows)
-        print(f"{name}: {seconds:.2f} s in all, {1000 * seconds / notes * 1000:.1f} ms per "
+        print(f"{name}: {seconds:.2f} CPU s in all, {1000 * seconds / notes * 1000:.1f} ms per "
               f"1,000 notes")
 
 
