@@ -15,9 +15,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from deeprock.guitar_context import (
+    FRETBOARD_FEATURES,
+    ROLE_FEATURES,
+    fretboard_features,
+    role_features,
+)
 from deeprock.midi import Song, Track
 
-FEATURE_NAMES = (
+BASE_FEATURES = (
     # pitch: a guitar sounds from E2 (40) to about E6 (88)
     "pitch_min", "pitch_q10", "pitch_median", "pitch_q90", "pitch_max", "pitch_std",
     "below_e2_share", "above_e6_share", "distinct_pitches", "distinct_pitch_classes",
@@ -43,6 +49,10 @@ FEATURE_NAMES = (
     # place among the song's pitched tracks
     "pitch_rank", "pitched_tracks", "song_note_share",
 )
+# measured one by one on unseen artists (bench/RESULTS.md); the model reads them in this order
+FEATURE_GROUPS = {"base": BASE_FEATURES, "role": ROLE_FEATURES,
+                  "fretboard": FRETBOARD_FEATURES}
+FEATURE_NAMES = tuple(name for group in FEATURE_GROUPS.values() for name in group)
 STRUM_WINDOW_BEATS = 1 / 16
 GRID_TOLERANCE_BEATS = 0.02
 GUITAR_LOW, GUITAR_HIGH = 40, 88
@@ -89,6 +99,8 @@ def track_features(song: Song, track: Track) -> np.ndarray:
     values |= _velocity(notes["velocity"])
     values |= _motion(notes["start"], pitch, onsets, tpb)
     values |= _context(song, track)
+    values |= role_features(song, track)
+    values |= fretboard_features(pitch, onsets.chord)
     return np.array([values[name] for name in FEATURE_NAMES], dtype=np.float64)
 
 

@@ -1,32 +1,41 @@
 """Train the guitar-inference model and export it as JSON trees (no pickle).
 
     .venv/bin/python scripts/train_guitar_model.py [--corpus DIR] [--out deeprock/guitar_model.json]
+        [--labels labels.json ...] [--groups base,role,fretboard] [--evaluate-only]
 
 Labels come from the corpus's own metadata: every non-drum track whose program is known is a
-guitar when the program is GM 24-31. Cross-validation folds are split by file, so no file
-lends tracks to both sides, and the report is printed as markdown. The final model is fitted on
-every labelled track, checked against deeprock.guitar's numpy evaluator, and written. Seeds are
-fixed: the same corpus gives the same JSON. scikit-learn is a dev dependency only.
+guitar when the program is GM 24-31 (its program and name are never features). `--labels` adds
+the tracks a user accepted or rejected on the Dataset health page (`deeprock labels --export`).
+Cross-validation folds are grouped by artist (the folder above the song in letter/artist/song.mid),
+so the figures are those of artists the model never saw; the report is printed as markdown, with
+`--groups` measuring a subset of the feature groups. The final model is fitted on every labelled
+track, checked against deeprock.guitar's numpy evaluator, and written. Seeds are fixed and
+fitting is single-threaded: the same corpus gives the same JSON. scikit-learn is a dev
+dependency only.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
+from threadpoolctl import threadpool_limits
 
-from deeprock import guitar, midi, scan
+from deeprock import guitar, labels, midi, scan
 from deeprock.atomic import write_atomic
-from deeprock.guitar_features import FEATURE_NAMES, track_features
+from deeprock.guitar_features import FEATURE_GROUPS, FEATURE_NAMES, track_features
 
 ROOT = Path(__file__).resolve().parents[1]
-SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+SWEEP = (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 @dataclass(frozen=True)
@@ -52,36 +61,79 @@ class TrainConfig:
 @dataclass
 class LabelledSet:
     features: np.ndarray  # one row per track
-    guitar: np.ndarray  # bool: program 24-31
-    files: np.ndarray  # the file each track came from: the cross-validation group
+    guitar: np.ndarray  # bool: program 24-31, or the user's label
+    files: np.ndarray  # the file each track came from
+    artists: np.ndarray  # the folder above each file: the cross-validation group
     tracks: list[str]  # "file #chunk ch program 'name'" for the report
+
+    def __add__(self, other: LabelledSet) -> LabelledSet:
+        return LabelledSet(*(np.concatenate((a, b)) for a, b in (
+            (self.features, other.features), (self.guitar, other.guitar),
+            (self.files, other.files), (self.artists, other.artists))),
+            self.tracks + other.tracks)
+
+
+def _make_set(rows: list, guitars: list, files: list[str], tracks: list[str]) -> LabelledSet:
+    artists = [os.path.dirname(path) or path for path in files]
+    return LabelledSet(np.array(rows).reshape(-1, len(FEATURE_NAMES)), np.array(guitars, bool),
+                       np.array(files), np.array(artists), tracks)
 
 
 def labelled_tracks(corpus: Path) -> LabelledSet:
     """Every non-drum track with a known program, from every MIDI file under corpus."""
-    rows, labels, files, tracks = [], [], [], []
+    rows, guitars, files, tracks = [], [], [], []
     for path in scan.find_midi_files(str(corpus), problems=[]):
         song = midi.load(corpus / path)
         for track in song.tracks:
             if track.is_drum or track.program is None:
                 continue
             rows.append(track_features(song, track))
-            labels.append(track.program in guitar.GUITAR_PROGRAMS)
+            guitars.append(track.program in guitar.GUITAR_PROGRAMS)
             files.append(path)
             tracks.append(f"{path} #{track.index} ch{track.channel + 1} "
                           f"program {track.program} {track.name[:30]!r}")
     if not rows:
         raise SystemExit(f"{corpus}: no labelled tracks (no MIDI files with programs)")
-    return LabelledSet(np.array(rows), np.array(labels), np.array(files), tracks)
+    return _make_set(rows, guitars, files, tracks)
 
 
-def cross_validate(data: LabelledSet, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Out-of-fold P(guitar) for every track, and each track's fold number."""
+def user_labelled_tracks(path: Path) -> LabelledSet:
+    """The tracks of a `deeprock labels --export` file whose MIDI file is still where it was
+    and still has the same bytes (the labels are keyed by content hash)."""
+    try:
+        entries = labels.read_export(path)
+    except ValueError as error:
+        raise SystemExit(str(error)) from error
+    rows, guitars, files, tracks = [], [], [], []
+    for entry in entries:
+        file = entry.get("path") or ""
+        try:
+            data = Path(file).read_bytes()
+        except OSError:
+            continue
+        if hashlib.md5(data).hexdigest() != entry["md5"]:
+            continue
+        song = midi.load_bytes(data, file)
+        track = next((t for t in song.tracks if (t.index, t.channel) ==
+                      (entry["index"], entry["channel"])), None)
+        if track is not None and not track.is_drum:
+            rows.append(track_features(song, track))
+            guitars.append(entry["guitar"])
+            files.append(file)
+            tracks.append(f"{file} #{track.index} ch{track.channel + 1} user label")
+    print(f"{path}: {len(rows)} of {len(entries)} user labels found on disk", file=sys.stderr)
+    return _make_set(rows, guitars, files, tracks)
+
+
+def cross_validate(data: LabelledSet, config: TrainConfig,
+                   columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold P(guitar) for every track (folds grouped by artist), and each track's fold."""
     splitter = StratifiedGroupKFold(config.folds, shuffle=True, random_state=config.seed)
     probability, fold_of = np.zeros(len(data.guitar)), np.zeros(len(data.guitar), np.int64)
-    for fold, (train, test) in enumerate(splitter.split(data.features, data.guitar, data.files)):
-        model = config.classifier().fit(data.features[train], data.guitar[train])
-        probability[test] = model.predict_proba(data.features[test])[:, 1]
+    features = data.features[:, columns]
+    for fold, (train, test) in enumerate(splitter.split(features, data.guitar, data.artists)):
+        model = config.classifier().fit(features[train], data.guitar[train])
+        probability[test] = model.predict_proba(features[test])[:, 1]
         fold_of[test] = fold
     return probability, fold_of
 
@@ -99,27 +151,30 @@ def report(data: LabelledSet, probability: np.ndarray, fold_of: np.ndarray) -> d
     """Print the markdown tables; return the pooled scores at the model's threshold."""
     threshold = guitar.INFERRED_THRESHOLD
     predicted = probability >= threshold
-    print(f"\n{len(data.guitar)} labelled tracks from {len(set(data.files))} files, "
-          f"{np.count_nonzero(data.guitar)} guitars; {fold_of.max() + 1} folds split by file; "
-          f"guitar when p >= {threshold}\n")
-    print("| fold | files | tracks | guitars | precision | recall | F1 |")
-    print("|---|---|---|---|---|---|---|")
+    auc = round(float(roc_auc_score(data.guitar, probability)), 4)
+    print(f"\n{len(data.guitar)} labelled tracks from {len(set(data.files))} files of "
+          f"{len(set(data.artists))} artists, {np.count_nonzero(data.guitar)} guitars; "
+          f"{fold_of.max() + 1} folds grouped by artist; guitar when p >= {threshold}\n")
+    print("| fold | artists | files | tracks | guitars | precision | recall | F1 |")
+    print("|---|---|---|---|---|---|---|---|")
     for fold in range(fold_of.max() + 1):
         part = fold_of == fold
         s = scores(data.guitar[part], predicted[part])
-        print(f"| {fold + 1} | {len(set(data.files[part]))} | {np.count_nonzero(part)} | "
-              f"{np.count_nonzero(data.guitar[part])} | {s['precision']:.3f} | "
-              f"{s['recall']:.3f} | {s['f1']:.3f} |")
+        print(f"| {fold + 1} | {len(set(data.artists[part]))} | {len(set(data.files[part]))} | "
+              f"{np.count_nonzero(part)} | {np.count_nonzero(data.guitar[part])} | "
+              f"{s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} |")
     pooled = scores(data.guitar, predicted)
-    print(f"| all (out of fold) | {len(set(data.files))} | {len(data.guitar)} | "
-          f"{np.count_nonzero(data.guitar)} | {pooled['precision']:.3f} | "
+    print(f"| all (out of fold) | {len(set(data.artists))} | {len(set(data.files))} | "
+          f"{len(data.guitar)} | {np.count_nonzero(data.guitar)} | {pooled['precision']:.3f} | "
           f"{pooled['recall']:.3f} | {pooled['f1']:.3f} |")
-    print("\n| threshold | precision | recall | F1 |\n|---|---|---|---|")
+    print(f"\nAUC (out of fold, unseen artists): {auc:.3f}\n")
+    print("| threshold | precision | recall | F1 |\n|---|---|---|---|")
     for level in SWEEP:
         s = scores(data.guitar, probability >= level)
-        print(f"| {level:.1f} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} |")
+        print(f"| {level:.2f} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} |")
     _print_mistakes(data, probability)
-    return {**pooled, "threshold": threshold, "folds": int(fold_of.max() + 1), "split": "file"}
+    return {**pooled, "auc": auc, "threshold": threshold, "folds": int(fold_of.max() + 1),
+            "split": "artist"}
 
 
 def _print_mistakes(data: LabelledSet, probability: np.ndarray, count: int = 8) -> None:
@@ -171,15 +226,40 @@ def write_json(path: Path, data: dict) -> None:
     write_atomic(path, json.dumps(data, separators=(",", ":")) + "\n")
 
 
+def _columns(groups: str) -> np.ndarray:
+    names = [name for group in groups.split(",") for name in FEATURE_GROUPS.get(group.strip(), ())]
+    unknown = [g for g in groups.split(",") if g.strip() not in FEATURE_GROUPS]
+    if unknown:
+        raise SystemExit(f"unknown feature groups {unknown}: choose from {list(FEATURE_GROUPS)}")
+    return np.array([FEATURE_NAMES.index(name) for name in names])
+
+
 def main(argv: list[str] | None = None) -> int:
+    with threadpool_limits(1):  # one core: the machine is shared, and the result is the same
+        return _train(argv)
+
+
+def _train(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared/corpus/deeprock")
     parser.add_argument("--out", type=Path, default=ROOT / "deeprock/guitar_model.json")
+    parser.add_argument("--labels", type=Path, nargs="*", default=[],
+                        help="user labels exported with deeprock labels --export")
+    parser.add_argument("--groups", default=",".join(FEATURE_GROUPS),
+                        help=f"feature groups to cross-validate ({', '.join(FEATURE_GROUPS)})")
+    parser.add_argument("--evaluate-only", action="store_true", help="report, write no model")
     args = parser.parse_args(argv)
     config = TrainConfig()
     data = labelled_tracks(args.corpus)
-    probability, fold_of = cross_validate(data, config)
+    for path in args.labels:
+        data = data + user_labelled_tracks(path)
+    columns = _columns(args.groups)
+    probability, fold_of = cross_validate(data, config, columns)
     cross_validation = report(data, probability, fold_of)
+    if args.evaluate_only:
+        return 0
+    if len(columns) != len(FEATURE_NAMES):
+        raise SystemExit("the shipped model reads every feature group: drop --groups to write it")
     model = config.classifier().fit(data.features, data.guitar)
     info = {"config": asdict(config), "cross_validation": cross_validation,
             "tracks": len(data.guitar), "guitar_tracks": int(np.count_nonzero(data.guitar)),

@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import json
 import math
+import sys
 from pathlib import Path
 
 import mido
 import numpy as np
 import pytest
 
-from deeprock import demo, guitar, midi
+from deeprock import demo, guitar, guitar_context, midi
 from deeprock.guitar_features import FEATURE_NAMES, track_features
 from tests.conftest import midi_bytes, notes
 
@@ -136,8 +137,9 @@ def test_shipped_model_structure():
     assert model.to_dict() == json.loads(guitar.MODEL_PATH.read_text())
     assert len(model.roots) == model.info["config"]["max_iter"]
     scores = model.info["cross_validation"]
-    assert scores["split"] == "file" and scores["threshold"] == guitar.INFERRED_THRESHOLD
-    assert scores["f1"] > 0.7  # the trained number, recorded; the training script prints more
+    assert scores["split"] == "artist" and scores["threshold"] == guitar.INFERRED_THRESHOLD
+    # on artists the model never saw, as recorded; the training script prints more
+    assert scores["f1"] > 0.74 and scores["auc"] > 0.86
 
 
 def stripped(data: bytes) -> bytes:
@@ -208,3 +210,76 @@ def test_stripped_music21_files_are_mostly_not_guitars(music21_midi_files: list[
         decisions += [guitar.decide(song, t) for t in song.tracks if len(t.notes) >= 100]
     assert len(decisions) >= 15 and all(d.source == "inferred" for d in decisions)
     assert sum(not d.guitar for d in decisions) / len(decisions) >= 0.8
+
+
+@pytest.mark.parametrize(("pitches", "standard", "drop"), [
+    ((40, 47, 52), True, True),           # E5 power chord, open
+    ((40, 47, 52, 56, 59, 64), True, True),  # open E major
+    ((38, 45, 50), False, True),          # D5 on the open low string of drop-D
+    ((43, 50, 55, 59, 67), True, True),   # G major, barre at the third fret
+    ((60, 61, 62), False, False),         # a keyboard cluster of seconds
+    ((36, 43), False, False),             # below the guitar
+    ((40, 41, 42, 43, 44, 45, 46), False, False),  # seven notes
+    ((40, 64, 88), False, False),         # four octaves: no hand spans it
+])
+def test_chords_playable_on_six_strings(pitches, standard, drop):
+    assert guitar_context.playable(pitches, guitar_context.STANDARD_TUNING) is standard
+    assert guitar_context.playable(pitches, guitar_context.DROP_D_TUNING) is drop
+
+
+def test_role_of_a_riff_above_a_bass_and_below_a_melody():
+    riff = notes(*POWER_RIFF, program=None, name=None)
+    bass = notes(*[(i * 480, 28, 400) for i in range(16)], channel=1, program=None, name=None)
+    melody = notes(*[(i * 480, 76, 400) for i in range(16)], channel=2, program=None, name=None)
+    song = load(riff, bass, melody)
+    values = dict(zip(FEATURE_NAMES, track_features(song, song.tracks[0]), strict=True))
+    assert values["median_rank"] == 0.5 and values["bass_below"] == 1
+    assert values["semitones_above_bass"] == 47 - 28 and values["is_lowest"] == 0
+    assert values["playable_standard_share"] == 1 and values["unplayable_chord_share"] == 0
+    bass_values = dict(zip(FEATURE_NAMES, track_features(song, song.tracks[1]), strict=True))
+    assert bass_values["is_lowest"] == 1 and bass_values["bass_below"] == 0
+
+
+def test_metadata_guitar_playing_a_bass_line_is_suspicious():
+    """A "Guitar" program playing the song's bass line: flagged, never overruled."""
+    bass_line = [(i * 480, (28, 31, 33, 26)[(i // 4) % 4], 460) for i in range(32)]
+    drums = notes(*[(i * 480, 36 + 2 * (i % 2), 60) for i in range(32)], channel=9, program=None)
+    riff = notes(*POWER_RIFF, channel=2, program=30)
+    song = load(notes(*bass_line, program=29, name="Guitar"), riff, drums)
+    decision, real = (guitar.decide(song, track) for track in song.tracks[:2])
+    assert decision.guitar and decision.source == "metadata" and decision.probability == 1.0
+    assert decision.notes_probability < guitar.SUSPICIOUS_BELOW and decision.suspicious
+    assert real.guitar and not real.suspicious and real.notes_probability > 0.5
+    bass_song = load(notes(*bass_line, program=33))
+    bass = guitar.decide(bass_song, bass_song.tracks[0])
+    assert bass.notes_probability is None and not bass.suspicious  # only guitars are doubted
+
+
+def test_artist_grouped_cross_validation_on_a_generated_corpus(tmp_path, capsys, monkeypatch):
+    """The training script on a small demo corpus: folds never split an artist, the report
+    has the per-threshold table with AUC, and two runs write the same JSON."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "train_guitar_model", Path(__file__).parents[1] / "scripts/train_guitar_model.py")
+    script = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, script)  # its dataclasses look themselves up
+    spec.loader.exec_module(script)
+    demo.generate(tmp_path / "corpus", files=24, seed=5)
+    data = script.labelled_tracks(tmp_path / "corpus")
+    config = script.TrainConfig(folds=3, max_iter=20)
+    columns = script._columns("base,role,fretboard")
+    _, fold_of = script.cross_validate(data, config, columns)
+    for artist in set(data.artists):
+        assert len(set(fold_of[data.artists == artist])) == 1
+    outputs = []
+    for name in ("a.json", "b.json"):
+        assert script.main(["--corpus", str(tmp_path / "corpus"), "--out",
+                            str(tmp_path / name)]) == 0
+        outputs.append((tmp_path / name).read_bytes())
+    assert outputs[0] == outputs[1]
+    report = capsys.readouterr().out
+    assert "folds grouped by artist" in report and "AUC (out of fold, unseen artists)" in report
+    assert "| 0.40 |" in report
+    trained = guitar.load_model(tmp_path / "a.json")
+    assert trained.info["cross_validation"]["split"] == "artist"
