@@ -17,12 +17,14 @@ import numpy as np
 
 from deeprock.vocabulary import Vocabulary
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # schema N-1 → N: statements that bring an older catalog up to date. New columns stay NULL
 # until the file is parsed again, so a migration also marks every file for the next scan.
+# New tables (3: the user's labels) come from SCHEMA itself.
 MIGRATIONS = {
     2: ("ALTER TABLE files ADD COLUMN content_key TEXT",
         "ALTER TABLE files ADD COLUMN transposed_key TEXT"),
+    3: ("ALTER TABLE tracks ADD COLUMN notes_probability REAL",),
 }
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -58,6 +60,7 @@ CREATE TABLE IF NOT EXISTS tracks (
     guitar_source TEXT,              -- metadata | inferred | NULL
     guitar_probability REAL NOT NULL,
     guitar_reason TEXT NOT NULL,
+    notes_probability REAL,          -- P(guitar) from the notes of a metadata guitar
     PRIMARY KEY (file_id, idx, channel)
 );
 CREATE TABLE IF NOT EXISTS streams (
@@ -71,12 +74,32 @@ CREATE TABLE IF NOT EXISTS streams (
     PRIMARY KEY (file_id, idx, channel)
 );
 CREATE TABLE IF NOT EXISTS vocabulary (id INTEGER PRIMARY KEY, token TEXT NOT NULL UNIQUE);
+-- the user's guitar decisions, keyed by content so that a rescan or a moved file keeps them;
+-- append-only: the newest row of a track wins, guitar NULL clears it, undo drops the newest row
+CREATE TABLE IF NOT EXISTS labels (
+    seq INTEGER PRIMARY KEY,
+    md5 TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    channel INTEGER NOT NULL,
+    guitar INTEGER,                  -- 1 accepted, 0 rejected, NULL back to the inference
+    decided_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS labels_by_track ON labels (md5, idx, channel, seq);
+CREATE VIEW IF NOT EXISTS user_labels AS
+    SELECT md5, idx, channel, guitar, decided_at FROM labels l
+    WHERE seq = (SELECT MAX(seq) FROM labels m
+                 WHERE m.md5 = l.md5 AND m.idx = l.idx AND m.channel = l.channel)
+      AND guitar IS NOT NULL;
 """
+# tracks with their file and the user's label: every guitar query reads through this
+LABELLED_TRACKS = ("tracks t JOIN files f ON f.id = t.file_id LEFT JOIN user_labels u "
+                   "ON u.md5 = f.md5 AND u.idx = t.idx AND u.channel = t.channel")
+GUITAR = "COALESCE(u.guitar, t.guitar)"  # the user's decision overrides the scan's
 FILE_COLUMNS = ("root", "path", "size", "mtime_ns", "md5", "status", "repairs", "error",
                 "ticks_per_beat", "seconds", "tempo", "content_key", "transposed_key")
 TRACK_COLUMNS = ("idx", "channel", "program", "name", "is_drum", "notes", "pitch_min",
                  "pitch_max", "polyphony", "guitar", "guitar_source", "guitar_probability",
-                 "guitar_reason")
+                 "guitar_reason", "notes_probability")
 
 
 class CatalogError(RuntimeError):
@@ -216,12 +239,14 @@ class Catalog:
             "files": one("SELECT COUNT(*) FROM files"),
             **self.status_counts(),
             "tracks": one("SELECT COUNT(*) FROM tracks"),
-            "guitar_tracks": one("SELECT COUNT(*) FROM tracks WHERE guitar"),
-            "guitar_files": one("SELECT COUNT(DISTINCT file_id) FROM tracks WHERE guitar"),
+            "guitar_tracks": one(f"SELECT COUNT(*) FROM {LABELLED_TRACKS} WHERE {GUITAR}"),
+            "guitar_files": one(f"SELECT COUNT(DISTINCT t.file_id) FROM {LABELLED_TRACKS} "
+                                f"WHERE {GUITAR}"),
             "missing_program_tracks": one(
                 "SELECT COUNT(*) FROM tracks WHERE program IS NULL AND NOT is_drum"),
-            "tokens": one("SELECT COALESCE(SUM(s.count), 0) FROM streams s JOIN tracks t "
-                          "USING (file_id, idx, channel) WHERE t.guitar"),
+            "tokens": one(f"SELECT COALESCE(SUM(s.count), 0) FROM {LABELLED_TRACKS} JOIN streams "
+                          f"s ON s.file_id = t.file_id AND s.idx = t.idx AND "
+                          f"s.channel = t.channel WHERE {GUITAR}"),
             "vocabulary": len(self.vocabulary),
             "roots": [r for (r,) in self.db.execute("SELECT DISTINCT root FROM files")],
         }
@@ -257,21 +282,29 @@ class Catalog:
         return [{"root": root, "path": path, "error": error} for root, path, error in cursor]
 
     def tracks(self, file_id: int | None = None) -> list[dict]:
-        where = "WHERE file_id = ?" if file_id is not None else ""
+        """Track rows as the scan wrote them, with the user's label applied: guitar is the
+        user's decision where there is one, guitar_source then "user", user_label True/False
+        (None: no label), guitar_probability still the scan's."""
+        where = "WHERE t.file_id = ?" if file_id is not None else ""
+        columns = ", ".join(f"t.{c}" for c in TRACK_COLUMNS if c not in ("guitar",
+                                                                        "guitar_source"))
         cursor = self.db.execute(
-            f"SELECT file_id, {', '.join(TRACK_COLUMNS)} FROM tracks {where} "
-            "ORDER BY file_id, idx, channel", () if file_id is None else (file_id,))
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor]
+            f"SELECT t.file_id, {columns}, {GUITAR} AS guitar, CASE WHEN u.guitar IS NULL "
+            "THEN t.guitar_source ELSE 'user' END AS guitar_source, u.guitar AS user_label "
+            f"FROM {LABELLED_TRACKS} {where} ORDER BY t.file_id, t.idx, t.channel",
+            () if file_id is None else (file_id,))
+        return _dicts(cursor)
 
     def guitar_counts(self) -> dict[str, int]:
-        """Guitar tracks and files by how they were decided (metadata or inferred)."""
+        """Guitar tracks and files by how they were decided (metadata, inferred or user)."""
         rows = self.db.execute(
-            "SELECT guitar_source, COUNT(*), COUNT(DISTINCT file_id) FROM tracks "
-            "WHERE guitar GROUP BY guitar_source").fetchall()
-        counts = {"metadata": 0, "inferred": 0, "metadata_files": 0, "inferred_files": 0}
+            "SELECT CASE WHEN u.guitar IS NULL THEN t.guitar_source ELSE 'user' END AS source, "
+            f"COUNT(*), COUNT(DISTINCT t.file_id) FROM {LABELLED_TRACKS} WHERE {GUITAR} "
+            "GROUP BY source").fetchall()
+        counts = {f"{source}{suffix}": 0 for source in ("metadata", "inferred", "user")
+                  for suffix in ("", "_files")}
         for source, tracks, files in rows:
-            if source in ("metadata", "inferred"):
+            if source in ("metadata", "inferred", "user"):
                 counts[source], counts[f"{source}_files"] = tracks, files
         return counts
 
@@ -282,45 +315,61 @@ class Catalog:
 
     def guitar_candidates(self) -> list[tuple[int, int, int, str | None, float]]:
         """(file_id, index, channel, guitar_source, guitar_probability) of every track that is
-        a guitar or was inferred: what a training selection chooses from."""
+        a guitar or was inferred: what a training selection chooses from. A track the user
+        accepted counts as metadata (a stated fact, not a guess) with probability 1; one the
+        user rejected is left out."""
         return self.db.execute(
-            "SELECT file_id, idx, channel, guitar_source, guitar_probability FROM tracks "
-            "WHERE guitar OR guitar_source = 'inferred' ORDER BY file_id, idx, channel"
+            "SELECT t.file_id, t.idx, t.channel, CASE WHEN u.guitar IS NULL THEN "
+            "t.guitar_source ELSE 'metadata' END, COALESCE(u.guitar * 1.0, t.guitar_probability) "
+            f"FROM {LABELLED_TRACKS} WHERE u.guitar = 1 OR (u.guitar IS NULL AND "
+            "(t.guitar OR t.guitar_source = 'inferred')) ORDER BY t.file_id, t.idx, t.channel"
         ).fetchall()
 
-    def missing_metadata(self) -> list[dict]:
-        """Pitched tracks without a program change, with the inferred guitar decision."""
+    def missing_metadata(self, suspicious_below: float | None = None) -> list[dict]:
+        """Pitched tracks without a program change, with the inferred guitar decision; with
+        suspicious_below, also the metadata guitars whose notes give a probability under it.
+        Each row carries the file's md5 and the user's label (None: no label)."""
+        suspicious = ("" if suspicious_below is None else
+                      " OR (t.guitar AND t.guitar_source = 'metadata' AND "
+                      "t.notes_probability < ?)")
         cursor = self.db.execute(
-            "SELECT f.id AS file_id, f.root, f.path, t.idx, t.channel, t.name, t.notes, "
-            "t.pitch_min, t.pitch_max, t.polyphony, t.guitar, t.guitar_source, "
-            "t.guitar_probability, t.guitar_reason FROM tracks t JOIN files f ON f.id = t.file_id "
-            "WHERE t.program IS NULL AND NOT t.is_drum ORDER BY f.path, t.idx, t.channel")
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor]
+            "SELECT f.id AS file_id, f.root, f.path, f.md5, t.idx, t.channel, t.program, "
+            "t.name, t.notes, t.pitch_min, t.pitch_max, t.polyphony, t.guitar, t.guitar_source, "
+            "t.guitar_probability, t.guitar_reason, t.notes_probability, u.guitar AS user_label "
+            f"FROM {LABELLED_TRACKS} WHERE NOT t.is_drum AND (t.program IS NULL{suspicious}) "
+            "ORDER BY f.path, t.idx, t.channel",
+            () if suspicious_below is None else (suspicious_below,))
+        return _dicts(cursor)
 
     def token_ids(self, guitar_only: bool = True
                   ) -> tuple[list[tuple[int, int, int]], list[np.ndarray]]:
         """Each stored stream's (file_id, index, channel) and token ids, without the rhythm:
         what windows and vocabulary statistics need, read in one pass."""
         keys, ids = [], []
-        where = "WHERE t.guitar" if guitar_only else ""
-        for file_id, idx, channel, blob in self.db.execute(
-                "SELECT s.file_id, s.idx, s.channel, s.ids FROM streams s JOIN tracks t "
-                f"USING (file_id, idx, channel) {where} ORDER BY s.file_id, s.idx, s.channel"):
+        for file_id, idx, channel, blob in self._stream_rows("s.ids", guitar_only):
             keys.append((file_id, idx, channel))
             ids.append(np.frombuffer(blob, "<i4"))
         return keys, ids
 
     def streams(self, guitar_only: bool = True) -> Iterator[Stream]:
         """Token streams in catalog order: the input of windows and training."""
-        where = "WHERE t.guitar" if guitar_only else ""
-        rows = self.db.execute(
-            "SELECT s.file_id, s.idx, s.channel, s.ids, s.delta, s.duration FROM streams s "
-            f"JOIN tracks t USING (file_id, idx, channel) {where} "
-            "ORDER BY s.file_id, s.idx, s.channel")
+        rows = self._stream_rows("s.ids, s.delta, s.duration", guitar_only)
         for file_id, idx, channel, ids, delta, duration in rows:
             yield Stream(file_id, idx, channel, *(np.frombuffer(b, "<i4") for b in
                                                   (ids, delta, duration)))
+
+    def _stream_rows(self, columns: str, guitar_only: bool) -> sqlite3.Cursor:
+        """Stored streams in catalog order; guitar_only: of tracks that are guitars once the
+        user's labels are applied."""
+        return self.db.execute(
+            f"SELECT s.file_id, s.idx, s.channel, {columns} FROM {LABELLED_TRACKS} JOIN streams s "
+            "ON s.file_id = t.file_id AND s.idx = t.idx AND s.channel = t.channel "
+            f"{'WHERE ' + GUITAR if guitar_only else ''} ORDER BY s.file_id, s.idx, s.channel")
+
+
+def _dicts(cursor: sqlite3.Cursor) -> list[dict]:
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
 def _blob(values: np.ndarray) -> bytes:

@@ -1,7 +1,8 @@
 """The `deeprock` command (the contract is in DESIGN.md; --json prints one JSON document).
 
     deeprock demo-data data/demo
-    deeprock scan data/demo --catalog data/demo.sqlite
+    deeprock scan data/demo --catalog data/demo.sqlite [--wait]
+    deeprock labels --catalog data/demo.sqlite [--export FILE | --import FILE] [--json]
     deeprock inspect song.mid --json
     deeprock health --catalog data/demo.sqlite --json
     deeprock duplicates --catalog data/demo.sqlite --json
@@ -48,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("dirs", nargs="+")
     scan.add_argument("--catalog", required=True)
     scan.add_argument("--jobs", type=int, default=None, help="worker processes (all cores)")
+    scan.add_argument("--wait", action="store_true",
+                      help="when another scan writes the catalog, wait for it (else refuse)")
     scan.add_argument("--json", action="store_true")
     scan.set_defaults(run=_scan)
 
@@ -74,6 +77,15 @@ def _parser() -> argparse.ArgumentParser:
     windows.add_argument("--json", action="store_true")
     windows.set_defaults(run=_windows)
 
+    labels = commands.add_parser("labels", help="the user's guitar labels: list, export, import")
+    labels.add_argument("--catalog", required=True)
+    action = labels.add_mutually_exclusive_group()
+    action.add_argument("--export", metavar="FILE", help="write the labels as JSON")
+    action.add_argument("--import", dest="import_", metavar="FILE", help="apply exported labels")
+    action.add_argument("--undo", action="store_true", help="take back the newest decision")
+    labels.add_argument("--json", action="store_true")
+    labels.set_defaults(run=_labels)
+
     for stage in STAGE_COMMANDS:
         importlib.import_module(stage).register(commands)
     return parser
@@ -93,6 +105,7 @@ def _demo_data(args: argparse.Namespace) -> int:
 def _scan(args: argparse.Namespace) -> int:
     from deeprock.catalog import CatalogError
     from deeprock.scan import scan
+    from deeprock.scanlock import ScanBusy
 
     if args.jobs is not None and args.jobs < 1:
         raise CliError("--jobs must be at least 1")
@@ -101,8 +114,9 @@ def _scan(args: argparse.Namespace) -> int:
         raise CliError(f"not a folder: {', '.join(missing)}")
     progress = None if args.json or not sys.stderr.isatty() else _progress_bar
     try:
-        report = scan(args.dirs, args.catalog, jobs=args.jobs, progress=progress)
-    except CatalogError as error:
+        report = scan(args.dirs, args.catalog, jobs=args.jobs, progress=progress, wait=args.wait,
+                      on_wait=lambda message: print(message, file=sys.stderr, flush=True))
+    except (CatalogError, ScanBusy) as error:
         raise CliError(str(error)) from error
     if args.json:
         print(json.dumps(report.to_dict()))
@@ -113,6 +127,46 @@ def _scan(args: argparse.Namespace) -> int:
           f"{report.removed} removed): {report.ok} ok, {report.recovered} recovered, "
           f"{report.failed} failed in {report.seconds:.2f} s → {args.catalog}")
     return 0
+
+
+def _labels(args: argparse.Namespace) -> int:
+    from deeprock import labels
+    from deeprock.atomic import write_atomic
+
+    with open_catalog(args.catalog) as catalog:
+        result: dict = {}
+        try:
+            if args.export:
+                write_atomic(args.export, labels.export_json(catalog))
+                result["exported"] = args.export
+            elif args.import_:
+                result["imported"] = labels.import_json(
+                    catalog, _read_text(args.import_), args.import_)
+            elif args.undo:
+                result["undone"] = labels.undo(catalog)
+        except (OSError, labels.LabelError) as error:
+            raise CliError(str(error)) from error
+        entries = labels.current(catalog)
+    accepted = sum(entry["guitar"] for entry in entries)
+    result |= {"labels": len(entries), "accepted": accepted, "rejected": len(entries) - accepted}
+    if not (args.export or args.import_ or args.undo):
+        result["entries"] = entries
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    for entry in result.get("entries", []):
+        print(f"{'accepted' if entry['guitar'] else 'rejected'}: {entry['path'] or entry['md5']} "
+              f"track {entry['index']} channel {entry['channel'] + 1} {entry['name'] or ''}")
+    print(", ".join(f"{key} {value}" for key, value in result.items() if key != "entries"))
+    return 0
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {error.strerror or error}") from error
 
 
 def _progress_bar(done: int, total: int) -> None:

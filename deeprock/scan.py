@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from deeprock.catalog import Catalog
+from deeprock.scanlock import scan_lock
 
 if TYPE_CHECKING:
     from deeprock import guitar, midi
@@ -84,8 +85,8 @@ def analyze(root: str, path: str) -> dict:
     for track in song.tracks:
         decision = guitar.decide(song, track)
         record["tracks"].append(_track_row(track, decision))
-        # guitars keep their tokens, inferred ones too (a selection may accept them or not)
-        if decision.guitar:
+        # guitars keep their tokens, inferred ones too: the user may accept them on review
+        if decision.guitar or decision.source == "inferred":
             stream = tokens.tokenize(song, track)
             record["streams"].append({  # int32, as stored: half the bytes to send back
                 "idx": track.index, "channel": track.channel, "names": stream.names,
@@ -105,6 +106,7 @@ def _track_row(track: midi.Track, decision: guitar.GuitarDecision) -> dict:
         "polyphony": round(len(pitches) / onsets, 3),
         "guitar": decision.guitar, "guitar_source": decision.source,
         "guitar_probability": decision.probability, "guitar_reason": decision.reason,
+        "notes_probability": decision.notes_probability,
     }
 
 
@@ -118,16 +120,20 @@ def scan(
     jobs: int | None = None,
     progress: Progress | None = None,
     start: str = "fork",
+    wait: bool = False,
+    on_wait: Callable[[str], None] | None = None,
 ) -> ScanReport:
-    """Scan folders into a catalog; raises CatalogError only when the catalog is unusable.
+    """Scan folders into a catalog; raises CatalogError only when the catalog is unusable,
+    and scanlock.ScanBusy when another scan writes it and ``wait`` is false.
 
     ``start`` is the multiprocessing start method: "fork" is fastest (workers inherit the
     compiled loader); a threaded host such as the Streamlit server must use "spawn".
+    ``on_wait`` hears, once, why the scan waits for another one.
     """
     started = time.perf_counter()
     report = ScanReport()
     roots = [os.path.abspath(r) for r in roots]
-    with Catalog(catalog_path) as catalog:
+    with scan_lock(catalog_path, wait, on_wait), Catalog(catalog_path) as catalog:
         tasks = _plan(catalog, roots, report)
         _run(catalog, tasks, report, jobs or os.cpu_count() or 1, progress, start)
         counts = catalog.status_counts(roots)

@@ -225,6 +225,9 @@ def test_catalog_of_schema_1_is_migrated_and_rescanned(collection, tmp_path):
     db = sqlite3.connect(path)
     db.execute("ALTER TABLE files DROP COLUMN content_key")
     db.execute("ALTER TABLE files DROP COLUMN transposed_key")
+    db.execute("ALTER TABLE tracks DROP COLUMN notes_probability")
+    db.execute("DROP VIEW user_labels")
+    db.execute("DROP TABLE labels")
     db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
     db.commit()
     db.close()
@@ -240,3 +243,51 @@ def test_catalog_of_schema_1_is_migrated_and_rescanned(collection, tmp_path):
     db.close()
     with pytest.raises(catalog.CatalogError, match="schema 7"):
         catalog.Catalog(path)
+
+
+SLOW_SCAN = ("import sys, time; from deeprock import scan; "
+             "scan.scan([sys.argv[1]], sys.argv[2], jobs=1, "
+             "progress=lambda done, total: time.sleep(0.4))")
+
+
+def start_slow_scan(collection: Path, path: Path) -> subprocess.Popen:
+    """A real scan in its own process, slowed to hold the catalog's lock for a few seconds."""
+    first = subprocess.Popen([sys.executable, "-c", SLOW_SCAN, str(collection), str(path)],
+                             cwd=ROOT)
+    lock = Path(str(path) + ".lock")
+    deadline = time.monotonic() + 30
+    while not (lock.exists() and lock.read_text().strip() == str(first.pid)):
+        assert time.monotonic() < deadline and first.poll() is None, "first scan never started"
+        time.sleep(0.05)
+    return first
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "deeprock.cli", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_second_scan_refuses_or_waits_and_the_catalog_stays_whole(collection, tmp_path):
+    path = tmp_path / "c.sqlite"
+    first = start_slow_scan(collection, path)
+    refused = run_cli("scan", str(collection), "--catalog", str(path), "--json")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.strip() == (
+        f"deeprock scan: the scan with pid {first.pid} is writing {path}; wait for it to "
+        "finish, or scan with --wait to queue behind it")
+    waited = run_cli("scan", str(collection), "--catalog", str(path), "--wait", "--json")
+    assert first.wait(timeout=60) == 0
+    assert waited.returncode == 0, waited.stderr
+    assert f"waiting for the scan with pid {first.pid} to finish" in waited.stderr
+    report = json.loads(waited.stdout)
+    assert (report["new"], report["unchanged"]) == (0, 9)
+    scan.scan([collection], tmp_path / "alone.sqlite")
+    assert dump(path) == dump(tmp_path / "alone.sqlite")
+
+
+def test_scan_lock_is_released_by_a_killed_scan(collection, tmp_path):
+    path = tmp_path / "c.sqlite"
+    first = start_slow_scan(collection, path)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    assert scan.scan([collection], path).files == 9

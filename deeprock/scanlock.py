@@ -1,0 +1,73 @@
+"""One scan at a time per catalog: an exclusive lock on a file beside it.
+
+    with scan_lock("data/demo.sqlite", wait=False):   # ScanBusy at once if another scan runs
+        ...
+
+Two scans writing one catalog would race on the new vocabulary ids. The lock is an flock on
+`CATALOG.lock`, holding the owner's pid for the message; the kernel drops it when the owner
+exits, even on kill -9, so a crashed scan never leaves a stale lock behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from deeprock.catalog import CatalogError
+
+
+class ScanBusy(RuntimeError):
+    """Another scan holds the catalog; the message says which process."""
+
+
+def lock_path(catalog_path: str | os.PathLike) -> str:
+    return os.fspath(catalog_path) + ".lock"
+
+
+def holder(catalog_path: str | os.PathLike) -> int | None:
+    """The pid written by the scan that holds (or last held) the lock, if readable."""
+    try:
+        with open(lock_path(catalog_path), encoding="ascii") as handle:
+            text = handle.read().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def busy_message(catalog_path: str | os.PathLike, pid: int | None, waiting: bool) -> str:
+    who = f"the scan with pid {pid}" if pid else "another scan"
+    if waiting:
+        return f"waiting for {who} to finish writing {os.fspath(catalog_path)}…"
+    return (f"{who} is writing {os.fspath(catalog_path)}; wait for it to finish, or scan with "
+            "--wait to queue behind it")
+
+
+@contextmanager
+def scan_lock(catalog_path: str | os.PathLike, wait: bool = False,
+              on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the catalog's scan lock; busy: wait (telling on_wait why) or raise ScanBusy."""
+    path = lock_path(catalog_path)
+    try:
+        handle = open(path, "a+", encoding="ascii")  # noqa: SIM115 - held for the whole scan
+    except OSError as error:
+        raise CatalogError(f"cannot use catalog {os.fspath(catalog_path)}: cannot create its "
+                           f"scan lock {path}: {error.strerror}") from error
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = holder(catalog_path)
+            if not wait:
+                raise ScanBusy(busy_message(catalog_path, pid, waiting=False)) from None
+            if on_wait:
+                on_wait(busy_message(catalog_path, pid, waiting=True))
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # closing releases the flock
