@@ -64,6 +64,14 @@ def tensorflow_devices() -> str:
     return jobs.describe_devices()
 
 
+def shown_name(folder: Path) -> str:
+    """A run's name under models/ (its path when it lives elsewhere)."""
+    try:
+        return str(Path(folder).resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(folder)
+
+
 def watch(run: str | Path) -> None:
     st.session_state[WATCHED] = str(run)
 
@@ -233,7 +241,7 @@ def watched_run() -> None:
     folder = jobs.shown_folder(run)
     state = jobs.job_state(run)
     reason = runs.read_status(folder).get("reason")
-    st.subheader(f"{folder}: {state}")
+    st.subheader(f"{shown_name(folder)}: {state}")
     if reason and state != "running":
         st.caption(reason)
     metrics = runs.read_metrics(folder)

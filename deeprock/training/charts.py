@@ -17,6 +17,7 @@ from deeprock.training.models import HEADS
 
 HEAD_LABELS = {"next_token": "Next token", "next_delta": "Time to next token",
                "next_duration": "Duration"}
+HEAD_COLORS = {"next_token": "#1f77b4", "next_delta": "#ff7f0e", "next_duration": "#2ca02c"}
 
 
 @dataclass
@@ -72,8 +73,11 @@ def _epochs(metrics: list[dict]) -> list[int]:
 
 
 def _layout(figure: go.Figure, title: str, y_title: str) -> go.Figure:
-    figure.update_layout(title=title, xaxis_title="epoch", yaxis_title=y_title, height=320,
-                         margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h"})
+    figure.update_layout(title=title, xaxis_title="epoch", yaxis_title=y_title, height=340,
+                         margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                         legend={"orientation": "h", "y": -0.3})
+    figure.update_xaxes(dtick=1 if len(figure.data) and len(figure.data[0].x or ()) < 12
+                        else None)
     return figure
 
 
@@ -91,12 +95,14 @@ def accuracy_curves(metrics: list[dict]) -> go.Figure:
     columns = [c for c in (metrics[0] if metrics else {}) if c.endswith("accuracy")]
     figure = go.Figure()
     for column in columns:
-        head = column.removeprefix("val_").removesuffix("_accuracy").removesuffix("accuracy")
+        head = (column.removeprefix("val_").removesuffix("_accuracy").removesuffix("accuracy")
+                or "next_token")  # the seed network's only head is plain "accuracy"
         side = "validation" if column.startswith("val_") else "training"
-        label = HEAD_LABELS.get(head, "next token")
+        label = HEAD_LABELS.get(head, head)
         figure.add_scatter(x=_epochs(metrics), y=[row.get(column) for row in metrics],
                            mode="lines+markers", name=f"{label}, {side}",
-                           line={"dash": "solid" if side == "validation" else "dot"})
+                           line={"dash": "solid" if side == "validation" else "dot",
+                                 "color": HEAD_COLORS.get(head)})
     return _layout(figure, "Accuracy", "accuracy")
 
 
