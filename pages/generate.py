@@ -47,9 +47,9 @@ def cached_reference(path: str, modified: float):
     from deeprock.generation.reference import dataset_reference
 
     try:
-        return dataset_reference(cached_run(path, modified))
-    except primers.PrimerError:
-        return None  # no catalog: the riff's own statistics are still shown
+        return dataset_reference(cached_run(path, modified)), None
+    except Exception as error:  # no catalog, a damaged one: riffs come without the comparison
+        return None, str(error)
 
 
 def _run_label(summary) -> str:
@@ -174,7 +174,9 @@ def make_riffs(run, modified, make_primer, request, options) -> None:
     started = time.perf_counter()
     primer = make_primer(request.seed)
     result = generate(run, primer, request)
-    reference = cached_reference(str(run.path), modified)
+    reference, problem = cached_reference(str(run.path), modified)
+    messages = result.messages + ([f"No comparison with the training songs: {problem}"]
+                                  if problem else [])
     views = []
     for number, riff in enumerate(result.riffs):
         files = riff_files(riff, options, ("mid", "wav", "txt"))
@@ -184,7 +186,7 @@ def make_riffs(run, modified, make_primer, request, options) -> None:
                       "stats": comparison_rows(riff_stats(riff), reference, copied),
                       "record": settings_record(run, result.primer, request, number,
                                                 **options.to_dict())})
-    st.session_state[RIFFS] = {"views": views, "messages": result.messages,
+    st.session_state[RIFFS] = {"views": views, "messages": messages,
                                "seconds": time.perf_counter() - started}
 
 

@@ -1,0 +1,59 @@
+"""In Chromium: a riff generated from a tiny run (made in the fixture, nothing trained by the
+app), heard in the audio player, read as tab, downloaded as MIDI. Reuses test_browser.py's
+server and Playwright fixtures; `corpus` is replaced by a tiny run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.generate_fixtures import tiny_catalog, tiny_run
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, playwright_api, server
+
+__all__ = ["playwright_api", "server"]  # fixtures used by name
+
+
+@pytest.fixture
+def corpus(playwright_api, tmp_path, monkeypatch) -> dict:
+    """What the server fixture needs in its environment: runs, riffs and settings elsewhere."""
+    catalog = tiny_catalog(tmp_path)
+    tiny_run(tmp_path / "models" / "tiny", catalog, fit_batches=10)
+    monkeypatch.setenv("DEEPROCK_MODELS", str(tmp_path / "models"))
+    monkeypatch.setenv("DEEPROCK_RIFFS", str(tmp_path / "riffs"))
+    monkeypatch.setenv("DEEPROCK_SETTINGS", str(tmp_path / "settings.json"))
+    return {"catalog": catalog}
+
+
+@pytest.mark.browser
+def test_generate_hear_read_and_download_in_chromium(playwright_api, server, tmp_path):
+    sync_playwright, expect = playwright_api
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(server, timeout=TIMEOUT_MS)
+            page.get_by_test_id("stSidebar").get_by_role("link", name="Generate").click()
+            expect(page.get_by_role("heading", name="Generate")).to_be_visible(
+                timeout=TIMEOUT_MS)
+            page.get_by_test_id("stRadio").filter(has_text="Primer").get_by_text(
+                "None", exact=True).click()
+            length = page.get_by_label("Length (tokens)")
+            length.fill("30")
+            length.press("Enter")
+            page.wait_for_timeout(1000)
+            page.get_by_role("button", name="Generate", exact=True).click()
+            expect(page.get_by_text("Variation 1: 30 tokens")).to_be_visible(
+                timeout=4 * TIMEOUT_MS)
+            expect(page.locator("audio")).to_have_count(1, timeout=TIMEOUT_MS)
+            expect(page.get_by_test_id("stCode").first).to_contain_text("E4|")
+            with page.expect_download(timeout=TIMEOUT_MS) as download:
+                page.get_by_role("button", name="MIDI", exact=True).click()
+            saved = Path(download.value.path())
+            assert saved.read_bytes()[:4] == b"MThd"
+            assert download.value.suggested_filename == "riff-1-riff.mid"
+            # the download did not rerun the page: the riff is still there
+            expect(page.get_by_text("Variation 1: 30 tokens")).to_be_visible()
+            page.screenshot(path=str(tmp_path / "generate.png"), full_page=True)
+        finally:
+            browser.close()
