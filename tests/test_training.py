@@ -194,6 +194,11 @@ def test_folder_guards_and_evaluate(catalog, tmp_path, lock):
     assert evaluation["perplexity"] == pytest.approx(np.exp(evaluation["loss"]))
     assert set(evaluation["heads"]) == {"next_token", "next_delta", "next_duration"}
     assert evaluation["baselines"]["trigram_perplexity"] > 1
+    held_out = json_output(run_cli(deeprock_command(
+        "evaluate", "--model", str(run), "--catalog", str(catalog), "--held-out", "--targets",
+        "last", "--json"), lock))
+    facts = json.loads((run / "config.json").read_text())["facts"]
+    assert held_out["windows"] == held_out["targets"] == facts["validation_windows"] > 0
     config = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps({**config, "format": 99}))
     newer = run_cli(train_command(catalog, run, "--epochs", "1"), lock)

@@ -64,6 +64,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--max-windows", type=int, default=0, help="cap (0: all)")
     evaluate.add_argument("--targets", choices=("all", "last"), default="all",
                           help="last: only the token after each window, as the seed is scored")
+    evaluate.add_argument("--held-out", action="store_true",
+                          help="only the run's validation files (for its own catalog)")
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(run=_evaluate)
 
@@ -146,7 +148,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     try:
         result = evaluate_run(Path(args.model), args.catalog, seq_len=args.seq_len,
                               unique_factor=args.unique_factor, max_windows=args.max_windows,
-                              targets=args.targets)
+                              targets=args.targets, held_out_only=args.held_out)
     except (EvaluationError, ValueError, OSError) as error:
         raise CliError(str(error)) from error
     _print(result, args.json)

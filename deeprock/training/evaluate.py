@@ -42,9 +42,10 @@ def load_run(run: Path) -> tuple[RunConfig, RunVocabulary, Path]:
 
 def evaluate_run(run: Path, catalog_path: str, seq_len: int | None = None,
                  unique_factor: int | None = None, max_windows: int = 0,
-                 targets: str = "all") -> dict:
+                 targets: str = "all", held_out_only: bool = False) -> dict:
     """targets "last": only the token after each window (every kept window), as the seed is
-    scored, so a sequence model and the seed can be compared on the very same predictions."""
+    scored, so a sequence model and the seed can be compared on the very same predictions.
+    held_out_only: only the files the run held out for validation (split.json)."""
     config, vocabulary, model_path = load_run(Path(run))
     seq_len = seq_len or config.data.seq_len
     if config.model.arch == "seed" and seq_len != config.data.seq_len:
@@ -54,6 +55,8 @@ def evaluate_run(run: Path, catalog_path: str, seq_len: int | None = None,
     with Catalog(catalog_path) as catalog:
         streams = read_streams(catalog, None)
         lookup = vocabulary.lookup(catalog.vocabulary.tokens)
+        if held_out_only:
+            streams = _held_out(streams, catalog, Path(run))
     if not streams:
         raise EvaluationError(f"catalog {catalog_path} has no guitar track with tokens")
     side = encode(streams, lookup)
@@ -72,6 +75,14 @@ def evaluate_run(run: Path, catalog_path: str, seq_len: int | None = None,
             "perplexity": token["perplexity"],
             "unk_share": float(np.mean(side.ids[targets] == 0)), "targets": len(targets),
             "heads": heads, "baselines": _baselines(config, vocabulary, side, targets)}
+
+
+def _held_out(streams: list, catalog: Catalog, run: Path) -> list:
+    wanted = {tuple(f) for f in runs.read_json(run / "split.json").get("validation_files", [])}
+    if not wanted:
+        raise EvaluationError(f"{run} has no split.json with validation files")
+    paths = catalog.file_keys()
+    return [s for s in streams if paths[s.file_id] in wanted]
 
 
 def _scored_starts(side: Side, seq_len: int, unique_factor: int, arch: str,
