@@ -274,3 +274,19 @@ def test_one_file_tab_shows_a_demo_tracks_tab(tmp_path, monkeypatch):
     next(s for s in app.selectbox if s.label == "Tuning").set_value("drop-d").run()
     assert not app.exception
     assert any("\nD2|" in block.value for block in app.code)
+
+
+def test_a_long_note_struck_with_a_short_chord_is_fretted_with_it(tmp_path):
+    from deeprock import tokens
+    from deeprock.generation.track_tab import chords_of
+
+    path = tmp_path / "held.mid"
+    path.write_bytes(midi_bytes([notes((0, 40, 4 * Q), (0, 47, Q // 2), (0, 52, Q // 2),
+                                       (Q, 47, Q // 2), program=30)]))
+    song = midi.load(path)
+    track = song.tracks[0]
+    assert len(tokens.tokenize(song, track).tokens) == 3  # the tokens keep E2 apart
+    chords, onsets, durations = chords_of(song, track)
+    assert (chords, onsets, durations) == ([[40, 47, 52], [47]], [0.0, 1.0], [4.0, 0.5])
+    first = track_tab(song, track, TUNINGS["standard"]).fingering.positions[0]
+    assert len({string for string, _ in first}) == 3

@@ -65,17 +65,26 @@ def _listing(song: midi.Song) -> str:
 
 def chords_of(song: midi.Song, track: midi.Track) -> tuple[list[list[int]], list[float],
                                                             list[float]]:
-    """Pitches, onset and duration (quarters) of each chord, as the tokens group them."""
+    """Pitches, onset and duration (quarters) of each chord, as the tokens group them.
+
+    Chords the tokens keep apart but that start on the same grid point (a long note struck
+    with a short chord) are fretted as one: the hand plays them at once, on distinct strings.
+    """
     notes = track.notes
     group, onsets = tokens.chord_groups(song, track)
-    ends = tokens.quantize_twelfths((notes["start"] + notes["duration"]) / song.ticks_per_beat)
-    count = int(group.max()) + 1
     _, first = np.unique(group, return_index=True)
-    chord_onsets = onsets[first]  # a chord's first note gives its onset
+    group_onsets = onsets[first]  # a token chord's first note gives its onset
+    # token chords start in order, so equal onsets are neighbours: renumber by onset
+    chord_of_group = np.cumsum(np.diff(group_onsets, prepend=-1) != 0) - 1
+    chord = chord_of_group[group]
+    ends = tokens.quantize_twelfths((notes["start"] + notes["duration"]) / song.ticks_per_beat)
+    count = int(chord.max()) + 1
+    chord_onsets = np.zeros(count, np.int64)
+    chord_onsets[chord_of_group] = group_onsets
     chord_ends = np.zeros(count, np.int64)
-    np.maximum.at(chord_ends, group, ends)
-    order = np.argsort(group, kind="stable")
-    bounds = np.searchsorted(group[order], np.arange(count + 1))
+    np.maximum.at(chord_ends, chord, ends)
+    order = np.argsort(chord, kind="stable")
+    bounds = np.searchsorted(chord[order], np.arange(count + 1))
     pitches = [sorted(notes["pitch"][order[a:b]].tolist()) for a, b in itertools.pairwise(bounds)]
     per_quarter = tokens.TWELFTHS_PER_QUARTER
     durations = np.maximum(chord_ends - chord_onsets, 1) / per_quarter
