@@ -78,12 +78,19 @@ def _tuning(column, key: str) -> tuple[int, ...] | None:
 
 
 def _downloads(song: midi.Song, result, key: str) -> None:
+    """Both files are made only when clicked (Streamlit calls the function then), so a long
+    track's page does not wait for its whole tab and Guitar Pro file."""
     stem = re.sub(r"[^\w-]+", "_", Path(song.path).stem)[:80] or "track"
-    text = tab_text(result.fingering, result.onsets_quarters, result.tuning)
-    gp5 = gp5_bytes(result.onsets_quarters, result.durations_quarters, result.fingering,
-                    result.tuning, song.tempo, stem, result.capo)
+
+    def text() -> str:
+        return tab_text(result.fingering, result.onsets_quarters, result.tuning) + "\n"
+
+    def gp5() -> bytes:
+        return gp5_bytes(result.onsets_quarters, result.durations_quarters, result.fingering,
+                         result.tuning, song.tempo, stem, result.capo)
+
     left, right = st.columns(2)
     left.download_button("Guitar Pro 5", gp5, f"{stem}.gp5", "application/octet-stream",
                          on_click="ignore", key=f"{key}_gp5")
-    right.download_button("Tab text", text + "\n", f"{stem}.txt", "text/plain",
+    right.download_button("Tab text", text, f"{stem}.txt", "text/plain",
                           on_click="ignore", key=f"{key}_txt")
