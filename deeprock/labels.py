@@ -31,6 +31,7 @@ def set_label(catalog: Catalog, md5: str, index: int, channel: int,
         catalog.db.execute(
             "INSERT INTO labels (md5, idx, channel, guitar, decided_at) VALUES (?, ?, ?, ?, ?)",
             (md5, int(index), int(channel), None if guitar is None else int(guitar), _now()))
+        _count_change(catalog)
 
 
 def undo(catalog: Catalog) -> dict | None:
@@ -41,8 +42,21 @@ def undo(catalog: Catalog) -> dict | None:
         return None
     with catalog.batch():
         catalog.db.execute("DELETE FROM labels WHERE seq = ?", (row[0],))
+        _count_change(catalog)
     guitar = None if row[4] is None else bool(row[4])
     return {"md5": row[1], "index": row[2], "channel": row[3], "guitar": guitar}
+
+
+def version(catalog: Catalog) -> int:
+    """Grows with every change to the labels: part of a page's cache key, since label writes
+    may not touch the catalog file's mtime (WAL)."""
+    row = catalog.db.execute("SELECT value FROM meta WHERE key = 'labels_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _count_change(catalog: Catalog) -> None:
+    catalog.db.execute("INSERT INTO meta VALUES ('labels_version', '1') ON CONFLICT(key) "
+                       "DO UPDATE SET value = CAST(value AS INTEGER) + 1")
 
 
 def history_size(catalog: Catalog) -> int:
@@ -122,6 +136,7 @@ def import_json(catalog: Catalog, text: str, source: str = "labels") -> int:
             catalog.db.executemany(
                 "INSERT INTO labels (md5, idx, channel, guitar, decided_at) VALUES (?, ?, ?, ?, ?)",
                 ((e["md5"], e["index"], e["channel"], int(e["guitar"]), _now()) for e in changes))
+            _count_change(catalog)
     except CatalogError as error:
         raise LabelError(str(error)) from error
     return len(changes)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from deeprock import health, midi, render, settings, ui
+from deeprock import health, labels, midi, render, review_ui, settings, ui
 from deeprock.catalog import Catalog, CatalogError
 from deeprock.dedup import find_duplicates
 from deeprock.generation import tab_view
@@ -36,7 +37,8 @@ if catalog.stale_files():
     st.warning(f"This catalog was upgraded from an older version: {catalog.stale_files()} files "
                "lack what this version records (duplicates need it). Press Scan on the Home "
                "page to fill it in.")
-STAMP = (current.catalog, os.path.getmtime(current.catalog))
+# label writes may not touch the file's mtime (WAL): their version keys the caches too
+STAMP = (current.catalog, os.path.getmtime(current.catalog), labels.version(catalog))
 
 
 # cache_resource, not cache_data: the results are read-only, and copying a 100k-file catalog's
@@ -143,20 +145,8 @@ with tabs[1]:
                              hide_index=True, width="stretch")
 
 with tabs[2]:
-    missing = pd.DataFrame(data["missing"])
-    accept = st.checkbox("Accept inferred guitars into the training set", value=True)
-    threshold = st.slider("Accept at or above probability", 0.5, 1.0, 0.9, 0.01,
-                          disabled=not accept)
-    if missing.empty:
-        st.success("Every pitched track has a program: nothing to infer.")
-    else:
-        accepted = missing["guitar_probability"] >= threshold
-        st.write(f"{len(missing)} pitched tracks in {missing['file_id'].nunique()} files have "
-                 f"no program; {int(accepted.sum()) if accept else 0} would train as guitar.")
-        st.dataframe(missing[["path", "idx", "channel", "name", "notes", "pitch_min",
-                              "pitch_max", "polyphony", "guitar_probability", "guitar_reason"]]
-                     .sort_values("guitar_probability", ascending=False),
-                     hide_index=True, width="stretch")
+    accept, threshold = review_ui.missing_metadata_tab(
+        catalog, Path(current.catalog).with_suffix(".review"))
 
 choice = SelectionSettings(accept_inferred=accept, inferred_threshold=threshold,
                            one_per_group=one_per_group)

@@ -10,6 +10,7 @@ import streamlit as st
 from deeprock import settings, ui
 from deeprock.catalog import Catalog, CatalogError
 from deeprock.scan import find_midi_files, scan
+from deeprock.scanlock import ScanBusy
 
 st.title("DeepRock Studio")
 st.caption("Learn rock guitar from MIDI and generate new riffs.")
@@ -48,6 +49,10 @@ def run_scan() -> None:
 
     try:  # spawn: forking a threaded server is unsafe
         report = scan([current.dataset], current.catalog, progress=progress, start="spawn")
+    except ScanBusy as error:  # the same sentence `deeprock scan` gives
+        bar.empty()
+        st.warning(f"Not scanned: {error}.")
+        return
     except CatalogError as error:
         st.error(str(error))
         return
