@@ -116,7 +116,9 @@ def _scan(args: argparse.Namespace) -> int:
     try:
         report = scan(args.dirs, args.catalog, jobs=args.jobs, progress=progress, wait=args.wait,
                       on_wait=lambda message: print(message, file=sys.stderr, flush=True))
-    except (CatalogError, ScanBusy) as error:
+    except ScanBusy as error:
+        raise CliError(f"{error} (or scan with --wait to queue behind it)") from error
+    except CatalogError as error:
         raise CliError(str(error)) from error
     if args.json:
         print(json.dumps(report.to_dict()))

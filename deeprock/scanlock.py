@@ -40,8 +40,7 @@ def busy_message(catalog_path: str | os.PathLike, pid: int | None, waiting: bool
     who = f"the scan with pid {pid}" if pid else "another scan"
     if waiting:
         return f"waiting for {who} to finish writing {os.fspath(catalog_path)}…"
-    return (f"{who} is writing {os.fspath(catalog_path)}; wait for it to finish, or scan with "
-            "--wait to queue behind it")
+    return f"{who} is writing {os.fspath(catalog_path)}; try again when it has finished"
 
 
 @contextmanager

@@ -273,8 +273,8 @@ def test_second_scan_refuses_or_waits_and_the_catalog_stays_whole(collection, tm
     refused = run_cli("scan", str(collection), "--catalog", str(path), "--json")
     assert refused.returncode == 2 and refused.stdout == ""
     assert refused.stderr.strip() == (
-        f"deeprock scan: the scan with pid {first.pid} is writing {path}; wait for it to "
-        "finish, or scan with --wait to queue behind it")
+        f"deeprock scan: the scan with pid {first.pid} is writing {path}; try again when it "
+        "has finished (or scan with --wait to queue behind it)")
     waited = run_cli("scan", str(collection), "--catalog", str(path), "--wait", "--json")
     assert first.wait(timeout=60) == 0
     assert waited.returncode == 0, waited.stderr
