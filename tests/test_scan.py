@@ -291,3 +291,21 @@ def test_scan_lock_is_released_by_a_killed_scan(collection, tmp_path):
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=30)
     assert scan.scan([collection], path).files == 9
+
+
+def test_home_scan_button_says_another_scan_is_writing(collection, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from deeprock import settings
+    from deeprock.scanlock import scan_lock
+
+    monkeypatch.setenv("DEEPROCK_SETTINGS", str(tmp_path / "settings.json"))
+    monkeypatch.chdir(ROOT)
+    path = tmp_path / "c.sqlite"
+    settings.save(settings.Settings(str(collection), str(path)))
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    with scan_lock(path):  # this process plays the other scan
+        next(b for b in app.button if b.label == "Scan").click().run()
+    assert not app.exception
+    assert app.warning[0].value == (f"Not scanned: the scan with pid {os.getpid()} is writing "
+                                    f"{path}; try again when it has finished.")
