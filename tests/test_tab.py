@@ -265,7 +265,12 @@ def test_one_file_tab_shows_a_demo_tracks_tab(tmp_path, monkeypatch):
     monkeypatch.setenv("DEEPROCK_SETTINGS", str(tmp_path / "settings.json"))
     monkeypatch.chdir(ROOT)
     settings.save(settings.Settings(str(folder), str(catalog)))
+    manifest = json.loads((folder / demo.MANIFEST).read_text(encoding="utf-8"))
+    original = next(row["path"] for row in manifest["files"]
+                    if row["kind"] == "original" and "guitar" in row["roles"])
     app = AppTest.from_file(str(ROOT / "pages" / "dataset_health.py"), default_timeout=120).run()
+    assert not app.exception, app.exception
+    next(t for t in app.text_input if t.label.startswith("Find a file")).set_value(original).run()
     assert not app.exception, app.exception
     tab = next(block.value for block in app.code if "E4|" in block.value)
     assert tab.split("\n")[6].startswith("E2|")
