@@ -76,53 +76,67 @@ def guarded(probabilities: np.ndarray, history: Sequence[int], settings: Samplin
 def pick(row: np.ndarray, rng: np.random.Generator, temperature: float, top_k: int = 0,
          top_p: float = 1.0) -> int:
     """One id from unnormalised probabilities; one uniform draw from rng per call."""
-    draw = rng.random()
+    return int(pick_rows(np.asarray(row, np.float64)[None], np.array([rng.random()]),
+                         temperature, top_k, top_p)[0])
+
+
+def pick_rows(rows: np.ndarray, draws: np.ndarray, temperature: float, top_k: int = 0,
+              top_p: float = 1.0) -> np.ndarray:
+    """One id per row of unnormalised probabilities, row by row in effect (every operation
+    works along the row alone), vectorised over the rows; draws: one uniform per row."""
     if temperature == 0:
-        return int(np.argmax(row))
-    candidates = np.flatnonzero(row > 0)
-    weights = row[candidates]
-    if temperature != 1:
-        weights = np.exp((np.log(weights) - np.log(weights.max())) / temperature)
-    if top_k and top_k < len(candidates):
-        keep = np.argpartition(-weights, top_k - 1)[:top_k]
-        candidates, weights = candidates[keep], weights[keep]
+        return np.argmax(rows, axis=1)
+    with np.errstate(divide="ignore"):
+        logs = np.log(rows)
+    weights = np.exp((logs - logs.max(axis=1, keepdims=True)) / temperature)
+    if top_k and top_k < rows.shape[1]:
+        weights = _keep(weights, np.argpartition(-weights, top_k - 1, axis=1)[:, :top_k])
     if top_p < 1:
-        candidates, weights = _nucleus(candidates, weights, top_p)
-    cumulative = np.cumsum(weights)
-    index = int(np.searchsorted(cumulative, draw * cumulative[-1], side="right"))
-    return int(candidates[min(index, len(candidates) - 1)])
+        weights = _nucleus(weights, top_p)
+    cumulative = np.cumsum(weights, axis=1)
+    targets = draws * cumulative[:, -1]
+    return (cumulative <= targets[:, None]).sum(axis=1)
 
 
-def _nucleus(candidates: np.ndarray, weights: np.ndarray, top_p: float
-             ) -> tuple[np.ndarray, np.ndarray]:
-    """The smallest most-probable set holding top_p of the mass (ties kept in id order)."""
-    total = weights.sum()
-    if len(weights) > NUCLEUS_CANDIDATES:
-        head = np.argpartition(-weights, NUCLEUS_CANDIDATES - 1)[:NUCLEUS_CANDIDATES]
-        if weights[head].sum() < top_p * total:  # the nucleus is wider: sort everything
-            head = np.arange(len(weights))
-    else:
-        head = np.arange(len(weights))
-    order = head[np.lexsort((candidates[head], -weights[head]))]
-    cumulative = np.cumsum(weights[order])
-    size = int(np.searchsorted(cumulative, top_p * total, side="left")) + 1
-    keep = order[:size]
-    return candidates[keep], weights[keep]
+def _keep(weights: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    kept = np.zeros_like(weights)
+    np.put_along_axis(kept, columns, np.take_along_axis(weights, columns, axis=1), axis=1)
+    return kept
+
+
+def _nucleus(weights: np.ndarray, top_p: float) -> np.ndarray:
+    """Each row's smallest most-probable set holding top_p of its mass (ties in id order)."""
+    totals = weights.sum(axis=1)
+    columns = np.broadcast_to(np.arange(weights.shape[1]), weights.shape)
+    if weights.shape[1] > NUCLEUS_CANDIDATES:
+        head = np.argpartition(-weights, NUCLEUS_CANDIDATES - 1, axis=1)[:, :NUCLEUS_CANDIDATES]
+        if (np.take_along_axis(weights, head, axis=1).sum(axis=1) >= top_p * totals).all():
+            columns = head  # the nucleus lies among these: sort only them
+    columns = np.sort(columns, axis=1)  # ascending ids: the stable sort keeps ties in id order
+    values = np.take_along_axis(weights, columns, axis=1)
+    order = np.argsort(-values, axis=1, kind="stable")
+    ordered = np.take_along_axis(columns, order, axis=1)
+    cumulative = np.cumsum(np.take_along_axis(values, order, axis=1), axis=1)
+    sizes = (cumulative < (top_p * totals)[:, None]).sum(axis=1) + 1
+    keep = np.arange(ordered.shape[1]) < sizes[:, None]
+    return _keep(weights, np.where(keep, ordered, ordered[:, :1]))
 
 
 def pick_tokens(probabilities: np.ndarray, histories: Sequence[Sequence[int]],
                 settings: SamplingSettings, rngs: Sequence[np.random.Generator]) -> np.ndarray:
-    """The next token of each variation (row), guarded and sampled row by row."""
-    return np.array([pick(guarded(row, history, settings), rng, settings.temperature,
-                          settings.top_k, settings.top_p)
-                     for row, history, rng in zip(probabilities, histories, rngs, strict=True)],
-                    dtype=np.int32)
+    """The next token of each variation (row): guarded row by row, then sampled."""
+    rows = np.stack([guarded(row, history, settings)
+                     for row, history in zip(probabilities, histories, strict=True)])
+    draws = np.array([rng.random() for rng in rngs])
+    return pick_rows(rows, draws, settings.temperature, settings.top_k,
+                     settings.top_p).astype(np.int32)
 
 
 def pick_classes(probabilities: np.ndarray, allowed: np.ndarray, temperature: float,
                  rngs: Sequence[np.random.Generator]) -> np.ndarray:
     """A rhythm class per row (delta or duration), only among the allowed classes."""
-    masked = np.where(allowed, probabilities, 0.0)
-    return np.array([pick(row if row.sum() > 0 else allowed.astype(np.float64), rng,
-                          temperature) for row, rng in zip(masked, rngs, strict=True)],
-                    dtype=np.int32)
+    masked = np.where(allowed, probabilities, 0.0).astype(np.float64)
+    empty = masked.sum(axis=1) <= 0
+    masked[empty] = allowed
+    draws = np.array([rng.random() for rng in rngs])
+    return pick_rows(masked, draws, temperature).astype(np.int32)
