@@ -226,3 +226,30 @@ def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path):
     with pytest.raises(OSError, match="No space"):
         save_model(Model(b"half of epoch 2", fail=True), target)
     assert target.read_bytes() == b"epoch 1" and os.listdir(tmp_path) == ["best.keras"]
+
+
+def test_two_jax_workers_train_one_model(catalog, tmp_path, lock):
+    """Multi-machine data parallelism (Keras 3 on JAX), as two local processes on 127.0.0.1:
+    both finish with the same losses, worker 1's files in a scratch folder of the run."""
+    pytest.importorskip("jax")
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    run = tmp_path / "run"
+    processes = []
+    for index in (0, 1):
+        env = {**os.environ, "KERAS_BACKEND": "jax", "DEEPROCK_TRAIN_LOCK": str(lock),
+               "DEEPROCK_COORDINATOR": f"127.0.0.1:{port}", "DEEPROCK_WORKERS": "2",
+               "DEEPROCK_WORKER_INDEX": str(index)}
+        # a hung JAX process ignores SIGTERM: supervise with SIGKILL (timeout -k)
+        processes.append(subprocess.Popen(
+            ["timeout", "-k", "5", "500", *train_command(catalog, run, "--epochs", "1",
+                                                        "--distribute", "multiworker")],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for process in processes:
+        assert process.wait() == 0, process.communicate()[1][-2000:]
+    first, second = runs.read_metrics(run), runs.read_metrics(run / ".worker-1")
+    assert len(first) == 1 and first[0]["val_loss"] == pytest.approx(second[0]["val_loss"])
+    assert json.loads((run / "config.json").read_text())["facts"]["backend"] == "jax"

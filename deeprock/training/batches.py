@@ -27,12 +27,13 @@ class WindowBatches(PyDataset):
 
     def __init__(self, side: Side, starts: np.ndarray, seq_len: int, batch_size: int, arch: str,
                  seed: int = 0, stride: int = 1, shuffle: bool = True,
-                 transpose: np.ndarray | None = None) -> None:
+                 transpose: np.ndarray | None = None, share: tuple[int, int] = (0, 1)) -> None:
         super().__init__(workers=1, use_multiprocessing=False)
         self.side, self.all_starts, self.seq_len = side, starts, seq_len
         self.batch_size, self.arch, self.seed = batch_size, arch, seed
         self.stride, self.shuffle, self.transpose = max(stride, 1), shuffle, transpose
-        self.set_epoch(0)
+        self.share = share  # (this worker, workers): every worker draws the same epoch, and
+        self.set_epoch(0)  # feeds its own equal slice of it
 
     def set_epoch(self, epoch: int) -> None:
         """Choose this epoch's windows and their order (called before each epoch)."""
@@ -40,8 +41,10 @@ class WindowBatches(PyDataset):
         starts = self.all_starts
         if self.stride > 1:
             starts = starts[rng.random(len(starts)) < 1 / self.stride]
-        self.starts = rng.permutation(starts) if self.shuffle else starts
-        self.rng = rng
+        starts = rng.permutation(starts) if self.shuffle else starts
+        index, count = self.share
+        self.starts = starts[index:len(starts) - len(starts) % count:count]
+        self.rng = np.random.default_rng([self.seed, epoch, index])
 
     def __len__(self) -> int:
         return -(-len(self.starts) // self.batch_size)

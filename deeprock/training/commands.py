@@ -48,7 +48,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--precision", default="float32",
                        choices=("float32", "mixed_float16", "mixed_bfloat16"))
     train.add_argument("--jit-compile", default="auto", choices=("auto", "on", "off"))
-    train.add_argument("--distribute", default="none", choices=("none", "mirrored"))
+    train.add_argument("--distribute", default="none", choices=("none", "mirrored", "multiworker"))
     train.add_argument("--force", action="store_true", help="replace a run of other settings")
     train.add_argument("--resume", action="store_true", help="continue --out with its settings")
     train.add_argument("--estimate", action="store_true", help="time a few batches; no run")

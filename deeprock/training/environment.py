@@ -4,8 +4,10 @@ the GPU options (mixed precision, XLA, several GPUs)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import platform
+from dataclasses import dataclass
 
 
 def facts(config) -> dict:
@@ -61,12 +63,16 @@ def jit_flag(choice: str) -> str | bool:
 
 
 def strategy(name: str):
-    """A context for building the model: several GPUs of one machine ("mirrored"), or none."""
+    """A context for building the model: several GPUs of one machine ("mirrored"), several
+    machines ("multiworker", JAX only), or none."""
     if name == "none":
         return contextlib.nullcontext()
-    if name != "mirrored":
-        raise ValueError(f"distribute must be none or mirrored, not {name!r}")
     import keras
+
+    if name == "multiworker":
+        return contextlib.nullcontext()  # joined by join_workers, before JAX starts
+    if name != "mirrored":
+        raise ValueError(f"distribute must be none, mirrored or multiworker, not {name!r}")
 
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
@@ -76,3 +82,57 @@ def strategy(name: str):
         keras.distribution.set_distribution(keras.distribution.DataParallel())
         return contextlib.nullcontext()
     raise ValueError("--distribute mirrored needs the tensorflow or jax backend")
+
+
+@dataclass(frozen=True)
+class Worker:
+    """This process's place among the machines of a multi-worker run (from the environment)."""
+
+    coordinator: str
+    count: int
+    index: int
+
+
+def worker() -> Worker | None:
+    """DEEPROCK_COORDINATOR (host:port of worker 0), DEEPROCK_WORKERS, DEEPROCK_WORKER_INDEX."""
+    address = os.environ.get("DEEPROCK_COORDINATOR")
+    if not address:
+        return None
+    try:
+        count, index = (int(os.environ[name]) for name in ("DEEPROCK_WORKERS",
+                                                           "DEEPROCK_WORKER_INDEX"))
+    except (KeyError, ValueError) as error:
+        raise ValueError("a multi-worker run needs DEEPROCK_WORKERS and DEEPROCK_WORKER_INDEX "
+                         "as integers beside DEEPROCK_COORDINATOR") from error
+    if not 0 <= index < count:
+        raise ValueError(f"DEEPROCK_WORKER_INDEX {index} is not in 0..{count - 1}")
+    return Worker(address, count, index)
+
+
+def join_workers(distribute: str) -> Worker | None:
+    """For --distribute multiworker, join the other machines (before anything touches JAX)
+    and return this worker's place; None for every other choice."""
+    if distribute != "multiworker":
+        return None
+    return _join_workers()
+
+
+@functools.cache
+def _join_workers() -> Worker:
+    """Keras 3's own multi-process data parallelism on JAX. TensorFlow's
+    MultiWorkerMirroredStrategy fails inside Keras 3's fit (keras-team/keras#20585), so it is
+    not offered. Each worker feeds its own share of every batch (auto_shard_dataset=False)."""
+    import keras
+
+    if keras.backend.backend() != "jax":
+        raise ValueError("--distribute multiworker runs on JAX: set KERAS_BACKEND=jax "
+                         "(TensorFlow's multi-worker strategy fails in Keras 3, "
+                         "keras-team/keras#20585)")
+    place = worker()
+    if place is None:
+        raise ValueError("--distribute multiworker needs DEEPROCK_COORDINATOR=host:port, "
+                         "DEEPROCK_WORKERS=N and DEEPROCK_WORKER_INDEX=i on every machine")
+    keras.distribution.initialize(place.coordinator, place.count, place.index)
+    keras.distribution.set_distribution(keras.distribution.DataParallel(
+        devices=keras.distribution.list_devices(), auto_shard_dataset=False))
+    return place

@@ -66,7 +66,12 @@ def file_sha256(path: str) -> str:
 
 def train_run(config: RunConfig, run: Path, force: bool = False, json_mode: bool = False) -> dict:
     """Train (or continue) one run; returns the `--json` summary. Holds the machine's lock."""
+    from deeprock.training import environment
+
     run = Path(run)
+    place = environment.join_workers(config.train.distribute)
+    if place and place.index:  # a twin of worker 0 (same weights): its files are scratch
+        return _train_locked(config, run / f".worker-{place.index}", force, json_mode)
     runs.acquire_lock(run)
     try:
         return _train_locked(config, run, force, json_mode)
@@ -202,10 +207,14 @@ def _fit(config: RunConfig, run: Path, data: TrainingData, rows: list[dict], sta
     arch, seq_len, train = config.model.arch, config.data.seq_len, config.train
     table = (transposition_table(data.vocabulary, train.augment_semitones)
              if train.augment_semitones else None)
-    batches = WindowBatches(data.train, data.train_starts, seq_len, train.batch_size, arch,
-                            seed=train.seed, stride=config.data.stride, transpose=table)
+    place = environment.worker() if train.distribute == "multiworker" else None
+    share = (place.index, place.count) if place else (0, 1)
+    batch_size = train.batch_size // share[1]  # each worker feeds its share of a batch
+    batches = WindowBatches(data.train, data.train_starts, seq_len, batch_size, arch,
+                            seed=train.seed, stride=config.data.stride, transpose=table,
+                            share=share)
     held_out = WindowBatches(data.validation, validation_starts(data.validation_starts, config),
-                             seq_len, train.batch_size, arch, shuffle=False)
+                             seq_len, batch_size, arch, shuffle=False, share=share)
     done = int(status.get("epoch", 0))
     with environment.strategy(train.distribute):
         model = _model(config, run, data, done)
