@@ -87,12 +87,11 @@ def _held_out(streams: list, catalog: Catalog, run: Path) -> list:
 
 def _scored_starts(side: Side, seq_len: int, unique_factor: int, arch: str,
                    max_windows: int) -> np.ndarray:
-    from deeprock.training.train import validation_starts
+    from deeprock.training.train import non_overlapping
 
     starts = window_starts(side, seq_len, unique_factor)
-    config = RunConfig(catalog="")
-    config.model.arch, config.data.seq_len = arch, seq_len
-    starts = validation_starts(starts, config)
+    if arch != "seed":
+        starts = non_overlapping(starts, seq_len)
     if max_windows and len(starts) > max_windows:
         starts = starts[np.linspace(0, len(starts) - 1, max_windows).astype(np.int64)]
     return starts

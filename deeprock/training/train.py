@@ -185,16 +185,27 @@ def _save_run_inputs(config: RunConfig, run: Path, data: TrainingData) -> None:
         data.validation.ids, data.validation.offsets, targets))
 
 
+SEED_VALIDATION_WINDOWS = 4096
+
+
 def validation_starts(starts: np.ndarray, config: RunConfig) -> np.ndarray:
-    """Seed: every kept window (one target each). Sequence models: kept windows that do not
-    overlap, so each validation token is scored once."""
+    """Seed: kept windows (one target each), at most SEED_VALIDATION_WINDOWS evenly spread, so
+    an epoch's validation costs what a sequence model's does. Sequence models: kept windows
+    that do not overlap, so each validation token is scored once."""
     if config.model.arch == "seed" or not len(starts):
-        return starts
+        if len(starts) <= SEED_VALIDATION_WINDOWS:
+            return starts
+        return starts[np.linspace(0, len(starts) - 1, SEED_VALIDATION_WINDOWS).astype(np.int64)]
+    return non_overlapping(starts, config.data.seq_len)
+
+
+def non_overlapping(starts: np.ndarray, seq_len: int) -> np.ndarray:
+    """The kept windows, first come first served, that share no position."""
     chosen, next_free = [], -1
     for start in starts.tolist():
         if start >= next_free:
             chosen.append(start)
-            next_free = start + config.data.seq_len
+            next_free = start + seq_len
     return np.array(chosen, dtype=np.int64)
 
 
