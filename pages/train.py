@@ -154,7 +154,7 @@ def request_form(catalog: str) -> tuple[TrainRequest | None, str, str | None]:
         with b:
             max_minutes = number("Time budget (minutes)", "max_minutes", base.max_minutes,
                                  profile, min_value=0.0, step=5.0)
-        buttons = st.columns(6)
+        buttons = st.columns([1.4, 1.2, 4])
         estimate = buttons[0].form_submit_button("Estimate epoch time")
         start = buttons[1].form_submit_button("Start training", type="primary")
     pressed = "start" if start else "estimate" if estimate else None
@@ -270,9 +270,11 @@ def runs_table(listed: list[runs.RunSummary]) -> None:
              "minutes": round(r.minutes, 1), "device": r.device, "size MB": round(r.size_mb, 1)}
             for r in listed]
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="runs_table")
-    names = [r.name for r in listed]
+    sweeps = sorted(str(p.parent.relative_to(root)) + " (whole sweep)"
+                    for p in root.glob("**/" + runs.SWEEP))
     left, right = st.columns([3, 1])
-    chosen = left.selectbox("Run", names, key="chosen_run")
+    chosen = left.selectbox("Run", [r.name for r in listed] + sweeps, key="chosen_run")
+    chosen = chosen.removesuffix(" (whole sweep)")
     with right:
         st.button("Open", key="open_run", on_click=watch, args=(root / chosen,))
         if st.button("Delete…", key="delete_run"):
@@ -364,7 +366,7 @@ if listed:
     st.divider()
     st.subheader("Runs")
     runs_table(listed)
-    st.subheader("Validation loss")
+    st.subheader("Validation next-token loss")
     compare(listed)
     st.subheader("Did it learn anything?")
     evaluation(listed)

@@ -106,14 +106,21 @@ def accuracy_curves(metrics: list[dict]) -> go.Figure:
     return _layout(figure, "Accuracy", "accuracy")
 
 
+def next_token_loss(row: dict) -> float:
+    """The validation loss every architecture has: deeprock's val_loss also sums its weighted
+    rhythm heads, the seed's is the next-token loss alone."""
+    return row.get("val_next_token_loss", row.get("val_loss", math.nan))
+
+
 def validation_overlay(curves: dict[str, list[dict]]) -> go.Figure:
-    """Validation loss of several runs on one chart: the post's "loss against learning rates"
-    chart, for any runs (a sweep's rates, two architectures, two data choices)."""
+    """Validation next-token loss of several runs on one chart: the post's "loss against
+    learning rates" chart, for any runs (a sweep's rates, two architectures, two data choices)."""
     figure = go.Figure()
     for name, metrics in curves.items():
-        figure.add_scatter(x=_epochs(metrics), y=[row.get("val_loss") for row in metrics],
+        figure.add_scatter(x=_epochs(metrics), y=[next_token_loss(row) for row in metrics],
                            mode="lines+markers", name=name)
-    return _layout(figure, "Validation loss of the chosen runs", "validation loss")
+    return _layout(figure, "Validation next-token loss of the chosen runs",
+                   "validation next-token loss")
 
 
 def perplexity_bars(scores: dict[str, HeadScore], baselines: dict) -> go.Figure:
