@@ -238,6 +238,9 @@ def watched_run() -> None:
     if not run:
         st.info("No run yet: fill in the form below and press Start training.")
         return
+    if not Path(run).is_dir():
+        st.info(f"Run {run} is gone (deleted?): open another one below.")
+        return
     folder = jobs.shown_folder(run)
     state = jobs.job_state(run)
     reason = runs.read_status(folder).get("reason")

@@ -128,6 +128,15 @@ def test_start_refuses_existing_runs_missing_catalogs_and_bad_names(small_catalo
     assert jobs.run_folder(" lr-0.01_v2 ", job_env) == job_env / "lr-0.01_v2"
 
 
+def test_resume_refuses_a_run_of_a_newer_format(job_env):
+    run = job_env / "future"
+    run.mkdir(parents=True)
+    runs.write_json(run / runs.CONFIG, {"format": 99})
+    with pytest.raises(jobs.JobError, match=r"cannot be resumed.*newer"):
+        jobs.resume(run)
+    assert not (run / jobs.JOB).exists()
+
+
 def test_a_launch_record_holds_the_machine_until_the_trainer_locks_it(small_catalog, job_env):
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:

@@ -134,6 +134,25 @@ def test_restart_reattaches_to_an_interrupted_run_and_offers_resume(page_env):
     assert list(app.dataframe[0].value["status"]) == ["interrupted"]
 
 
+def test_estimate_shows_the_epoch_time_of_the_form_settings(page_env, monkeypatch):
+    asked = []
+
+    def fake_estimate(request):  # the real one loads TensorFlow: test_jobs covers the CLI side
+        asked.append(request)
+        return {"seconds_per_batch": 0.25, "batches_per_epoch": 40, "epoch_seconds": 10.0,
+                "device": "CPU (2 cores, x86_64)"}
+
+    monkeypatch.setattr(jobs, "estimate", fake_estimate)
+    app = open_page()
+    next(n for n in app.number_input if n.label == "Epochs").set_value(30)
+    app.text_input(key="cpu_deeprock_lr").set_value("0.01 0.001")
+    button(app, "Estimate epoch time").click().run()
+    assert asked[0].epochs == 30 and asked[0].learning_rates == [0.01, 0.001]
+    shown = [i.value for i in app.info if "per epoch" in i.value]
+    assert shown == ["About 10 s per epoch (40 batches of 250 ms) on CPU (2 cores, x86_64): "
+                     "30 epochs x 2 rate(s) ≈ 10.0 minutes."]
+
+
 def test_bad_learning_rates_are_refused_on_the_page(page_env):
     app = open_page()
     app.text_input(key="cpu_deeprock_lr").set_value("fast")
