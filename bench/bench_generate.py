@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from deeprock.generation.generate import GenerationRequest, LoadedRun, generate
-from deeprock.generation.inference import numpy_network
+from deeprock.generation.inference import numpy_network, softmax
 from deeprock.generation.primers import Primer
 from deeprock.tokens import PITCH_NAMES
 from deeprock.training.config import RunConfig
@@ -84,7 +84,8 @@ def output_perplexity(run: LoadedRun, steps: int = 50) -> float:
     state = net.initial_state(1)
     token, entropies = np.array([1]), []
     for _ in range(steps):
-        probabilities, _, state = net.token_step(token, np.array([6]), np.array([6]), state)
+        logits, _, state = net.token_step(token, np.array([6]), np.array([6]), state)
+        probabilities = softmax(logits)
         entropies.append(float(-(probabilities * np.log(probabilities + 1e-12)).sum()))
         token = np.array([int(np.argmax(probabilities[0, 1:])) + 1])
     return float(np.exp(np.mean(entropies)))

@@ -27,6 +27,7 @@ from deeprock.generation.generate import (
     regenerate,
     settings_record,
 )
+from deeprock.generation.inference import softmax
 from deeprock.generation.midi_out import riff_midi
 from deeprock.generation.outputs import OutputOptions, riff_files
 from deeprock.generation.primers import Primer, PrimerError
@@ -69,20 +70,21 @@ def test_numpy_steps_match_the_keras_model(runs, loaded):
     net = loaded["deeprock"].network
     state = net.initial_state(3)
     for t in range(SEQ_LEN):
-        probabilities, hidden, state = net.token_step(tokens[:, t], deltas[:, t],
-                                                      durations[:, t], state)
+        logits, hidden, state = net.token_step(tokens[:, t], deltas[:, t], durations[:, t],
+                                               state)
         delta, duration = net.rhythm(hidden, np.roll(tokens, -1, axis=1)[:, t])
-        np.testing.assert_allclose(probabilities, expected["next_token"][:, t], atol=1e-5)
-        np.testing.assert_allclose(delta, expected["next_delta"][:, t], atol=1e-5)
-        np.testing.assert_allclose(duration, expected["next_duration"][:, t], atol=1e-5)
+        np.testing.assert_allclose(softmax(logits), expected["next_token"][:, t], atol=1e-5)
+        np.testing.assert_allclose(softmax(delta), expected["next_delta"][:, t], atol=1e-5)
+        np.testing.assert_allclose(softmax(duration), expected["next_duration"][:, t],
+                                   atol=1e-5)
 
     seed_model = load_model(str(runs["seed"] / "best.keras"))
     expected = np.asarray(seed_model(tokens[:, :, None].astype("float32"), training=False))
     net = loaded["seed"].network
     state = net.initial_state(3)
     for t in range(SEQ_LEN):
-        probabilities, state = net.token_step(tokens[:, t], state)
-    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+        logits, state = net.token_step(tokens[:, t], state)
+    np.testing.assert_allclose(softmax(logits), expected, atol=1e-5)
 
 
 def test_same_seed_same_riff_byte_for_byte(runs, loaded):
@@ -156,19 +158,19 @@ def test_zero_length_refused_and_greedy_allowed(runs, loaded):
 
 
 def test_guard_caps_repeats_and_penalises_recent_tokens():
-    probabilities = np.array([0.5, 0.3, 0.1, 0.1])
+    logits = np.log([0.5, 0.3, 0.1, 0.1])
     settings = SamplingSettings(repetition_penalty=2.0, repetition_window=4, max_repeat=3)
-    row = sampling.guarded(probabilities, [2, 1, 1, 1], settings)
+    row = np.exp(sampling.guarded(logits, [2, 1, 1, 1], settings))
     assert row[0] == 0  # never <unk>
     assert row[1] == 0  # repeated 3 times in a row: capped
     assert row[2] == pytest.approx(0.05)  # recent: halved
+    assert row[3] == pytest.approx(0.1)
     rng = np.random.default_rng(0)
-    picks = {sampling.pick(np.array([0.0, 0.6, 0.3, 0.1]), rng, 1.0, top_k=2)
-             for _ in range(200)}
-    assert picks == {1, 2}
-    picks = {sampling.pick(np.array([0.0, 0.6, 0.3, 0.1]), rng, 1.0, top_p=0.5)
-             for _ in range(200)}
-    assert picks == {1}
+    scores = sampling.log_counts([0.0, 0.6, 0.3, 0.1])
+    assert {sampling.pick(scores, rng, 1.0, top_k=2) for _ in range(200)} == {1, 2}
+    assert {sampling.pick(scores, rng, 1.0, top_p=0.5) for _ in range(200)} == {1}
+    assert {sampling.pick(scores, rng, 1.0) for _ in range(300)} == {1, 2, 3}
+    assert sampling.pick(scores, rng, 0.0) == 1
 
 
 def test_repeat_cap_holds_on_a_model_that_loves_one_token(loaded):

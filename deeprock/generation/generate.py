@@ -25,6 +25,7 @@ from deeprock.generation.primers import Primer
 from deeprock.generation.riff import Riff
 from deeprock.generation.sampling import (
     SamplingSettings,
+    log_counts,
     pick,
     pick_classes,
     pick_tokens,
@@ -211,7 +212,7 @@ def _sample(run: LoadedRun, primer: Riff, request: GenerationRequest,
         start = 0
     else:  # no primer: the first token drawn from the training counts, then the model
         counts = np.asarray(run.vocabulary.counts, np.float64)
-        ids[:, 0] = [pick(_without_unk(counts), rng, 1.0) for rng in rngs]
+        ids[:, 0] = [pick(log_counts(_without_unk(counts)), rng, 1.0) for rng in rngs]
         durations[:, 0] = _rhythm_draws(run.duration_counts, DURATION_ALLOWED, rngs)
         pending = (ids[:, 0], deltas[:, 0], durations[:, 0], run.network.initial_state(batch))
         histories = [[int(i)] for i in ids[:, 0]]
@@ -255,22 +256,22 @@ def _prime(run: LoadedRun, primer: Riff, batch: int) -> tuple:
 
 
 def _feed(net, token, delta, duration, state) -> tuple:
-    """One step of either architecture: (probabilities, hidden or None, state)."""
+    """One step of either architecture: (logits, hidden or None, state)."""
     if net.arch == "deeprock":
         return net.token_step(token, delta, duration, state)
-    probabilities, state = net.token_step(token, state)
-    return probabilities, None, state
+    logits, state = net.token_step(token, state)
+    return logits, None, state
 
 
 def _step(run: LoadedRun, token, delta, duration, state, histories, request, rngs, step):
     """Feed the pending token of every variation; choose the next one and its rhythm."""
-    probabilities, hidden, state = _feed(run.network, token, delta, duration, state)
-    chosen = pick_tokens(probabilities, histories, request.sampling, rngs)
+    logits, hidden, state = _feed(run.network, token, delta, duration, state)
+    chosen = pick_tokens(logits, histories, request.sampling, rngs)
     temperature = request.sampling.temperature
     if run.arch == "deeprock":
-        delta_probs, duration_probs = run.network.rhythm(hidden, chosen)
-        next_delta = pick_classes(delta_probs, DELTA_ALLOWED, temperature, rngs)
-        next_duration = pick_classes(duration_probs, DURATION_ALLOWED, temperature, rngs)
+        delta_logits, duration_logits = run.network.rhythm(hidden, chosen)
+        next_delta = pick_classes(delta_logits, DELTA_ALLOWED, temperature, rngs)
+        next_duration = pick_classes(duration_logits, DURATION_ALLOWED, temperature, rngs)
     elif request.rhythm == "fixed":
         next_delta = np.full(len(rngs), _fixed_delta(step), np.int32)
         next_duration = np.full(len(rngs), FIXED_DURATION_TWELFTHS, np.int32)
@@ -287,7 +288,7 @@ def _fixed_delta(step: int) -> int:
 
 
 def _rhythm_draws(counts: np.ndarray, allowed: np.ndarray, rngs) -> np.ndarray:
-    return pick_classes(np.tile(counts, (len(rngs), 1)), allowed, 1.0, rngs)
+    return pick_classes(np.tile(log_counts(counts), (len(rngs), 1)), allowed, 1.0, rngs)
 
 
 def _riff(run: LoadedRun, primer: Riff, ids: np.ndarray, deltas: np.ndarray,

@@ -2,7 +2,8 @@
 
     net = numpy_network(keras_model)            # DeeprockNetwork or SeedNetwork
     state = net.initial_state(batch=8)
-    probs, state = net.token_step(token_ids, delta_classes, duration_classes, state)
+    logits, hidden, state = net.token_step(token_ids, delta_classes, duration_classes, state)
+    softmax(logits)                             # the Keras model's next_token output
 
 Why numpy: DESIGN.md measured one step of the Keras model called eagerly at 34 ms (no better than
 the post's `model.predict` on the whole window), a `tf.function` at 1.8 ms, the same arithmetic in
@@ -125,20 +126,21 @@ class DeeprockNetwork(_Stacked):
     def token_step(self, token_ids: np.ndarray, delta_classes: np.ndarray,
                    duration_classes: np.ndarray, state: State
                    ) -> tuple[np.ndarray, np.ndarray, State]:
-        """Feed one token per batch row: next-token probabilities, the top LSTM output (for the
-        rhythm heads) and the new state."""
+        """Feed one token per batch row: next-token logits (the sampler works on them; softmax
+        gives the Keras model's probabilities), the top LSTM output (for the rhythm heads)
+        and the new state."""
         projected = (self.token_input[token_ids] + self.delta_input[delta_classes]
                      + self.duration_input[duration_classes])
         hidden, state = self._run(projected, state)
-        return softmax(hidden @ self.token_kernel + self.token_bias), hidden, state
+        return hidden @ self.token_kernel + self.token_bias, hidden, state
 
     def rhythm(self, hidden: np.ndarray, next_ids: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
-        """Delta and duration class probabilities of the token chosen to come next."""
+        """Delta and duration class logits of the token chosen to come next."""
         context = np.maximum(hidden @ self.context_hidden + self.context_token[next_ids]
                              + self.context_bias, 0.0)
-        return (softmax(context @ self.delta_kernel + self.delta_bias),
-                softmax(context @ self.duration_kernel + self.duration_bias))
+        return (context @ self.delta_kernel + self.delta_bias,
+                context @ self.duration_kernel + self.duration_bias)
 
 
 class SeedNetwork(_Stacked):
@@ -159,11 +161,12 @@ class SeedNetwork(_Stacked):
         return self.token_kernel.shape[1]
 
     def token_step(self, token_ids: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        """Next-token logits after feeding one run id per row, and the new state."""
         scaled = ((np.asarray(token_ids, np.float32) - self.mean) / self.std)[:, None]
         first = self.lstms[0]
         hidden, state = self._run(scaled @ first.kernel + first.bias, state)
         dense = hidden @ self.dense_kernel + self.dense_bias
-        return softmax(dense @ self.token_kernel + self.token_bias), state
+        return dense @ self.token_kernel + self.token_bias, state
 
 
 def numpy_network(model) -> DeeprockNetwork | SeedNetwork:

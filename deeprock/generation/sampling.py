@@ -1,8 +1,8 @@
-"""Choosing the next token: temperature, top-k, top-p, a repetition guard, seeded per variation.
+"""Choosing the next token from logits: temperature, top-k, top-p, a repetition guard, seeds.
 
     settings = SamplingSettings(temperature=0.9, top_p=0.95).validated()
     rngs = variation_generators(seed=7, variations=8)
-    ids = pick_tokens(probabilities, histories, settings, rngs)
+    ids = pick_tokens(logits, histories, settings, rngs)
 
 The post decoded with argmax, whose classic failure is one note forever; the guard divides the
 probability of recently played tokens by `repetition_penalty` and forbids a token already
@@ -56,40 +56,39 @@ def variation_generators(seed: int, variations: int, first: int = 0
             for variation in range(first, first + variations)]
 
 
-def guarded(probabilities: np.ndarray, history: Sequence[int], settings: SamplingSettings
+def guarded(logits: np.ndarray, history: Sequence[int], settings: SamplingSettings
             ) -> np.ndarray:
-    """One row's probabilities after the repetition guard, <unk> (id 0) never chosen."""
-    row = np.array(probabilities, dtype=np.float64)
+    """One row's log-scores after the repetition guard (a penalty divides a probability, so
+    it subtracts its log; a forbidden token scores -inf); <unk> (id 0) is never chosen."""
+    row = np.array(logits, dtype=np.float64)
     if len(row) > 1:
-        row[0] = 0.0
+        row[0] = -np.inf
     if settings.repetition_penalty > 1 and settings.repetition_window and len(history):
         recent = np.unique(np.asarray(history[-settings.repetition_window:], dtype=np.int64))
-        row[recent] /= settings.repetition_penalty
+        row[recent] -= np.log(settings.repetition_penalty)
     cap = settings.max_repeat
     if cap and len(history) >= cap and len(set(history[-cap:])) == 1:
-        row[history[-1]] = 0.0
-    if row.sum() <= 0:  # everything forbidden (a tiny vocabulary): fall back to the model
-        row = np.array(probabilities, dtype=np.float64)
+        row[history[-1]] = -np.inf
+    if not np.isfinite(row).any():  # everything forbidden (a tiny vocabulary): the model's
+        row = np.array(logits, dtype=np.float64)
     return row
 
 
-def pick(row: np.ndarray, rng: np.random.Generator, temperature: float, top_k: int = 0,
+def pick(scores: np.ndarray, rng: np.random.Generator, temperature: float, top_k: int = 0,
          top_p: float = 1.0) -> int:
-    """One id from unnormalised probabilities; one uniform draw from rng per call."""
-    return int(pick_rows(np.asarray(row, np.float64)[None], np.array([rng.random()]),
+    """One id from log-scores (logits, -inf = never); one uniform draw from rng per call."""
+    return int(pick_rows(np.asarray(scores, np.float64)[None], np.array([rng.random()]),
                          temperature, top_k, top_p)[0])
 
 
-def pick_rows(rows: np.ndarray, draws: np.ndarray, temperature: float, top_k: int = 0,
+def pick_rows(scores: np.ndarray, draws: np.ndarray, temperature: float, top_k: int = 0,
               top_p: float = 1.0) -> np.ndarray:
-    """One id per row of unnormalised probabilities, row by row in effect (every operation
-    works along the row alone), vectorised over the rows; draws: one uniform per row."""
+    """One id per row of log-scores, row by row in effect (every operation works along its
+    row alone), vectorised over the rows; draws: one uniform per row."""
     if temperature == 0:
-        return np.argmax(rows, axis=1)
-    with np.errstate(divide="ignore"):
-        logs = np.log(rows)
-    weights = np.exp((logs - logs.max(axis=1, keepdims=True)) / temperature)
-    if top_k and top_k < rows.shape[1]:
+        return np.argmax(scores, axis=1)
+    weights = np.exp((scores - scores.max(axis=1, keepdims=True)) / temperature)
+    if top_k and top_k < scores.shape[1]:
         weights = _keep(weights, np.argpartition(-weights, top_k - 1, axis=1)[:, :top_k])
     if top_p < 1:
         weights = _nucleus(weights, top_p)
@@ -122,21 +121,25 @@ def _nucleus(weights: np.ndarray, top_p: float) -> np.ndarray:
     return _keep(weights, np.where(keep, ordered, ordered[:, :1]))
 
 
-def pick_tokens(probabilities: np.ndarray, histories: Sequence[Sequence[int]],
+def pick_tokens(logits: np.ndarray, histories: Sequence[Sequence[int]],
                 settings: SamplingSettings, rngs: Sequence[np.random.Generator]) -> np.ndarray:
     """The next token of each variation (row): guarded row by row, then sampled."""
     rows = np.stack([guarded(row, history, settings)
-                     for row, history in zip(probabilities, histories, strict=True)])
+                     for row, history in zip(logits, histories, strict=True)])
     draws = np.array([rng.random() for rng in rngs])
     return pick_rows(rows, draws, settings.temperature, settings.top_k,
                      settings.top_p).astype(np.int32)
 
 
-def pick_classes(probabilities: np.ndarray, allowed: np.ndarray, temperature: float,
+def pick_classes(logits: np.ndarray, allowed: np.ndarray, temperature: float,
                  rngs: Sequence[np.random.Generator]) -> np.ndarray:
     """A rhythm class per row (delta or duration), only among the allowed classes."""
-    masked = np.where(allowed, probabilities, 0.0).astype(np.float64)
-    empty = masked.sum(axis=1) <= 0
-    masked[empty] = allowed
+    masked = np.where(allowed, logits, -np.inf).astype(np.float64)
     draws = np.array([rng.random() for rng in rngs])
     return pick_rows(masked, draws, temperature).astype(np.int32)
+
+
+def log_counts(counts: np.ndarray) -> np.ndarray:
+    """Counts as log-scores (a count of 0: never)."""
+    with np.errstate(divide="ignore"):
+        return np.log(np.asarray(counts, np.float64))
