@@ -137,16 +137,25 @@ def test_resume_refuses_a_run_of_a_newer_format(job_env):
     assert not (run / jobs.JOB).exists()
 
 
+def sleeper(*marker: str) -> subprocess.Popen:
+    """A live process standing in for a trainer (its command line names deeprock) or for an
+    unrelated process that got a dead trainer's pid."""
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", *marker])
+
+
 def test_a_launch_record_holds_the_machine_until_the_trainer_locks_it(small_catalog, job_env):
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    trainer, stranger = sleeper("deeprock.cli"), sleeper()
     try:
-        runs.write_json(jobs.pending_path(), {"pid": sleeper.pid, "run": "models/early"})
+        runs.write_json(jobs.pending_path(), {"pid": stranger.pid, "run": "models/reused"})
+        assert jobs.active_job() is None  # a pid reused by another program holds nothing
+        runs.write_json(jobs.pending_path(), {"pid": trainer.pid, "run": "models/early"})
         assert jobs.active_job()["run"] == "models/early"
         with pytest.raises(jobs.JobError, match="models/early is running"):
             jobs.start(jobs.TrainRequest(catalog=small_catalog), job_env / "late")
     finally:
-        sleeper.kill()
-        sleeper.wait()
+        for process in (trainer, stranger):
+            process.kill()
+            process.wait()
     assert jobs.active_job() is None
 
 
@@ -164,11 +173,17 @@ def test_a_sweep_shows_its_latest_member(job_env):
     fake_run(sweep / "lr-0.001", "running", pid=2**22 + 7, started=2.0)  # no such process
     assert jobs.shown_folder(sweep) == sweep / "lr-0.001"
     assert jobs.job_state(sweep) == "interrupted"
-    runs.write_json(sweep / jobs.JOB, {"pid": os.getpid(), "started": 0.5,
-                                       "argv": ["train", "--lr", "0.01", "0.001"]})
-    runs.write_json(sweep / "lr-0.001" / runs.STATUS, {"state": "finished", "updated": 3.0,
-                                                       "started": 2.0})
-    assert jobs.job_state(sweep) == "running"  # between two members of a live sweep
+    trainer = sleeper("deeprock.cli")
+    try:
+        runs.write_json(sweep / jobs.JOB, {"pid": trainer.pid, "started": 0.5,
+                                           "argv": ["train", "--lr", "0.01", "0.001"]})
+        runs.write_json(sweep / "lr-0.001" / runs.STATUS, {"state": "finished", "updated": 3.0,
+                                                           "started": 2.0})
+        assert jobs.job_state(sweep) == "running"  # between two members of a live sweep
+    finally:
+        trainer.kill()
+        trainer.wait()
+    assert jobs.job_state(sweep) == "finished"
 
 
 def test_delete_only_whole_run_folders_that_do_not_train(job_env, tmp_path):

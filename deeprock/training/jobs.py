@@ -128,7 +128,19 @@ def active_job() -> dict | None:
     if holder:
         return holder
     pending = runs.read_json(pending_path())
-    return pending if runs.pid_alive(pending.get("pid")) else None
+    return pending if _launched_alive(pending) else None
+
+
+def _launched_alive(record: dict) -> bool:
+    """The launched trainer still runs: its pid lives and (where /proc tells) is still ours, not
+    a later process that got the same pid."""
+    if not runs.pid_alive(record.get("pid")):
+        return False
+    try:
+        command = Path(f"/proc/{record['pid']}/cmdline").read_bytes()
+    except OSError:
+        return True
+    return b"deeprock" in command
 
 
 def _within(path: str | os.PathLike, folder: Path) -> bool:
@@ -215,7 +227,7 @@ def job_state(run: str | os.PathLike) -> str:
     _reap()
     run = Path(run)
     status, launch = runs.read_status(shown_folder(run)), runs.read_json(run / JOB)
-    launched_alive = runs.pid_alive(launch.get("pid"))
+    launched_alive = _launched_alive(launch)
     if launched_alive and launch.get("started", 0) > status.get("updated", 0):
         return "starting"
     if not status.get("state"):
@@ -249,7 +261,7 @@ def wait(run: str | os.PathLike, timeout_seconds: float = 60.0) -> str:
     """The run's state once its process has ended (or whatever it is at the deadline)."""
     deadline, launched = time.monotonic() + timeout_seconds, runs.read_json(Path(run) / JOB)
     while time.monotonic() < deadline and (job_state(run) in BUSY_STATES
-                                           or runs.pid_alive(launched.get("pid"))):
+                                           or _launched_alive(launched)):
         time.sleep(0.2)
     return job_state(run)
 
