@@ -37,7 +37,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                                 ("dropout", float, 0.3), ("validation-share", float, 0.1),
                                 ("min-count", int, 2), ("augment", int, 0), ("patience", int, 5),
                                 ("data-percent", float, 100.0), ("seed", int, 0),
-                                ("rhythm-loss-weight", float, 0.5)):
+                                ("rhythm-loss-weight", float, 0.5), ("clipnorm", float, 1.0)):
         train.add_argument(f"--{name}", type=kind, default=default)
     train.add_argument("--stride", type=int, help="an epoch takes 1 in N windows (deeprock: "
                                                   "seq_len/2, seed: 1)")
@@ -107,6 +107,7 @@ def config_from_args(args: argparse.Namespace):
         model=ModelSettings(arch=args.arch, units=args.units, layers=args.layers,
                             embedding=args.embedding, dropout=args.dropout,
                             rhythm_loss_weight=args.rhythm_loss_weight,
+                            clipnorm=args.clipnorm,
                             learning_rate=(args.lr or [defaults["lr"]])[0]),
         data=DataSettings(seq_len=seq_len, unique_factor=(args.unique_factor
                                                           if args.unique_factor is not None

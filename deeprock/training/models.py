@@ -58,7 +58,8 @@ def build_model(settings: ModelSettings, vocabulary_size: int, seq_len: int | No
     if settings.arch != "deeprock":
         raise ValueError(f"unknown architecture {settings.arch!r}: choose one of {ARCHITECTURES}")
     model = _deeprock_network(settings, vocabulary_size)
-    optimizer = keras.optimizers.Adam(settings.learning_rate, clipnorm=settings.clipnorm)
+    optimizer = keras.optimizers.Adam(settings.learning_rate,
+                                      clipnorm=settings.clipnorm or None)  # 0: no clipping
     weights = {"next_token": 1.0, "next_delta": settings.rhythm_loss_weight,
                "next_duration": settings.rhythm_loss_weight}
     model.compile(optimizer=optimizer,
