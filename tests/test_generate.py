@@ -307,3 +307,11 @@ def test_gallery_save_list_rename_delete(runs, loaded, tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(GalleryError, match="cannot save the riff"):
         save_riff(blocker / "riffs", "x", result.riffs[0], files, record)
+
+
+def test_missing_soundfont_leaves_every_other_output(loaded, tmp_path):
+    riff = generate(loaded["deeprock"], Primer.none(), GenerationRequest(12, seed=1)).riffs[0]
+    options = OutputOptions(soundfont=str(tmp_path / "missing.sf2"))
+    files = riff_files(riff, options, ("mid", "wav", "txt", "gp5"))
+    assert "not found" in files.problems["wav"]
+    assert set(files.data) == {"mid", "txt", "gp5"} and files.data["mid"][:4] == b"MThd"
