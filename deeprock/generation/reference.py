@@ -7,8 +7,8 @@
 
 The copy figure of a riff only counts its generated part (a primer is copied by definition).
 As a reference, validation songs are cut into chunks of a riff's length and each chunk's
-longest copy from the training songs is taken: a riff should not copy more than the median
-unseen real song does.
+longest copy from the training songs is taken (100 chunks spread over the side at most): a
+riff should not copy more than the median unseen real song does.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import numpy as np
 from deeprock.generation.copyindex import CopyIndex
 from deeprock.generation.riff import Riff
 from deeprock.generation.stats import RUN_CHUNK_TOKENS, dataset_stats
+
+VALIDATION_CHUNKS = 100  # chunks measured for the validation figure (~35 ms each on 1.2M tokens)
 
 
 @dataclass
@@ -63,7 +65,10 @@ def dataset_reference(run, catalog_path: str | None = None) -> DatasetReference:
     chunks = [stream.ids[start:start + RUN_CHUNK_TOKENS] for stream in validation
               for start in range(0, max(len(stream.ids) - RUN_CHUNK_TOKENS, 0) + 1,
                                  RUN_CHUNK_TOKENS)]
-    copies = [index.longest_copy(chunk) for chunk in chunks]
+    # evenly spread over the validation side: the figure is a median, 100 chunks pin it down
+    picked = np.unique(np.linspace(0, len(chunks) - 1, min(len(chunks), VALIDATION_CHUNKS))
+                       .astype(int)) if chunks else []
+    copies = [index.longest_copy(chunks[i]) for i in picked]
     return DatasetReference(stats, index, {token: i for i, token in enumerate(tokens)},
                             float(np.median(copies)) if copies else float("nan"),
                             float(np.percentile(copies, 90)) if copies else float("nan"))
