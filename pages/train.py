@@ -31,21 +31,39 @@ HELP = {
     "epochs": "Passes over the training songs: more learns more, until it starts quoting them.",
     "batch_size": "Windows per step: bigger is faster per epoch (on a GPU) but learns a bit "
                   "less per pass.",
-    "lr": "How big each learning step is; several rates (space separated) train one run each, "
-          "the post's sweep. Too high gives noise, too low learns nothing.",
+    "learning_rates": "How big each learning step is; several rates (space separated) train one "
+                      "run each, the post's sweep. Too high gives noise, too low learns nothing.",
     "units": "Memory cells per LSTM layer: more can hold richer riffs, and needs more songs.",
     "layers": "Stacked LSTMs: deeper learns phrase structure over notes, slower to train.",
     "embedding": "Size of each token's learned description: how finely chords are told apart.",
     "dropout": "Share of connections silenced while training: higher copies training songs less.",
     "validation_share": "Share of songs held out to judge the model: never learned from.",
     "min_count": "Chords seen fewer times than this become <unk>: higher forgets rare voicings.",
-    "augment": "Also train on riffs transposed by up to this many semitones: more keys, same "
-               "songs (0: off).",
+    "augment_semitones": "Also train on riffs transposed by up to this many semitones: more "
+                         "keys, same songs (0: off).",
     "patience": "Stop after this many epochs without a better validation loss (0: never), "
                 "before the model memorises songs.",
     "max_minutes": "Time budget: training stops cleanly at the end of the epoch that passes it "
                    "(0: none).",
 }
+# (column, label, TrainRequest field, limits) of the form's fields
+FIELDS = (
+    (0, "Sequence length", "seq_len", {"min_value": 2}),
+    (0, "Unique factor", "unique_factor", {"min_value": 0}),
+    (0, "Epochs", "epochs", {"min_value": 1}),
+    (0, "Batch size", "batch_size", {"min_value": 1}),
+    (1, "Learning rate(s)", "learning_rates", {}),
+    (1, "LSTM units", "units", {"min_value": 1}),
+    (1, "LSTM layers", "layers", {"min_value": 1}),
+    (1, "Time budget (minutes)", "max_minutes", {"min_value": 0.0, "step": 5.0}),
+    (2, "Embedding size", "embedding", {"min_value": 1}),
+    (2, "Dropout", "dropout", {"min_value": 0.0, "max_value": 0.9, "step": 0.05}),
+    (2, "Validation share", "validation_share",
+     {"min_value": 0.01, "max_value": 0.9, "step": 0.05}),
+    (3, "Min count", "min_count", {"min_value": 1}),
+    (3, "Transpose ± semitones", "augment_semitones", {"min_value": 0, "max_value": 6}),
+    (3, "Early-stopping patience", "patience", {"min_value": 0}),
+)
 WATCHED, CONFIRM_DELETE, ESTIMATE = "train_watched_run", "train_confirm_delete", "train_estimate"
 STARTED = "train_started"
 
@@ -92,9 +110,19 @@ def recorded_gpu() -> bool:
     return bool(listed) and "GPU" in listed[0].device.upper()
 
 
-def number(label: str, key: str, value, profile: str, **limits):
-    """A number field keyed by the defaults profile, so that switching profile resets it."""
-    return st.number_input(label, value=value, key=f"{profile}_{key}", help=HELP[key], **limits)
+def hyperparameters(base: TrainRequest, profile: str) -> dict:
+    """The number fields, in four columns, keyed by the defaults profile so that switching it
+    resets them: {TrainRequest field: value}, plus the learning rates' text."""
+    values, columns = {}, st.columns(4)
+    for column, label, name, limits in FIELDS:
+        with columns[column]:
+            if name == "learning_rates":
+                values[name] = st.text_input(label, " ".join(map(repr, base.learning_rates)),
+                                             key=f"{profile}_lr", help=HELP[name])
+                continue
+            values[name] = st.number_input(label, value=getattr(base, name),
+                                           key=f"{profile}_{name}", help=HELP[name], **limits)
+    return values
 
 
 def parse_rates(text: str) -> list[float]:
@@ -125,35 +153,7 @@ def request_form(catalog: str) -> tuple[TrainRequest | None, str, str | None]:
                              help="A folder under models/: letters, digits, . _ -")
         choices = (["Saved selection", "Whole catalog"] if saved.is_file() else ["Whole catalog"])
         data = st.radio("Data", choices, horizontal=True, help=HELP["data"])
-        a, b, c, d = st.columns(4)
-        with a:
-            seq_len = number("Sequence length", "seq_len", base.seq_len, profile, min_value=2)
-            unique_factor = number("Unique factor", "unique_factor", base.unique_factor, profile,
-                                   min_value=0)
-            epochs = number("Epochs", "epochs", base.epochs, profile, min_value=1)
-            batch_size = number("Batch size", "batch_size", base.batch_size, profile, min_value=1)
-        with b:
-            rates = st.text_input("Learning rate(s)", " ".join(map(repr, base.learning_rates)),
-                                  key=f"{profile}_lr", help=HELP["lr"])
-            units = number("LSTM units", "units", base.units, profile, min_value=1)
-            layers = number("LSTM layers", "layers", base.layers, profile, min_value=1)
-        with c:
-            embedding = number("Embedding size", "embedding", base.embedding, profile,
-                               min_value=1)
-            dropout = number("Dropout", "dropout", base.dropout, profile, min_value=0.0,
-                             max_value=0.9, step=0.05)
-            validation_share = number("Validation share", "validation_share",
-                                      base.validation_share, profile, min_value=0.01,
-                                      max_value=0.9, step=0.05)
-        with d:
-            min_count = number("Min count", "min_count", base.min_count, profile, min_value=1)
-            augment = number("Transpose ± semitones", "augment", base.augment_semitones,
-                             profile, min_value=0, max_value=6)
-            patience = number("Early-stopping patience", "patience", base.patience, profile,
-                              min_value=0)
-        with b:
-            max_minutes = number("Time budget (minutes)", "max_minutes", base.max_minutes,
-                                 profile, min_value=0.0, step=5.0)
+        values = hyperparameters(base, profile)
         buttons = st.columns([1.4, 1.2, 4])
         estimate = buttons[0].form_submit_button("Estimate epoch time")
         start = buttons[1].form_submit_button("Start training", type="primary")
@@ -162,13 +162,9 @@ def request_form(catalog: str) -> tuple[TrainRequest | None, str, str | None]:
         st.caption("The seed network is the post's: units, layers and embedding are fixed "
                    "(two LSTMs of 256 over scaled ids).")
     try:
-        request = TrainRequest(
-            catalog=catalog, selection=str(saved) if data == "Saved selection" else None,
-            arch=arch, seq_len=seq_len, unique_factor=unique_factor, epochs=epochs,
-            batch_size=batch_size, learning_rates=parse_rates(rates), units=units,
-            layers=layers, embedding=embedding, dropout=dropout,
-            validation_share=validation_share, min_count=min_count,
-            augment_semitones=augment, patience=patience, max_minutes=max_minutes)
+        values["learning_rates"] = parse_rates(values["learning_rates"])
+        request = TrainRequest(catalog=catalog, arch=arch, **values,
+                               selection=str(saved) if data == "Saved selection" else None)
     except JobError as error:
         if pressed:
             st.error(str(error))
