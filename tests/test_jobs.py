@@ -75,6 +75,7 @@ def test_request_options_are_the_trainers(tmp_path):
 def test_defaults_follow_the_architecture_and_the_device():
     cpu, gpu = jobs.defaults("c.sqlite"), jobs.defaults("c.sqlite", gpu=True)
     assert gpu.units > cpu.units and gpu.batch_size > cpu.batch_size
+    assert cpu.max_minutes == 5 and gpu.max_minutes == 0  # a useful model in 5 CPU minutes
     seed = jobs.defaults("c.sqlite", arch="seed")
     assert (seed.seq_len, seed.unique_factor) == (100, 13)  # the post's
 

@@ -79,11 +79,19 @@ class TrainRequest:
                 "--patience", str(self.patience), "--max-minutes", str(self.max_minutes)]
 
 
+# Measured on the demo corpus, 2 busy cores (bench/RESULTS.md, "Training in the app"): at the
+# trainer's lr 0.002 deeprock needs 42 epochs (5.1 min) to beat the trigram, at 0.005 it needs 22
+# (3 min) and reaches perplexity 8.0 against the trigram's 9.8 within a 5-minute budget.
+CPU_DEEPROCK = {"learning_rates": [0.005], "epochs": 60, "max_minutes": 5.0}
+GPU_DEEPROCK = {"units": 512, "layers": 3, "embedding": 128, "batch_size": 256, "seq_len": 128,
+                "epochs": 50, "patience": 8}
+
+
 def defaults(catalog: str = "data/demo.sqlite", gpu: bool = False,
              arch: str = "deeprock") -> TrainRequest:
-    """The trainer's own defaults for the architecture (sized for 2 CPU cores); on a GPU a wider,
-    deeper network with bigger batches, which it computes in about the CPU's time for the small
-    one. The seed network is the post's: its sizes are fixed."""
+    """The form's defaults. deeprock on a CPU: a useful model within 5 minutes; on a GPU: a
+    wider, deeper network with bigger batches. The seed is the post's network, its defaults the
+    post's (200 epochs on a GPU, where they are affordable)."""
     model, data, train = ModelSettings(), DataSettings(), TrainSettings()
     per_arch = ARCH_DEFAULTS[arch]
     request = TrainRequest(
@@ -94,12 +102,9 @@ def defaults(catalog: str = "data/demo.sqlite", gpu: bool = False,
         validation_share=data.validation_share, min_count=data.min_count,
         augment_semitones=train.augment_semitones, patience=train.patience,
         max_minutes=train.max_minutes)
-    if gpu and arch == "deeprock":
-        request = replace(request, units=512, layers=3, embedding=128, batch_size=256,
-                          seq_len=128, epochs=50, patience=8)
-    elif gpu:
-        request = replace(request, epochs=200)  # the post's 200 epochs are affordable there
-    return request
+    if arch == "deeprock":
+        return replace(request, **(GPU_DEEPROCK if gpu else CPU_DEEPROCK))
+    return replace(request, epochs=200) if gpu else request
 
 
 def models_root() -> Path:
