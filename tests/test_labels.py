@@ -160,3 +160,24 @@ def test_catalog_of_schema_2_gains_labels_and_is_rescanned(folder, tmp_path):
     assert scan.scan([folder], path, jobs=1).new == 2
     with catalog.Catalog(path) as cat:
         assert cat.stale_files() == 0 and not everywhere(cat, "Riff.mid")["windows"]
+
+
+def test_exported_labels_feed_the_guitar_training_script(folder, tmp_path, monkeypatch):
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(
+        "train_guitar_model", Path(__file__).parents[1] / "scripts/train_guitar_model.py")
+    script = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, script)
+    spec.loader.exec_module(script)
+    with scanned(folder, tmp_path / "c.sqlite") as cat:
+        for song, verdict in (("Riff.mid", False), ("Tune.mid", True)):
+            row = track(cat, song)
+            labels.set_label(cat, row["md5"], row["idx"], row["channel"], verdict)
+        (tmp_path / "labels.json").write_text(labels.export_json(cat))
+    (folder / "band" / "Tune.mid").write_bytes(b"MThd changed")  # no longer the labelled bytes
+    extra = script.user_labelled_tracks(tmp_path / "labels.json")
+    assert [Path(f).name for f in extra.files] == ["Riff.mid"] and extra.guitar.tolist() == [False]
+    assert extra.features.shape == (1, len(script.FEATURE_NAMES))
+    assert extra.artists.tolist() == [str(folder / "band")]
