@@ -41,7 +41,9 @@ def test_generate_hear_read_and_download_in_chromium(playwright_api, server, tmp
             length = page.get_by_label("Length (tokens)")
             length.fill("30")
             length.press("Enter")
-            page.wait_for_timeout(1000)
+            page.wait_for_timeout(500)  # the rerun starts, then the length is the app's
+            expect(page.get_by_test_id("stStatusWidgetRunningIcon")).to_have_count(
+                0, timeout=TIMEOUT_MS)
             page.get_by_role("button", name="Generate", exact=True).click()
             expect(page.get_by_text("Variation 1: 30 tokens")).to_be_visible(
                 timeout=4 * TIMEOUT_MS)
