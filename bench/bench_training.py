@@ -124,10 +124,13 @@ def main() -> None:
     parser.add_argument("--percents", type=float, nargs="+", default=[25, 50, 100])
     parser.add_argument("--throughput-percent", type=float, default=2.0)
     parser.add_argument("--batches", type=int, default=40)
+    parser.add_argument("--only", choices=("memory", "throughput"))
     args = parser.parse_args()
     print(f"catalog {args.catalog}, seq_len {SEQ_LEN}, unique_factor {UNIQUE_FACTOR}")
-    memory_table(args.catalog, args.percents)
-    throughput_table(args.catalog, args.throughput_percent, args.batches)
+    if args.only != "throughput":
+        memory_table(args.catalog, args.percents)
+    if args.only != "memory":
+        throughput_table(args.catalog, args.throughput_percent, args.batches)
 
 
 if __name__ == "__main__":

@@ -123,8 +123,10 @@ def config_from_args(args: argparse.Namespace):
 
 
 def _train(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
     from deeprock.training import runs, train
+
+    train.catch_stop_requests()  # before TensorFlow loads: a Stop then still stops gracefully
+    config = config_from_args(args)
 
     try:
         if args.estimate:

@@ -28,6 +28,14 @@ from deeprock.training.config import RunConfig
 from deeprock.training.split import DataError, TrainingData, build_training_data
 from deeprock.training.vocab import RHYTHM_CLASSES
 
+# Set by SIGTERM from the moment the command starts (the Stop button may come while TensorFlow
+# is still loading); checked at every batch.
+STOP_REQUESTED = [False]
+
+
+def catch_stop_requests() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: STOP_REQUESTED.__setitem__(0, True))
+
 
 class RunConflict(ValueError):
     """The run folder holds another run (other settings, newer format)."""
@@ -98,15 +106,12 @@ def _train_locked(config: RunConfig, run: Path, force: bool, json_mode: bool) ->
                                                                               time.time()),
                                 **{k: config.facts[k] for k in ("device", "backend", "cudnn")})
     log(f"{config.model.arch}: {json.dumps(data.summary())} on {config.facts['device']}")
-    stop_flag = [False]
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop_flag.__setitem__(0, True))
+    catch_stop_requests()
     try:
-        reason = _fit(config, run, data, rows, status, stop_flag, log)
+        reason = _fit(config, run, data, rows, status, STOP_REQUESTED, log)
         state = "finished"
     except _stop_exceptions() as error:
         state, reason = _ended(error)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     status = runs.update_status(run, state=state, reason=reason, pid=None)
     (run / runs.PROGRESS).unlink(missing_ok=True)
     log(f"{state}: {reason}")
