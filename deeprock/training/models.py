@@ -36,7 +36,7 @@ class ModelSettings:
     dropout: float = 0.3
     input_dropout: float = 0.1
     rhythm_loss_weight: float = 0.5  # each rhythm head's weight against the token head's 1
-    learning_rate: float = 0.002
+    learning_rate: float = 0.005
     clipnorm: float = 1.0
 
     def to_dict(self) -> dict:
