@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-NUCLEUS_CANDIDATES = 512  # top-p sorts only these when they already hold the nucleus
+NUCLEUS_FLOOR = 1e-4  # top-p first sorts the tokens within this factor of the best one
 
 
 @dataclass(frozen=True)
@@ -104,21 +104,22 @@ def _keep(weights: np.ndarray, columns: np.ndarray) -> np.ndarray:
 
 
 def _nucleus(weights: np.ndarray, top_p: float) -> np.ndarray:
-    """Each row's smallest most-probable set holding top_p of its mass (ties in id order)."""
-    totals = weights.sum(axis=1)
-    columns = np.broadcast_to(np.arange(weights.shape[1]), weights.shape)
-    if weights.shape[1] > NUCLEUS_CANDIDATES:
-        head = np.argpartition(-weights, NUCLEUS_CANDIDATES - 1, axis=1)[:, :NUCLEUS_CANDIDATES]
-        if (np.take_along_axis(weights, head, axis=1).sum(axis=1) >= top_p * totals).all():
-            columns = head  # the nucleus lies among these: sort only them
-    columns = np.sort(columns, axis=1)  # ascending ids: the stable sort keeps ties in id order
-    values = np.take_along_axis(weights, columns, axis=1)
-    order = np.argsort(-values, axis=1, kind="stable")
-    ordered = np.take_along_axis(columns, order, axis=1)
-    cumulative = np.cumsum(np.take_along_axis(values, order, axis=1), axis=1)
-    sizes = (cumulative < (top_p * totals)[:, None]).sum(axis=1) + 1
-    keep = np.arange(ordered.shape[1]) < sizes[:, None]
-    return _keep(weights, np.where(keep, ordered, ordered[:, :1]))
+    """Each row's smallest most-probable set holding top_p of its mass (ties in id order).
+
+    Rows come scaled to a best weight of 1. Only the tokens above NUCLEUS_FLOOR are sorted
+    when they already hold top_p of the mass: then the nucleus is among them, since every
+    other token weighs less. A trained model's nucleus is a few dozen tokens; sorting the
+    whole vocabulary every step would cost more than the forward pass."""
+    kept = np.zeros_like(weights)
+    for row, out in zip(weights, kept, strict=True):
+        total = row.sum()
+        columns = np.flatnonzero(row >= NUCLEUS_FLOOR)
+        if row[columns].sum() < top_p * total:
+            columns = np.arange(len(row))
+        ordered = columns[np.argsort(-row[columns], kind="stable")]
+        size = int(np.searchsorted(np.cumsum(row[ordered]), top_p * total, side="left")) + 1
+        out[ordered[:size]] = row[ordered[:size]]
+    return kept
 
 
 def pick_tokens(logits: np.ndarray, histories: Sequence[Sequence[int]],
