@@ -266,10 +266,11 @@ def test_artist_grouped_cross_validation_on_a_generated_corpus(tmp_path, capsys,
     monkeypatch.setitem(sys.modules, spec.name, script)  # its dataclasses look themselves up
     spec.loader.exec_module(script)
     demo.generate(tmp_path / "corpus", files=24, seed=5)
-    data = script.labelled_tracks(tmp_path / "corpus")
+    data, drums = script.labelled_tracks(tmp_path / "corpus")
+    assert len(drums.guitar) and not drums.guitar.any()
     config = script.TrainConfig(folds=3, max_iter=20)
     columns = script._columns("base,role,fretboard")
-    _, fold_of = script.cross_validate(data, config, columns)
+    _, fold_of = script.cross_validate(data, drums, config, columns)
     for artist in set(data.artists):
         assert len(set(fold_of[data.artists == artist])) == 1
     outputs = []
