@@ -1,6 +1,7 @@
 """deeprock against seed against the trigram, at the same budget, on the same held-out songs.
 
     python bench/bench_budget.py --catalog C --minutes 15     # trains both, then compares
+    python bench/bench_budget.py                  # the demo catalog, 5 minutes (make bench)
     python bench/bench_budget.py --compare models/a models/b  # compares runs already trained
 
 Both runs use the same catalog, split (by artist: songs of artists never seen) and windows
@@ -66,8 +67,8 @@ def same_targets(folder: Path, catalog: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--catalog", required=True)
-    parser.add_argument("--minutes", type=float, default=15.0)
+    parser.add_argument("--catalog", default="data/demo.sqlite")
+    parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--out", type=Path, default=Path("models/bench-budget"))
     parser.add_argument("--compare", type=Path, nargs=2, help="deeprock and seed run folders")
     args = parser.parse_args()
