@@ -21,7 +21,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from deeprock.generation.inference import broadcast_state, numpy_network
-from deeprock.generation.primers import Primer
+from deeprock.generation.primers import MAX_GAP_TWELFTHS, Primer
 from deeprock.generation.riff import Riff
 from deeprock.generation.sampling import (
     SamplingSettings,
@@ -41,10 +41,11 @@ TWELFTHS_PER_BAR = 4 * TWELFTHS_PER_QUARTER
 RHYTHM_MODES = ("model", "statistics", "fixed")
 FIXED_SPACING_QUARTERS = 0.3  # the post's offset between generated notes
 FIXED_DURATION_TWELFTHS = TWELFTHS_PER_QUARTER  # the post's notes kept music21's default quarter
-# generated deltas: no two tokens at one onset, no rest of four bars or more; durations >= 1
-DELTA_ALLOWED = np.arange(RHYTHM_CLASSES) > 0
-DELTA_ALLOWED[LONGER] = False
-DURATION_ALLOWED = DELTA_ALLOWED.copy()
+# generated deltas: no two tokens at one onset and at most a two-bar gap (songs rest for whole
+# verses; a riff that stops for 30 s is not a riff); durations 1 twelfth to four bars
+DELTA_ALLOWED = (np.arange(RHYTHM_CLASSES) > 0) & (np.arange(RHYTHM_CLASSES) <= MAX_GAP_TWELFTHS)
+DURATION_ALLOWED = np.arange(RHYTHM_CLASSES) > 0
+DURATION_ALLOWED[LONGER] = False
 
 
 class RunError(ValueError):

@@ -22,6 +22,7 @@ from deeprock.generation.riff import Riff
 
 UPLOAD_MAX_BYTES = 2 * 1024 * 1024  # a riff's MIDI is a few KB; a whole album is 1 MB
 PRIMER_KINDS = ("window", "song", "upload", "none")
+MAX_GAP_TWELFTHS = 96  # two 4/4 bars: a longer rest in a primer is shortened to this
 
 
 class PrimerError(ValueError):
@@ -68,9 +69,11 @@ def sanitized_name(name: str) -> str:
 
 
 def _stream_riff(tokens: list[str], delta: np.ndarray, duration: np.ndarray) -> Riff:
-    delta = np.asarray(delta, np.int64).copy()
+    """A primer's riff: it starts on its first token, and a song's long rests (a verse the
+    guitar sits out) shrink to MAX_GAP_TWELFTHS, for the ear and for the model alike."""
+    delta = np.minimum(np.asarray(delta, np.int64), MAX_GAP_TWELFTHS)
     if len(delta):
-        delta[0] = 0  # the primer starts at its first token
+        delta[0] = 0
     return Riff(tokens, delta, np.maximum(np.asarray(duration, np.int64), 1))
 
 
