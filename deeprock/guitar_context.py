@@ -58,7 +58,8 @@ def fretboard_features(pitch: np.ndarray, chord: np.ndarray) -> dict[str, float]
 
     Chord shapes repeat, so only the distinct shapes go through the search.
     """
-    keys = np.unique(chord.astype(np.int64) * 128 + pitch)  # distinct (chord, pitch), sorted
+    keys = np.sort(chord.astype(np.int64) * 128 + pitch)
+    keys = keys[np.r_[True, keys[1:] != keys[:-1]]]  # distinct (chord, pitch), sorted
     pitches = (keys & 127).tolist()
     bounds = [0, *(np.flatnonzero(np.diff(keys >> 7)) + 1).tolist(), len(pitches)]
     chords = [tuple(pitches[a:b]) for a, b in itertools.pairwise(bounds) if b - a > 1]
@@ -95,11 +96,27 @@ def _rank(mine: float, others: np.ndarray) -> float:
                  / others.size)
 
 
+# the last song's track summaries: a scan asks for every track of one song in a row
+_last_song: tuple[Song | None, dict[int, tuple]] = (None, {})
+
+
+def _summaries(song: Song) -> dict[int, tuple[float, float, float, float]]:
+    """id(track) → _summary of every pitched track of the song, computed once per song."""
+    global _last_song
+    cached_song, summaries = _last_song  # one read: threads may replace it meanwhile
+    if cached_song is not song:
+        summaries = {id(t): _summary(t, song.ticks_per_beat) for t in song.tracks
+                     if not t.is_drum and len(t.notes)}
+        _last_song = (song, summaries)  # holding the song keeps its ids from being reused
+    return summaries
+
+
 def role_features(song: Song, track: Track) -> dict[str, float]:
     """Where the track sits among the song's other pitched tracks."""
-    others = [t for t in song.tracks if not t.is_drum and len(t.notes) and t is not track]
-    mine = _summary(track, song.ticks_per_beat)
-    theirs = np.array([_summary(t, song.ticks_per_beat) for t in others]).reshape(-1, 4)
+    summaries = _summaries(song)
+    mine = summaries.get(id(track)) or _summary(track, song.ticks_per_beat)
+    theirs = np.array([value for key, value in summaries.items()
+                       if key != id(track)]).reshape(-1, 4)
     bass = theirs[(theirs[:, 0] < BASS_MEDIAN_BELOW) & (theirs[:, 0] < mine[0] - 5), 0]
     values = {name: _rank(mine[i], theirs[:, i]) for i, name in
               enumerate(("median_rank", "low_rank", "high_rank", "density_rank"))}
