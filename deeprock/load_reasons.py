@@ -41,9 +41,9 @@ def reason(key: str, **values: object) -> str:
 
 
 def _pitch_bend(match: re.Match, data: bytes) -> str:
-    from deeprock import smf
+    from deeprock import smf_formats
 
-    found = smf.find_bad_pitch_bend(data)
+    found = smf_formats.find_bad_pitch_bend(data)
     if found is None:
         return reason("pitch_bend", value=match[1], track="?", tick="?")
     track, tick, value = found

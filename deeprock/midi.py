@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import symusic
 
-from deeprock import smf
+from deeprock import smf, smf_formats
 from deeprock.load_reasons import parser_reason, reason
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
@@ -105,7 +105,7 @@ def parse(data: bytes, song: Song) -> Song:
     try:
         if not data:
             raise smf.MidiError(reason("empty"))
-        readable = smf.normalize(data)
+        readable = smf_formats.normalize(data)
         try:
             song.repairs = readable.notes + _fill(song, readable, sanitize=False)
         except Exception:  # any refusal of the fast path means: try the repairs
@@ -114,7 +114,7 @@ def parse(data: bytes, song: Song) -> Song:
                                 *_fill(song, readable, sanitize=True)]
             except Exception:
                 clean, repairs = smf.rebuild(data)
-                readable = smf.normalize(clean)
+                readable = smf_formats.normalize(clean)
                 song.repairs = repairs + readable.notes + _fill(song, readable, sanitize=False)
         song.status = "recovered" if song.repairs else "ok"
     except Exception as error:  # the loader's promise: a broken file is a reason, never a crash
@@ -122,7 +122,7 @@ def parse(data: bytes, song: Song) -> Song:
     return song
 
 
-def _fill(song: Song, readable: smf.Normalized, sanitize: bool) -> list[str]:
+def _fill(song: Song, readable: smf_formats.Normalized, sanitize: bool) -> list[str]:
     """Read the notes with symusic and give each of its tracks its chunk and channel.
 
     symusic emits tracks chunk by chunk, so the walk's per-chunk facts split its list.
