@@ -2,11 +2,19 @@
 
     catalog = tiny_catalog(tmp)                 # 12 demo songs scanned
     run = tiny_run(tmp / "run", catalog)        # config, vocab, best.keras, split, rhythm
+    runs = shared_runs()                        # one catalog and both runs per test process
+
+The generation, page and browser tests share `shared_runs()` (read-only), so one pytest
+process builds the tiny catalog and models once (~10-30 s on two busy cores).
 """
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -74,3 +82,16 @@ def _fit(model, data, arch: str, batches: int) -> None:
     targets = {"next_token": tokens[:, 1:], "next_delta": deltas[:, 1:],
                "next_duration": durations[:, 1:]}
     model.fit(inputs, targets, batch_size=16, epochs=1, verbose=0)
+
+
+@functools.cache
+def shared_runs() -> dict[str, Path]:
+    """{"catalog", "deeprock", "seed", "models"}: models/ holds only the deeprock run (tiny),
+    for pages that list runs. Removed when the process exits; never modify these."""
+    folder = Path(tempfile.mkdtemp(prefix="deeprock-generation-tests-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    catalog = tiny_catalog(folder)
+    return {"catalog": catalog, "models": folder / "models",
+            "deeprock": tiny_run(folder / "models" / "tiny", catalog, fit_batches=20),
+            "seed": tiny_run(folder / "seed-runs" / "seed", catalog, arch="seed",
+                             fit_batches=10)}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.generate_fixtures import tiny_catalog, tiny_run
+from tests.generate_fixtures import shared_runs
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, playwright_api, server
 
 __all__ = ["playwright_api", "server"]  # fixtures used by name
@@ -17,12 +17,11 @@ __all__ = ["playwright_api", "server"]  # fixtures used by name
 @pytest.fixture
 def corpus(playwright_api, tmp_path, monkeypatch) -> dict:
     """What the server fixture needs in its environment: runs, riffs and settings elsewhere."""
-    catalog = tiny_catalog(tmp_path)
-    tiny_run(tmp_path / "models" / "tiny", catalog, fit_batches=10)
-    monkeypatch.setenv("DEEPROCK_MODELS", str(tmp_path / "models"))
+    runs = shared_runs()
+    monkeypatch.setenv("DEEPROCK_MODELS", str(runs["models"]))
     monkeypatch.setenv("DEEPROCK_RIFFS", str(tmp_path / "riffs"))
     monkeypatch.setenv("DEEPROCK_SETTINGS", str(tmp_path / "settings.json"))
-    return {"catalog": catalog}
+    return {"catalog": runs["catalog"]}
 
 
 @pytest.mark.browser

@@ -34,15 +34,12 @@ from deeprock.generation.primers import Primer, PrimerError
 from deeprock.generation.riff import Riff
 from deeprock.generation.sampling import SamplingSettings
 from tests.conftest import midi_bytes, notes
-from tests.generate_fixtures import SEQ_LEN, tiny_catalog, tiny_run
+from tests.generate_fixtures import SEQ_LEN, shared_runs
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict:
-    folder = tmp_path_factory.mktemp("generate")
-    catalog = tiny_catalog(folder)
-    return {"catalog": catalog, "deeprock": tiny_run(folder / "deeprock", catalog),
-            "seed": tiny_run(folder / "seed", catalog, arch="seed", fit_batches=10)}
+def runs() -> dict:
+    return shared_runs()
 
 
 @pytest.fixture(scope="module")

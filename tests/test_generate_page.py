@@ -11,22 +11,14 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.generate_fixtures import tiny_catalog, tiny_run
+from tests.generate_fixtures import shared_runs
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "generate.py")
 
 
-@pytest.fixture(scope="module")
-def run_root(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("generate-page")
-    catalog = tiny_catalog(folder)
-    tiny_run(folder / "models" / "tiny", catalog, fit_batches=10)
-    return folder
-
-
 @pytest.fixture
-def page_env(run_root, tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("DEEPROCK_MODELS", str(run_root / "models"))
+def page_env(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("DEEPROCK_MODELS", str(shared_runs()["models"]))
     monkeypatch.setenv("DEEPROCK_RIFFS", str(tmp_path / "riffs"))
     monkeypatch.setenv("DEEPROCK_SETTINGS", str(tmp_path / "settings.json"))
     return tmp_path
