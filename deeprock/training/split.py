@@ -11,6 +11,7 @@ parsed again.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -91,7 +92,8 @@ def build_training_data(catalog: Catalog, settings: DataSettings,
                          minlength=len(catalog.vocabulary))
     vocabulary = RunVocabulary.from_counts(catalog.vocabulary.tokens, counts, settings.min_count)
     lookup = vocabulary.lookup(catalog.vocabulary.tokens)
-    train_side, validation_side = (encode(side, lookup) for side in (train, held_out))
+    train_side, validation_side = encode(train, lookup), encode(held_out, lookup)
+    del streams, train, held_out  # the sides hold the tokens now: memory is theirs alone
     data = TrainingData(vocabulary, train_side, validation_side,
                         window_starts(train_side, settings.seq_len, settings.unique_factor),
                         window_starts(validation_side, settings.seq_len, settings.unique_factor),
@@ -191,10 +193,10 @@ def window_starts(side: Side, seq_len: int, unique_factor: int) -> np.ndarray:
     if seq_len < 2:
         raise DataError(f"seq_len must be at least 2, not {seq_len}")
     stats = WindowStats(side.catalog_ids, side.offsets, seq_len, side.keys)
-    track_of_window = np.repeat(np.arange(len(side.keys)), stats.track_windows)
-    starts = (side.offsets[:-1][track_of_window]
-              + np.arange(stats.total) - stats.window_offsets[:-1][track_of_window])
-    return starts[stats.distinct > unique_factor].astype(np.int64)
+    kept = stats.distinct > unique_factor
+    parts = [side.offsets[t] + np.flatnonzero(kept[a:b])  # track by track: no temporaries
+             for t, (a, b) in enumerate(itertools.pairwise(stats.window_offsets))]  # per window
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
 
 def _check_enough(data: TrainingData) -> None:
