@@ -39,9 +39,11 @@ class WindowBatches(PyDataset):
         """Choose this epoch's windows and their order (called before each epoch)."""
         rng = np.random.default_rng([self.seed, epoch])
         starts = self.all_starts
-        if self.stride > 1:
-            starts = starts[rng.random(len(starts)) < 1 / self.stride]
-        starts = rng.permutation(starts) if self.shuffle else starts
+        if self.shuffle or self.stride > 1:
+            # the same number of windows every epoch: Keras counts an epoch's steps once
+            starts = starts[rng.permutation(len(starts))[:max(len(starts) // self.stride, 1)]]
+        if not self.shuffle:
+            starts = np.sort(starts)
         index, count = self.share
         self.starts = starts[index:len(starts) - len(starts) % count:count]
         self.rng = np.random.default_rng([self.seed, epoch, index])
