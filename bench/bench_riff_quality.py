@@ -96,7 +96,8 @@ def _screenshot(html: Path, png: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run")
+    parser.add_argument("run", nargs="?", default="models/demo",
+                        help="a trained run folder (default models/demo)")
     parser.add_argument("--catalog")
     parser.add_argument("--riffs", type=int, default=20)
     parser.add_argument("--tokens", type=int, default=200)
@@ -104,6 +105,10 @@ def main() -> None:
     parser.add_argument("--out", default="/tmp/deeprock-riffs")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if not (Path(args.run) / "best.keras").is_file():  # make bench runs every script as it is
+        print(f"skipped: no trained run at {args.run}; train one first, e.g. deeprock train "
+              f"--catalog data/demo.sqlite --out {args.run}")
+        return
     started = time.perf_counter()
     run = load_run(args.run)
     reference = dataset_reference(run, args.catalog)
