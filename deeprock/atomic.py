@@ -1,7 +1,9 @@
-"""Nothing is half-written: every file the project saves goes through here."""
+"""Nothing is half-written: every file the project saves goes through here (and JSON is read
+back with one error message)."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -22,3 +24,13 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def read_json(path: str | os.PathLike, what: str):
+    """The JSON document at path; ValueError naming `what`, the file and the problem."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ValueError(f"cannot read {what} {path}: {error.strerror}") from error
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{what} {path} is not JSON: {error}") from error

@@ -12,7 +12,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from deeprock.atomic import write_atomic
+from deeprock.atomic import read_json, write_atomic
 from deeprock.catalog import Catalog
 
 FORMAT_VERSION = 1
@@ -62,12 +62,7 @@ class Selection:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Selection:
-        try:
-            return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
-        except OSError as error:
-            raise ValueError(f"cannot read selection {path}: {error.strerror}") from error
-        except json.JSONDecodeError as error:
-            raise ValueError(f"selection {path} is not JSON: {error}") from error
+        return cls.from_dict(read_json(path, "selection"))
 
 
 def selection_path(catalog_path: str | os.PathLike) -> Path:

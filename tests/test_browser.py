@@ -5,6 +5,7 @@ Skipped where Chromium or playwright is missing, except on CI (CI=true), where t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -41,6 +42,19 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
+
+
+@contextlib.contextmanager
+def app_page(sync_playwright, server: str):
+    """Headless Chromium on a page of the app (its address); the browser is closed after."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(server, timeout=TIMEOUT_MS)
+            yield page
+        finally:
+            browser.close()
 
 @pytest.fixture
 def playwright_api():
@@ -119,62 +133,56 @@ def server(corpus, tmp_path) -> Iterator[str]:
 def test_scan_then_tune_unique_factor_in_chromium(playwright_api, server, corpus, tmp_path):
     sync_playwright, expect = playwright_api
     reference = corpus["reference"]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(server, timeout=TIMEOUT_MS)
-            expect(page.get_by_role("heading", name="DeepRock Studio")).to_be_visible(
-                timeout=TIMEOUT_MS)
-            expect(page.get_by_text("No catalog yet")).to_be_visible(timeout=TIMEOUT_MS)
-            expect(page.get_by_text(f"20 MIDI files in {corpus['folder']}")).to_be_visible()
-            assert not corpus["catalog"].exists()
+    with app_page(sync_playwright, server) as page:
+        expect(page.get_by_role("heading", name="DeepRock Studio")).to_be_visible(
+            timeout=TIMEOUT_MS)
+        expect(page.get_by_text("No catalog yet")).to_be_visible(timeout=TIMEOUT_MS)
+        expect(page.get_by_text(f"20 MIDI files in {corpus['folder']}")).to_be_visible()
+        assert not corpus["catalog"].exists()
 
-            page.get_by_role("button", name="Scan", exact=True).click()
-            expect(page.get_by_text("Scanned 20 files")).to_be_visible(timeout=TIMEOUT_MS)
-            expect(page.get_by_text(
-                f"({reference.new} parsed, 0 unchanged): {reference.ok} ok, "
-                f"{reference.recovered} recovered, {reference.failed} failed")).to_be_visible()
-            expect(page.get_by_text("No catalog yet")).to_have_count(0)
+        page.get_by_role("button", name="Scan", exact=True).click()
+        expect(page.get_by_text("Scanned 20 files")).to_be_visible(timeout=TIMEOUT_MS)
+        expect(page.get_by_text(
+            f"({reference.new} parsed, 0 unchanged): {reference.ok} ok, "
+            f"{reference.recovered} recovered, {reference.failed} failed")).to_be_visible()
+        expect(page.get_by_text("No catalog yet")).to_have_count(0)
 
-            metrics = page.get_by_test_id("stMetric")
-            expect(metrics).to_have_count(8, timeout=TIMEOUT_MS)
-            shown = {}
-            for i in range(metrics.count()):
-                metric = metrics.nth(i)
-                label = metric.get_by_test_id("stMetricLabel").inner_text().strip()
-                shown[label] = metric.get_by_test_id("stMetricValue").inner_text().strip()
-            assert shown["Files"] == "20"
-            assert shown["Read cleanly"] == str(reference.ok)
-            assert shown["Recovered"] == str(reference.recovered)
-            assert shown["Failed"] == str(reference.failed)
-            summary = corpus["summary"]
-            assert shown["Guitar files"] == str(summary["guitar_files"])
-            assert shown["Guitar tracks"] == str(summary["guitar_tracks"])
-            assert shown["Guitar tokens"] == f"{summary['tokens']:,}"
-            problems = reference.recovered + reference.failed
-            expect(page.get_by_text(f"{problems} files recovered or failed")).to_be_visible()
-            page.screenshot(path=str(tmp_path / "home.png"), full_page=True)
+        metrics = page.get_by_test_id("stMetric")
+        expect(metrics).to_have_count(8, timeout=TIMEOUT_MS)
+        shown = {}
+        for i in range(metrics.count()):
+            metric = metrics.nth(i)
+            label = metric.get_by_test_id("stMetricLabel").inner_text().strip()
+            shown[label] = metric.get_by_test_id("stMetricValue").inner_text().strip()
+        assert shown["Files"] == "20"
+        assert shown["Read cleanly"] == str(reference.ok)
+        assert shown["Recovered"] == str(reference.recovered)
+        assert shown["Failed"] == str(reference.failed)
+        summary = corpus["summary"]
+        assert shown["Guitar files"] == str(summary["guitar_files"])
+        assert shown["Guitar tracks"] == str(summary["guitar_tracks"])
+        assert shown["Guitar tokens"] == f"{summary['tokens']:,}"
+        problems = reference.recovered + reference.failed
+        expect(page.get_by_text(f"{problems} files recovered or failed")).to_be_visible()
+        page.screenshot(path=str(tmp_path / "home.png"), full_page=True)
 
-            page.get_by_test_id("stSidebar").get_by_role("link", name="Dataset health").click()
-            expect(page.get_by_role("heading", name="Dataset health")).to_be_visible(
-                timeout=TIMEOUT_MS)
-            page.get_by_role("tab", name="Windows").click()
-            kept = page.get_by_test_id("stMetric").filter(has_text="Windows kept")
-            value = kept.get_by_test_id("stMetricValue")
-            expect(value).to_be_visible(timeout=TIMEOUT_MS)
-            page.get_by_role("slider").nth(0).focus()  # sequence_length: 100 → 40
-            for _ in range(12):
-                page.keyboard.press("ArrowLeft")
-            expect(value).not_to_have_text("0", timeout=TIMEOUT_MS)
-            page.wait_for_timeout(1000)  # let the last rerun settle
-            before = value.inner_text()
-            page.get_by_role("slider").nth(1).focus()  # unique_factor: 10 → 18
-            for _ in range(8):
-                page.keyboard.press("ArrowRight")
-            expect(value).not_to_have_text(before, timeout=TIMEOUT_MS)
-            assert int(value.inner_text().replace(",", "")) < int(before.replace(",", ""))
-            page.screenshot(path=str(tmp_path / "health.png"), full_page=True)
-        finally:
-            browser.close()
+        page.get_by_test_id("stSidebar").get_by_role("link", name="Dataset health").click()
+        expect(page.get_by_role("heading", name="Dataset health")).to_be_visible(
+            timeout=TIMEOUT_MS)
+        page.get_by_role("tab", name="Windows").click()
+        kept = page.get_by_test_id("stMetric").filter(has_text="Windows kept")
+        value = kept.get_by_test_id("stMetricValue")
+        expect(value).to_be_visible(timeout=TIMEOUT_MS)
+        page.get_by_role("slider").nth(0).focus()  # sequence_length: 100 → 40
+        for _ in range(12):
+            page.keyboard.press("ArrowLeft")
+        expect(value).not_to_have_text("0", timeout=TIMEOUT_MS)
+        page.wait_for_timeout(1000)  # let the last rerun settle
+        before = value.inner_text()
+        page.get_by_role("slider").nth(1).focus()  # unique_factor: 10 → 18
+        for _ in range(8):
+            page.keyboard.press("ArrowRight")
+        expect(value).not_to_have_text(before, timeout=TIMEOUT_MS)
+        assert int(value.inner_text().replace(",", "")) < int(before.replace(",", ""))
+        page.screenshot(path=str(tmp_path / "health.png"), full_page=True)
     assert corpus["catalog"].exists()

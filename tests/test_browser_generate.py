@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.generate_fixtures import shared_runs
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, playwright_api, server
+from tests.test_browser import TIMEOUT_MS, app_page, playwright_api, server
 
 __all__ = ["playwright_api", "server"]  # fixtures used by name
 
@@ -27,34 +27,28 @@ def corpus(playwright_api, tmp_path, monkeypatch) -> dict:
 @pytest.mark.browser
 def test_generate_hear_read_and_download_in_chromium(playwright_api, server, tmp_path):
     sync_playwright, expect = playwright_api
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(server, timeout=TIMEOUT_MS)
-            page.get_by_test_id("stSidebar").get_by_role("link", name="Generate").click()
-            expect(page.get_by_role("heading", name="Generate")).to_be_visible(
-                timeout=TIMEOUT_MS)
-            page.get_by_test_id("stRadio").filter(has_text="Primer").get_by_text(
-                "None", exact=True).click()
-            length = page.get_by_label("Length (tokens)")
-            length.fill("30")
-            length.press("Enter")
-            page.wait_for_timeout(500)  # the rerun starts, then the length is the app's
-            expect(page.get_by_test_id("stStatusWidgetRunningIcon")).to_have_count(
-                0, timeout=TIMEOUT_MS)
-            page.get_by_role("button", name="Generate", exact=True).click()
-            expect(page.get_by_text("Variation 1: 30 tokens")).to_be_visible(
-                timeout=4 * TIMEOUT_MS)
-            expect(page.locator("audio")).to_have_count(1, timeout=TIMEOUT_MS)
-            expect(page.get_by_test_id("stCode").first).to_contain_text("E4|")
-            with page.expect_download(timeout=TIMEOUT_MS) as download:
-                page.get_by_role("button", name="MIDI", exact=True).click()
-            saved = Path(download.value.path())
-            assert saved.read_bytes()[:4] == b"MThd"
-            assert download.value.suggested_filename == "riff-1-riff.mid"
-            # the download did not rerun the page: the riff is still there
-            expect(page.get_by_text("Variation 1: 30 tokens")).to_be_visible()
-            page.screenshot(path=str(tmp_path / "generate.png"), full_page=True)
-        finally:
-            browser.close()
+    with app_page(sync_playwright, server) as page:
+        page.get_by_test_id("stSidebar").get_by_role("link", name="Generate").click()
+        expect(page.get_by_role("heading", name="Generate")).to_be_visible(
+            timeout=TIMEOUT_MS)
+        page.get_by_test_id("stRadio").filter(has_text="Primer").get_by_text(
+            "None", exact=True).click()
+        length = page.get_by_label("Length (tokens)")
+        length.fill("30")
+        length.press("Enter")
+        page.wait_for_timeout(500)  # the rerun starts, then the length is the app's
+        expect(page.get_by_test_id("stStatusWidgetRunningIcon")).to_have_count(
+            0, timeout=TIMEOUT_MS)
+        page.get_by_role("button", name="Generate", exact=True).click()
+        expect(page.get_by_text("Variation 1: 30 tokens")).to_be_visible(
+            timeout=4 * TIMEOUT_MS)
+        expect(page.locator("audio")).to_have_count(1, timeout=TIMEOUT_MS)
+        expect(page.get_by_test_id("stCode").first).to_contain_text("E4|")
+        with page.expect_download(timeout=TIMEOUT_MS) as download:
+            page.get_by_role("button", name="MIDI", exact=True).click()
+        saved = Path(download.value.path())
+        assert saved.read_bytes()[:4] == b"MThd"
+        assert download.value.suggested_filename == "riff-1-riff.mid"
+        # the download did not rerun the page: the riff is still there
+        expect(page.get_by_text("Variation 1: 30 tokens")).to_be_visible()
+        page.screenshot(path=str(tmp_path / "generate.png"), full_page=True)

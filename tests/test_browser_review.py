@@ -8,7 +8,7 @@ import pytest
 from deeprock import labels
 from deeprock.catalog import Catalog
 from deeprock.scan import scan
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, corpus, playwright_api, server
+from tests.test_browser import TIMEOUT_MS, app_page, corpus, playwright_api, server
 
 __all__ = ["corpus", "playwright_api", "server"]  # fixtures, used by name
 
@@ -17,27 +17,21 @@ __all__ = ["corpus", "playwright_api", "server"]  # fixtures, used by name
 def test_review_loop_in_chromium(playwright_api, corpus, server, tmp_path):
     sync_playwright, expect = playwright_api
     scan([str(corpus["folder"])], str(corpus["catalog"]), jobs=1)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{server}/dataset_health", timeout=TIMEOUT_MS)
-            expect(page.get_by_role("heading", name="Dataset health")).to_be_visible(
-                timeout=TIMEOUT_MS)
-            page.get_by_role("tab", name="Missing metadata").click()
-            expect(page.get_by_text("Review a track")).to_be_visible(timeout=TIMEOUT_MS)
-            page.get_by_role("button", name="Listen to 4 bars").click()
-            expect(page.get_by_test_id("stAudio")).to_be_visible(timeout=TIMEOUT_MS)
-            page.get_by_role("button", name="Reject").click()
-            expect(page.get_by_text("1 tracks labelled by you (0 accepted).")).to_be_visible(
-                timeout=TIMEOUT_MS)
-            with Catalog(corpus["catalog"]) as catalog:
-                assert [e["guitar"] for e in labels.current(catalog)] == [False]
-            page.get_by_role("button", name="Undo (1)").click()
-            expect(page.get_by_role("button", name="Undo (0)")).to_be_disabled(
-                timeout=TIMEOUT_MS)
-            page.screenshot(path=str(tmp_path / "review.png"), full_page=True)
-        finally:
-            browser.close()
+    with app_page(sync_playwright, f"{server}/dataset_health") as page:
+        expect(page.get_by_role("heading", name="Dataset health")).to_be_visible(
+            timeout=TIMEOUT_MS)
+        page.get_by_role("tab", name="Missing metadata").click()
+        expect(page.get_by_text("Review a track")).to_be_visible(timeout=TIMEOUT_MS)
+        page.get_by_role("button", name="Listen to 4 bars").click()
+        expect(page.get_by_test_id("stAudio")).to_be_visible(timeout=TIMEOUT_MS)
+        page.get_by_role("button", name="Reject").click()
+        expect(page.get_by_text("1 tracks labelled by you (0 accepted).")).to_be_visible(
+            timeout=TIMEOUT_MS)
+        with Catalog(corpus["catalog"]) as catalog:
+            assert [e["guitar"] for e in labels.current(catalog)] == [False]
+        page.get_by_role("button", name="Undo (1)").click()
+        expect(page.get_by_role("button", name="Undo (0)")).to_be_disabled(
+            timeout=TIMEOUT_MS)
+        page.screenshot(path=str(tmp_path / "review.png"), full_page=True)
     with Catalog(corpus["catalog"]) as catalog:
         assert labels.current(catalog) == []

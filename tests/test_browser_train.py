@@ -9,7 +9,7 @@ import pytest
 from deeprock.scan import scan
 from deeprock.training import jobs, runs
 from tests import test_browser
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
+from tests.test_browser import TIMEOUT_MS, app_page
 
 # the browser test's fixtures, used here as they are
 playwright_api, corpus, server = (test_browser.playwright_api, test_browser.corpus,
@@ -38,31 +38,25 @@ def train_env(corpus, tmp_path, monkeypatch):
 def test_start_a_tiny_training_and_see_the_loss_curve(playwright_api, train_env, server,
                                                       tmp_path):
     sync_playwright, expect = playwright_api
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(server, timeout=TIMEOUT_MS)
-            # the app's navigation first: before it, the sidebar lists pages/ as plain scripts
-            expect(page.get_by_role("heading", name="DeepRock Studio")).to_be_visible(
-                timeout=TIMEOUT_MS)
-            page.get_by_test_id("stSidebar").get_by_role("link", name="Train").click()
-            expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible(
-                timeout=TIMEOUT_MS)
-            expect(page.get_by_text("No run yet")).to_be_visible(timeout=TIMEOUT_MS)
-            page.get_by_label("Run name", exact=True).fill("browser")
-            for label, value in TINY.items():
-                page.get_by_label(label, exact=True).fill(value)
-            page.get_by_role("button", name="Start training").click()
-            expect(page.get_by_text("Started training")).to_be_visible(timeout=TIMEOUT_MS)
-            charts = page.get_by_test_id("stPlotlyChart")
-            expect(charts.first).to_be_visible(timeout=TRAINING_MS)
-            expect(charts.first.get_by_text("Loss", exact=True)).to_be_visible()
-            expect(charts.first.locator("path.scatterpts, path.point").first).to_be_attached()
-            expect(page.get_by_text("browser: finished")).to_be_visible(timeout=TRAINING_MS)
-            page.screenshot(path=str(tmp_path / "train.png"), full_page=True)
-        finally:
-            browser.close()
+    with app_page(sync_playwright, server) as page:
+        # the app's navigation first: before it, the sidebar lists pages/ as plain scripts
+        expect(page.get_by_role("heading", name="DeepRock Studio")).to_be_visible(
+            timeout=TIMEOUT_MS)
+        page.get_by_test_id("stSidebar").get_by_role("link", name="Train").click()
+        expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible(
+            timeout=TIMEOUT_MS)
+        expect(page.get_by_text("No run yet")).to_be_visible(timeout=TIMEOUT_MS)
+        page.get_by_label("Run name", exact=True).fill("browser")
+        for label, value in TINY.items():
+            page.get_by_label(label, exact=True).fill(value)
+        page.get_by_role("button", name="Start training").click()
+        expect(page.get_by_text("Started training")).to_be_visible(timeout=TIMEOUT_MS)
+        charts = page.get_by_test_id("stPlotlyChart")
+        expect(charts.first).to_be_visible(timeout=TRAINING_MS)
+        expect(charts.first.get_by_text("Loss", exact=True)).to_be_visible()
+        expect(charts.first.locator("path.scatterpts, path.point").first).to_be_attached()
+        expect(page.get_by_text("browser: finished")).to_be_visible(timeout=TRAINING_MS)
+        page.screenshot(path=str(tmp_path / "train.png"), full_page=True)
     run = train_env / "browser"
     assert runs.read_metrics(run), "the curve came from metrics.csv"
     assert jobs.wait(run, 30) == "finished"

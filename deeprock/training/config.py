@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
-from deeprock.atomic import write_atomic
+from deeprock.atomic import read_json, write_atomic
 from deeprock.training.models import ModelSettings
 from deeprock.training.split import DataSettings
 
@@ -81,9 +80,4 @@ class RunConfig:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> RunConfig:
-        try:
-            return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
-        except OSError as error:
-            raise ValueError(f"cannot read run config {path}: {error.strerror}") from error
-        except json.JSONDecodeError as error:
-            raise ValueError(f"run config {path} is not JSON: {error}") from error
+        return cls.from_dict(read_json(path, "run config"))
