@@ -64,6 +64,7 @@ class TrainingData:
     train_starts: np.ndarray
     validation_starts: np.ndarray
     settings: DataSettings
+    paths: dict[int, tuple[str, str]] = field(repr=False)  # file id → (root, path)
 
     def summary(self) -> dict:
         return {"train_files": len(set(self.train.files)),
@@ -84,7 +85,8 @@ def build_training_data(catalog: Catalog, settings: DataSettings,
         raise DataError(f"catalog {catalog.path} has no guitar track with tokens"
                         + (" in this selection" if tracks is not None else "")
                         + ": scan a folder with guitar parts, or accept inferred guitars")
-    validation_files = split_files(catalog, {s.file_id for s in streams}, settings)
+    paths = catalog.file_keys()
+    validation_files = split_files(catalog, {s.file_id for s in streams}, settings, paths)
     train = [s for s in streams if s.file_id not in validation_files]
     held_out = [s for s in streams if s.file_id in validation_files]
     train = _first_percent(train, settings.data_percent)
@@ -97,7 +99,7 @@ def build_training_data(catalog: Catalog, settings: DataSettings,
     data = TrainingData(vocabulary, train_side, validation_side,
                         window_starts(train_side, settings.seq_len, settings.unique_factor),
                         window_starts(validation_side, settings.seq_len, settings.unique_factor),
-                        settings)
+                        settings, paths)
     _check_enough(data)
     return data
 
@@ -109,10 +111,11 @@ def read_streams(catalog: Catalog, tracks: Collection[TrackKey] | None) -> list[
             if wanted is None or (s.file_id, s.idx, s.channel) in wanted]
 
 
-def split_files(catalog: Catalog, file_ids: set[int], settings: DataSettings) -> set[int]:
+def split_files(catalog: Catalog, file_ids: set[int], settings: DataSettings,
+                paths: dict[int, tuple[str, str]]) -> set[int]:
     """The validation side's file ids: whole units (duplicate groups, or artists) drawn in a
     seeded order until they hold the validation share of the files."""
-    units = _units(catalog, file_ids, settings.split_by)
+    units = _units(catalog, file_ids, settings.split_by, paths)
     order = np.random.default_rng(settings.split_seed).permutation(len(units))
     wanted = settings.validation_share * len(file_ids)
     validation: set[int] = set()
@@ -127,11 +130,11 @@ def split_files(catalog: Catalog, file_ids: set[int], settings: DataSettings) ->
     return validation
 
 
-def _units(catalog: Catalog, file_ids: set[int], split_by: str) -> list[set[int]]:
+def _units(catalog: Catalog, file_ids: set[int], split_by: str,
+           paths: dict[int, tuple[str, str]]) -> list[set[int]]:
     """Files that must stay on one side together: duplicate groups joined transitively."""
     from deeprock.dedup import find_duplicates
 
-    paths = catalog.file_keys()
     parent = {file_id: file_id for file_id in file_ids}
 
     def root(file_id: int) -> int:

@@ -9,7 +9,6 @@ holding a run of other settings is refused unless `force`. SIGTERM stops gracefu
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -175,10 +174,8 @@ def _save_run_inputs(config: RunConfig, run: Path, data: TrainingData) -> None:
         if RunVocabulary.load(run / runs.VOCAB) != data.vocabulary:
             raise RunConflict(f"{run}: the catalog's tokens changed since this run started "
                               "(rescanned?): train into a new folder")
-    with Catalog(config.catalog) as catalog:
-        paths = catalog.file_keys()
     runs.write_json(run / "split.json", {
-        side: sorted({tuple(paths[f]) for f in getattr(data, name).files})
+        side: sorted({data.paths[f] for f in getattr(data, name).files})
         for side, name in (("train_files", "train"), ("validation_files", "validation"))})
     runs.write_json(run / "rhythm.json", {
         "delta_counts": np.bincount(data.train.delta, minlength=RHYTHM_CLASSES).tolist(),
@@ -217,20 +214,15 @@ def non_overlapping(starts: np.ndarray, seq_len: int) -> np.ndarray:
 def _fit(config: RunConfig, run: Path, data: TrainingData, rows: list[dict], status: dict,
          stop_flag: list[bool], log) -> str:
     from deeprock.training import environment
-    from deeprock.training.batches import WindowBatches, transposition_table
+    from deeprock.training.batches import WindowBatches
     from deeprock.training.recorder import RunRecorder
 
     arch, seq_len, train = config.model.arch, config.data.seq_len, config.train
-    table = (transposition_table(data.vocabulary, train.augment_semitones)
-             if train.augment_semitones else None)
     place = environment.worker() if train.distribute == "multiworker" else None
     share = (place.index, place.count) if place else (0, 1)
-    batch_size = train.batch_size // share[1]  # each worker feeds its share of a batch
-    batches = WindowBatches(data.train, data.train_starts, seq_len, batch_size, arch,
-                            seed=train.seed, stride=config.data.stride, transpose=table,
-                            share=share)
+    batches = training_batches(config, data, share)
     held_out = WindowBatches(data.validation, validation_starts(data.validation_starts, config),
-                             seq_len, batch_size, arch, shuffle=False, share=share)
+                             seq_len, batches.batch_size, arch, shuffle=False, share=share)
     done = int(status.get("epoch", 0))
     with environment.strategy(train.distribute):
         model = _model(config, run, data, done)
@@ -243,6 +235,19 @@ def _fit(config: RunConfig, run: Path, data: TrainingData, rows: list[dict], sta
     for row in rows[done:]:
         log(" ".join(f"{k}={v:.4g}" for k, v in row.items()))
     return recorder.finish_reason or f"{train.epochs} epochs done"
+
+
+def training_batches(config: RunConfig, data: TrainingData, share: tuple[int, int] = (0, 1)):
+    """The training side's batches as `fit` (and the estimate) draw them; each of `share[1]`
+    workers feeds its share of a batch."""
+    from deeprock.training.batches import WindowBatches, transposition_table
+
+    train = config.train
+    table = (transposition_table(data.vocabulary, train.augment_semitones)
+             if train.augment_semitones else None)
+    return WindowBatches(data.train, data.train_starts, config.data.seq_len,
+                         train.batch_size // share[1], config.model.arch, seed=train.seed,
+                         stride=config.data.stride, transpose=table, share=share)
 
 
 def _model(config: RunConfig, run: Path, data: TrainingData, done: int):
@@ -302,19 +307,15 @@ def sweep(config: RunConfig, out: Path, rates: list[float], force: bool = False,
 
 
 def estimate(config: RunConfig, batches_to_time: int = 8) -> dict:
-    """Seconds per batch from a short warm-up (two batches untimed), and the epoch it implies."""
+    """Seconds per batch after one untimed batch (which compiles), and the epoch it implies."""
     from deeprock.training import environment
-    from deeprock.training.batches import WindowBatches
     from deeprock.training.models import build_model
 
     data = load_data(config)
-    batches = WindowBatches(data.train, data.train_starts, config.data.seq_len,
-                            config.train.batch_size, config.model.arch,
-                            stride=config.data.stride)
+    batches = training_batches(config, data)
     model = build_model(config.model, len(data.vocabulary), config.data.seq_len)
-    steps = min(len(batches), batches_to_time + 2)
-    with contextlib.suppress(Exception):
-        model.train_on_batch(*batches[0])
+    steps = min(len(batches), batches_to_time + 1)
+    model.train_on_batch(*batches[0])
     began = time.monotonic()
     for index in range(1, steps):
         model.train_on_batch(*batches[index])
