@@ -10,11 +10,11 @@ exits, even on kill -9, so a crashed scan never leaves a stale lock behind.
 
 from __future__ import annotations
 
-import fcntl
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from deeprock import filelock
 from deeprock.catalog import CatalogError
 
 
@@ -28,12 +28,8 @@ def lock_path(catalog_path: str | os.PathLike) -> str:
 
 def holder(catalog_path: str | os.PathLike) -> int | None:
     """The pid written by the scan that holds (or last held) the lock, if readable."""
-    try:
-        with open(lock_path(catalog_path), encoding="ascii") as handle:
-            text = handle.read().strip()
-    except OSError:
-        return None
-    return int(text) if text.isdigit() else None
+    text = filelock.record(lock_path(catalog_path))
+    return int(text) if text and text.isdigit() else None
 
 
 def busy_message(catalog_path: str | os.PathLike, pid: int | None, waiting: bool) -> str:
@@ -48,25 +44,17 @@ def scan_lock(catalog_path: str | os.PathLike, wait: bool = False,
               on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
     """Hold the catalog's scan lock; busy: wait (telling on_wait why) or raise ScanBusy."""
     path = lock_path(catalog_path)
+
+    def tell(_: str | None) -> None:
+        if on_wait:
+            on_wait(busy_message(catalog_path, holder(catalog_path), waiting=True))
+
     try:
-        handle = open(path, "a+", encoding="ascii")  # noqa: SIM115 - held for the whole scan
+        handle = filelock.take(path, str(os.getpid()), wait=wait, on_wait=tell)
+    except filelock.LockBusy:
+        raise ScanBusy(busy_message(catalog_path, holder(catalog_path), waiting=False)) from None
     except OSError as error:
         raise CatalogError(f"cannot use catalog {os.fspath(catalog_path)}: cannot create its "
                            f"scan lock {path}: {error.strerror}") from error
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pid = holder(catalog_path)
-            if not wait:
-                raise ScanBusy(busy_message(catalog_path, pid, waiting=False)) from None
-            if on_wait:
-                on_wait(busy_message(catalog_path, pid, waiting=True))
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+    with handle:  # closing releases the flock
         yield
-    finally:
-        handle.close()  # closing releases the flock

@@ -19,12 +19,36 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from deeprock import atomic, filelock
 from deeprock.atomic import write_atomic
 
 CONFIG, VOCAB, METRICS, STATUS = "config.json", "vocab.json", "metrics.csv", "status.json"
 PROGRESS, BEST, LAST, LOG = "progress.json", "best.keras", "last.keras", "log.txt"
 BASELINES, SWEEP = "baselines.json", "sweep.json"
 STATES = ("running", "finished", "stopped", "failed", "interrupted")
+
+
+class RunFolderError(ValueError):
+    """A run folder that cannot be used: missing, unfinished, or of another format."""
+
+
+def read_run(run: str | os.PathLike):
+    """(RunConfig, RunVocabulary) of a run with a checkpoint; RunFolderError says what is
+    wrong. What evaluation and generation both open."""
+    from deeprock.training.config import RunConfig
+    from deeprock.training.vocab import RunVocabulary
+
+    run = Path(run)
+    if not run.is_dir():
+        raise RunFolderError(f"no run folder at {run}: train one with deeprock train --out {run}")
+    missing = [name for name in (CONFIG, VOCAB, BEST) if not (run / name).is_file()]
+    if missing:
+        raise RunFolderError(f"run {run} lacks {', '.join(missing)}: it is not a finished run, "
+                             "or has no checkpoint yet (wait for its first epoch)")
+    try:
+        return RunConfig.load(run / CONFIG), RunVocabulary.load(run / VOCAB)
+    except ValueError as error:
+        raise RunFolderError(f"run {run}: {error}") from error
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -43,9 +67,11 @@ def pid_alive(pid: int | None) -> bool:
 
 
 def read_json(path: Path) -> dict:
+    """A run file, or {} while it is missing or being replaced: pages poll runs that are still
+    being written (deeprock.atomic.read_json is the strict reader)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        return atomic.read_json(path, "run file")
+    except ValueError:
         return {}
 
 
@@ -151,34 +177,37 @@ def lock_path() -> Path:
 
 def active_training() -> dict | None:
     """{"pid", "run"} of the training that holds this machine's lock, None when free."""
-    holder = read_json(lock_path())
-    return holder if pid_alive(holder.get("pid")) else None
+    if not filelock.held(lock_path()):
+        return None
+    try:
+        return json.loads(filelock.record(lock_path()) or "{}") or {"pid": None, "run": "?"}
+    except json.JSONDecodeError:
+        return {"pid": None, "run": "?"}
 
 
 class TrainingBusy(RuntimeError):
     """Another training holds the machine's lock."""
 
 
+_held_lock: list = []  # the open handle that holds this process's training lock
+
+
 def acquire_lock(run: Path) -> None:
-    """One training per machine: create the lock file exclusively; a dead holder's is taken."""
+    """One training per machine: an flock on the lock file (deeprock.filelock), which the
+    kernel drops when the trainer dies, so a killed training never blocks the next one."""
     path = lock_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            holder = active_training()
-            if holder:
-                raise TrainingBusy(f"training {holder.get('run')} is running (pid "
-                                   f"{holder['pid']}): stop it or wait for it") from None
-            path.unlink(missing_ok=True)
-            continue
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"pid": os.getpid(), "run": str(run)}, handle)
-        return
-    raise TrainingBusy(f"cannot take the training lock {path}")
+    try:
+        _held_lock.append(filelock.take(path, json.dumps({"pid": os.getpid(),
+                                                           "run": str(run)})))
+    except filelock.LockBusy:
+        holder = active_training() or {}
+        raise TrainingBusy(f"training {holder.get('run', '?')} is running (pid "
+                           f"{holder.get('pid')}): stop it or wait for it") from None
+    except OSError as error:
+        raise TrainingBusy(f"cannot take the training lock {path}: {error.strerror}") from error
 
 
 def release_lock() -> None:
-    if read_json(lock_path()).get("pid") == os.getpid():
-        lock_path().unlink(missing_ok=True)
+    while _held_lock:
+        _held_lock.pop().close()
