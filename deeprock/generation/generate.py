@@ -73,25 +73,15 @@ class LoadedRun:
 
 def check_run_folder(path: str | Path) -> tuple[object, object]:
     """The run's config and vocabulary, or a RunError; no Keras needed."""
-    from deeprock.training.config import RunConfig
     from deeprock.training.models import ARCHITECTURES
-    from deeprock.training.runs import BEST, CONFIG, VOCAB
-    from deeprock.training.vocab import RunVocabulary
+    from deeprock.training.runs import RunFolderError, read_run
 
-    run = Path(path)
-    if not run.is_dir():
-        raise RunError(f"no run folder at {run}: train one with deeprock train --out {run}")
-    missing = [name for name in (CONFIG, VOCAB, BEST) if not (run / name).is_file()]
-    if missing:
-        raise RunError(f"run {run} lacks {', '.join(missing)}: it is not a finished run, or has "
-                       "no checkpoint yet (wait for its first epoch)")
     try:
-        config = RunConfig.load(run / CONFIG)
-        vocabulary = RunVocabulary.load(run / VOCAB)
-    except ValueError as error:
-        raise RunError(f"run {run}: {error}") from error
+        config, vocabulary = read_run(path)
+    except RunFolderError as error:
+        raise RunError(str(error)) from error
     if config.model.arch not in ARCHITECTURES:
-        raise RunError(f"run {run} has architecture {config.model.arch!r}; this version "
+        raise RunError(f"run {path} has architecture {config.model.arch!r}; this version "
                        f"generates with {' or '.join(ARCHITECTURES)}")
     return config, vocabulary
 

@@ -34,10 +34,11 @@ class EvaluationError(ValueError):
 
 def load_run(run: Path) -> tuple[RunConfig, RunVocabulary, Path]:
     """(config, vocabulary, best model path) with a clear message for what is missing."""
-    missing = [name for name in (runs.CONFIG, runs.VOCAB, runs.BEST) if not (run / name).is_file()]
-    if missing:
-        raise EvaluationError(f"{run} is not a finished run folder: no {', '.join(missing)}")
-    return RunConfig.load(run / runs.CONFIG), RunVocabulary.load(run / runs.VOCAB), run / runs.BEST
+    try:
+        config, vocabulary = runs.read_run(run)
+    except runs.RunFolderError as error:
+        raise EvaluationError(str(error)) from error
+    return config, vocabulary, Path(run) / runs.BEST
 
 
 def evaluate_run(run: Path, catalog_path: str, seq_len: int | None = None,
