@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from deeprock.generation.audio import find_soundfont, render_wav
 from deeprock.generation.midi_out import riff_midi, write_riff_midi
 from deeprock.generation.musicxml import riff_musicxml
 from deeprock.generation.riff import Riff
+from deeprock.music.audio import find_soundfont, render_wav
 
 CHORDS = ["E2 B2 E3", "G2 D3 G3", "A2 E3 A3", "D3 A3 D4", "E2", "G2", "A2", "B-2", "B2", "D3",
           "E4", "G4", "A4"]
@@ -75,7 +75,7 @@ def bench_output(seconds: float, repeats: int) -> None:
 
 
 def bench_copies(catalog_path: str, repeats: int) -> None:
-    from deeprock.catalog import Catalog
+    from deeprock.corpus.catalog import Catalog
     from deeprock.generation.copyindex import CopyIndex
     from deeprock.generation.stats import dataset_stats
 

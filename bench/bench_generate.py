@@ -25,7 +25,7 @@ import numpy as np
 from deeprock.generation.generate import GenerationRequest, LoadedRun, generate
 from deeprock.generation.inference import numpy_network, softmax
 from deeprock.generation.primers import Primer
-from deeprock.tokens import PITCH_NAMES
+from deeprock.music.tokens import PITCH_NAMES
 from deeprock.training.config import RunConfig
 from deeprock.training.models import ModelSettings, build_model
 from deeprock.training.vocab import RHYTHM_CLASSES, RunVocabulary

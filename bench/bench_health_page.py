@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from deeprock import settings
-from deeprock.catalog import Catalog
-from deeprock.tokens import PITCH_NAMES
+from deeprock.corpus.catalog import Catalog
+from deeprock.music.tokens import PITCH_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 

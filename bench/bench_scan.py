@@ -48,7 +48,7 @@ def per_file_times(files: list[Path]) -> tuple[float, float]:
     """Mean seconds per file: ours (load + tokenize guitar tracks) and music21's path."""
     from music21 import converter, instrument
 
-    from deeprock import guitar, midi, tokens
+    from deeprock.music import guitar, midi, tokens
 
     def ours(path: Path) -> None:
         song = midi.load(path)

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from deeprock import guitar, midi
-from deeprock.generation.tab import fret_chords, lowest_fret, parse_tuning
-from deeprock.generation.track_tab import chords_of
+from deeprock.music import guitar, midi
+from deeprock.tab.tab import fret_chords, lowest_fret, parse_tuning
+from deeprock.tab.track_tab import chords_of
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "deeprock"
 

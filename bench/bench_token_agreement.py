@@ -5,7 +5,7 @@
 For a deterministic sample of corpus files that have a guitar track (every k-th, sorted by path),
 each guitar track (MTrk chunk index, channel) is tokenized twice:
 
-* ours: ``deeprock.tokens.tokenize(deeprock.midi.load(path), track).tokens``;
+* ours: ``deeprock.music.tokens.tokenize(deeprock.music.midi.load(path), track).tokens``;
 * music21's: the track alone (its channel's messages, read by mido, plus every tempo, time
   signature and key signature of the file in a conductor track) written to a temporary .mid,
   parsed by ``music21.converter.parse`` with default quantization, and read as the post's
@@ -34,7 +34,7 @@ from pathlib import Path
 import mido
 import numpy as np
 
-from deeprock import guitar, midi, tokens
+from deeprock.music import guitar, midi, tokens
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "deeprock"
 CONDUCTOR = ("set_tempo", "time_signature", "key_signature")

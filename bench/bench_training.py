@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 
-from deeprock.catalog import Catalog
+from deeprock.corpus.catalog import Catalog
 from deeprock.training.split import DataSettings, build_training_data
 
 SEQ_LEN, UNIQUE_FACTOR = 100, 13

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from deeprock.catalog import Catalog
-from deeprock.windows import WindowStats
+from deeprock.corpus.catalog import Catalog
+from deeprock.corpus.windows import WindowStats
 
 VOCABULARY = 2000
 SEQ_LENS = (25, 50, 100, 200)

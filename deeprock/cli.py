@@ -23,7 +23,7 @@ from deeprock.cliutil import CliError, open_catalog
 EXIT_USAGE = 2
 # Each stage adds its own subcommands (a `register(commands)` function); imports stay light.
 STAGE_COMMANDS = ("deeprock.training.commands", "deeprock.generation.commands",
-                  "deeprock.generation.tab_commands")
+                  "deeprock.tab.tab_commands")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _demo_data(args: argparse.Namespace) -> int:
-    from deeprock import demo
+    from deeprock.corpus import demo
 
     try:
         paths = demo.generate(args.out, files=args.files, seed=args.seed)
@@ -103,9 +103,9 @@ def _demo_data(args: argparse.Namespace) -> int:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    from deeprock.catalog import CatalogError
-    from deeprock.scan import scan
-    from deeprock.scanlock import ScanBusy
+    from deeprock.corpus.catalog import CatalogError
+    from deeprock.corpus.scan import scan
+    from deeprock.corpus.scanlock import ScanBusy
 
     if args.jobs is not None and args.jobs < 1:
         raise CliError("--jobs must be at least 1")
@@ -132,8 +132,8 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 def _labels(args: argparse.Namespace) -> int:
-    from deeprock import labels
     from deeprock.atomic import write_atomic
+    from deeprock.corpus import labels
 
     with open_catalog(args.catalog) as catalog:
         result: dict = {}
@@ -179,7 +179,7 @@ def _progress_bar(done: int, total: int) -> None:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from deeprock.inspect import inspect_file
+    from deeprock.corpus.inspect import inspect_file
 
     reports = [inspect_file(path) for path in args.files]
     if args.json:
@@ -199,7 +199,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _health(args: argparse.Namespace) -> int:
-    from deeprock.health import health_report
+    from deeprock.corpus.health import health_report
 
     with open_catalog(args.catalog) as catalog:
         report = health_report(catalog)
@@ -212,7 +212,7 @@ def _health(args: argparse.Namespace) -> int:
 
 
 def _duplicates(args: argparse.Namespace) -> int:
-    from deeprock.dedup import find_duplicates
+    from deeprock.corpus.dedup import find_duplicates
 
     with open_catalog(args.catalog) as catalog:
         groups = find_duplicates(catalog)
@@ -226,8 +226,8 @@ def _duplicates(args: argparse.Namespace) -> int:
 
 
 def _windows(args: argparse.Namespace) -> int:
-    from deeprock.selection import Selection, track_ids
-    from deeprock.windows import windows_summary
+    from deeprock.corpus.selection import Selection, track_ids
+    from deeprock.corpus.windows import windows_summary
 
     if args.seq_len < 1 or args.unique_factor < 0:
         raise CliError("--seq-len must be at least 1 and --unique-factor at least 0")

@@ -11,7 +11,7 @@ class CliError(Exception):
 
 def open_catalog(path: str):
     """An existing catalog: reading commands never create an empty one by mistake."""
-    from deeprock.catalog import Catalog, CatalogError
+    from deeprock.corpus.catalog import Catalog, CatalogError
 
     if not os.path.isfile(path):
         raise CliError(f"no catalog at {path}: run deeprock scan DIR --catalog {path} first")

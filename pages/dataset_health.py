@@ -9,18 +9,21 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from deeprock import health, labels, midi, render, review_ui, settings, ui
-from deeprock.catalog import Catalog, CatalogError
-from deeprock.dedup import find_duplicates
-from deeprock.generation import tab_view
-from deeprock.selection import (
+from deeprock import settings
+from deeprock.app import render, review_ui, ui
+from deeprock.corpus import health, labels
+from deeprock.corpus.catalog import Catalog, CatalogError
+from deeprock.corpus.dedup import find_duplicates
+from deeprock.corpus.selection import (
     Selection,
     SelectionSettings,
     build_selection,
     selection_path,
     track_ids,
 )
-from deeprock.windows import WindowStats
+from deeprock.corpus.windows import WindowStats
+from deeprock.music import midi
+from deeprock.tab import tab_view
 
 st.title("Dataset health")
 current = settings.load()

@@ -28,7 +28,7 @@ from deeprock.generation.generate import (
 from deeprock.generation.midi_out import GUITAR_PROGRAMS, PRIMER_MODES
 from deeprock.generation.outputs import FILE_NAMES, MIME_TYPES, OutputOptions, riff_files
 from deeprock.generation.sampling import SamplingSettings
-from deeprock.generation.tab import TUNINGS
+from deeprock.tab.tab import TUNINGS
 from deeprock.training import runs as run_folders
 from deeprock.training.jobs import models_root
 

@@ -7,10 +7,11 @@ import os
 import pandas as pd
 import streamlit as st
 
-from deeprock import settings, ui
-from deeprock.catalog import Catalog, CatalogError
-from deeprock.scan import find_midi_files, scan
-from deeprock.scanlock import ScanBusy
+from deeprock import settings
+from deeprock.app import ui
+from deeprock.corpus.catalog import Catalog, CatalogError
+from deeprock.corpus.scan import find_midi_files, scan
+from deeprock.corpus.scanlock import ScanBusy
 
 st.title("DeepRock Studio")
 st.caption("Learn rock guitar from MIDI and generate new riffs.")

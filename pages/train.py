@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from deeprock import settings
-from deeprock.selection import selection_path
+from deeprock.corpus.selection import selection_path
 from deeprock.training import charts, jobs, runs
 from deeprock.training.jobs import JobError, TrainRequest
 

@@ -1,6 +1,7 @@
 """Train the guitar-inference model and export it as JSON trees (no pickle).
 
-    .venv/bin/python scripts/train_guitar_model.py [--corpus DIR] [--out deeprock/guitar_model.json]
+    .venv/bin/python scripts/train_guitar_model.py [--corpus DIR]
+        [--out deeprock/music/guitar_model.json]
         [--labels labels.json ...] [--groups base,role,fretboard] [--evaluate-only]
 
 Labels come from the corpus's own metadata: every non-drum track whose program is known is a
@@ -9,7 +10,7 @@ the tracks a user accepted or rejected on the Dataset health page (`deeprock lab
 Cross-validation folds are grouped by artist (the folder above the song in letter/artist/song.mid),
 so the figures are those of artists the model never saw; the report is printed as markdown, with
 `--groups` measuring a subset of the feature groups. The final model is fitted on every labelled
-track, checked against deeprock.guitar's numpy evaluator, and written. Seeds are fixed and
+track, checked against deeprock.music.guitar's numpy evaluator, and written. Seeds are fixed and
 fitting is single-threaded: the same corpus gives the same JSON. scikit-learn is a dev
 dependency only.
 """
@@ -30,9 +31,10 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 from threadpoolctl import threadpool_limits
 
-from deeprock import guitar, labels, midi, scan
 from deeprock.atomic import write_atomic
-from deeprock.guitar_features import FEATURE_GROUPS, FEATURE_NAMES, track_features
+from deeprock.corpus import labels, scan
+from deeprock.music import guitar, midi
+from deeprock.music.guitar_features import FEATURE_GROUPS, FEATURE_NAMES, track_features
 
 ROOT = Path(__file__).resolve().parents[1]
 DRUM_MIN_NOTES = 16
@@ -267,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
 def _train(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared/corpus/deeprock")
-    parser.add_argument("--out", type=Path, default=ROOT / "deeprock/guitar_model.json")
+    parser.add_argument("--out", type=Path, default=ROOT / "deeprock/music/guitar_model.json")
     parser.add_argument("--labels", type=Path, nargs="*", default=[],
                         help="user labels exported with deeprock labels --export")
     parser.add_argument("--groups", default=",".join(FEATURE_GROUPS),

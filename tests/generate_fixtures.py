@@ -23,8 +23,8 @@ SEQ_LEN = 16
 
 
 def tiny_catalog(folder: Path, files: int = 12) -> Path:
-    from deeprock import demo
-    from deeprock.scan import scan
+    from deeprock.corpus import demo
+    from deeprock.corpus.scan import scan
 
     songs = folder / "songs"
     demo.generate(songs, files=files, seed=3)
@@ -35,7 +35,7 @@ def tiny_catalog(folder: Path, files: int = 12) -> Path:
 
 def tiny_run(run: Path, catalog: Path, arch: str = "deeprock", fit_batches: int = 30) -> Path:
     """A run folder of a 16-unit model, fitted on a few batches so that it is not uniform."""
-    from deeprock.catalog import Catalog
+    from deeprock.corpus.catalog import Catalog
     from deeprock.training.config import RunConfig
     from deeprock.training.models import ModelSettings, build_model
     from deeprock.training.split import DataSettings, build_training_data

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from deeprock import demo, settings
-from deeprock.catalog import Catalog
-from deeprock.scan import scan
+from deeprock import settings
+from deeprock.corpus import demo
+from deeprock.corpus.catalog import Catalog
+from deeprock.corpus.scan import scan
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"

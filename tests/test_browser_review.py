@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from deeprock import labels
-from deeprock.catalog import Catalog
-from deeprock.scan import scan
+from deeprock.corpus import labels
+from deeprock.corpus.catalog import Catalog
+from deeprock.corpus.scan import scan
 from tests.test_browser import TIMEOUT_MS, app_page, corpus, playwright_api, server
 
 __all__ = ["corpus", "playwright_api", "server"]  # fixtures, used by name

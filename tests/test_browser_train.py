@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from deeprock.scan import scan
+from deeprock.corpus.scan import scan
 from deeprock.training import jobs, runs
 from tests import test_browser
 from tests.test_browser import TIMEOUT_MS, app_page

@@ -13,11 +13,11 @@ import mido
 import numpy as np
 import pytest
 
-from deeprock import fingerprint, midi, tokens
-from deeprock.catalog import Catalog
-from deeprock.dedup import DuplicateGroup, find_duplicates, title_stem
-from deeprock.demo import MANIFEST, generate
-from deeprock.scan import scan
+from deeprock.corpus.catalog import Catalog
+from deeprock.corpus.dedup import DuplicateGroup, find_duplicates, title_stem
+from deeprock.corpus.demo import MANIFEST, generate
+from deeprock.corpus.scan import scan
+from deeprock.music import fingerprint, midi, tokens
 from tests.conftest import midi_bytes, notes
 from tests.test_midi import rmid
 

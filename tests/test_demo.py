@@ -14,10 +14,10 @@ import mido
 import numpy as np
 import pytest
 
-from deeprock import midi
-from deeprock.demo import CORRUPTIONS, MANIFEST, generate, plan
-from deeprock.tokens import tokenize
-from deeprock.windows import WindowStats
+from deeprock.corpus.demo import CORRUPTIONS, MANIFEST, generate, plan
+from deeprock.corpus.windows import WindowStats
+from deeprock.music import midi
+from deeprock.music.tokens import tokenize
 
 KINDS = {"original", "exact_duplicate", "resaved_duplicate", "transposed", "version", "loop",
          "missing_metadata", "corrupt"}

@@ -231,7 +231,7 @@ def test_upload_primers(loaded):
 
 
 def test_song_primer_and_missing_catalog(runs, loaded, tmp_path):
-    from deeprock.catalog import Catalog
+    from deeprock.corpus.catalog import Catalog
 
     with Catalog(runs["catalog"]) as catalog:
         path = catalog.files()[0]["path"]

@@ -12,8 +12,9 @@ import mido
 import numpy as np
 import pytest
 
-from deeprock import demo, guitar, guitar_context, midi
-from deeprock.guitar_features import FEATURE_NAMES, track_features
+from deeprock.corpus import demo
+from deeprock.music import guitar, guitar_context, midi
+from deeprock.music.guitar_features import FEATURE_NAMES, track_features
 from tests.conftest import midi_bytes, notes
 
 POWER_RIFF = [(i * 240, pitch, 200) for i in range(32) for pitch in (40, 47, 52)]

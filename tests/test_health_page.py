@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from deeprock import demo, scan, settings
-from deeprock.selection import Selection, selection_path
+from deeprock import settings
+from deeprock.corpus import demo, scan
+from deeprock.corpus.selection import Selection, selection_path
 from tests.conftest import midi_bytes, notes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,8 +105,8 @@ def test_page_upgrades_an_older_catalog(demo_folder, tmp_path, monkeypatch):
 
 
 def test_repairs_are_counted_by_kind(demo_folder, tmp_path):
-    from deeprock import health
-    from deeprock.catalog import Catalog
+    from deeprock.corpus import health
+    from deeprock.corpus.catalog import Catalog
 
     scan.scan([demo_folder], tmp_path / "c.sqlite", jobs=1)
     with Catalog(tmp_path / "c.sqlite") as catalog:

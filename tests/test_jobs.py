@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from deeprock import demo
 from deeprock.cli import _parser
-from deeprock.scan import scan
+from deeprock.corpus import demo
+from deeprock.corpus.scan import scan
 from deeprock.training import jobs, runs
 from deeprock.training.commands import config_from_args
 

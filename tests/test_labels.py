@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from deeprock import catalog, labels, scan
 from deeprock.cli import main
-from deeprock.selection import SelectionSettings, build_selection
-from deeprock.windows import windows_summary
+from deeprock.corpus import catalog, labels, scan
+from deeprock.corpus.selection import SelectionSettings, build_selection
+from deeprock.corpus.windows import windows_summary
 from tests.conftest import midi_bytes, notes
 
 RIFF = [(i * 240, pitch, 200) for i in range(40) for pitch in (40, 47, 52)]

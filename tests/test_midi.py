@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deeprock import midi, smf
+from deeprock.music import midi, smf
 from tests.conftest import midi_bytes, notes
 
 RIFF_SIZE_OFFSET = 4
@@ -268,7 +268,8 @@ def test_loader_reasons_are_sentences_about_the_file(key, data, expected):
 
 
 def test_parser_messages_become_our_sentences():
-    from deeprock.load_reasons import parser_reason, reason
+    from deeprock.music.load_reasons import reason
+    from deeprock.music.parser_messages import parser_reason
 
     bend = bad_bend_song()
     message = raw_parser_message(bend)
@@ -309,7 +310,7 @@ def test_reasons_of_limits_unreadable_files_and_unmatched_notes(tmp_path, monkey
 
 def test_every_reason_is_covered():
     """Runs last in this file: each entry of REASONS was produced by one of the tests above."""
-    from deeprock.load_reasons import REASONS
+    from deeprock.music.load_reasons import REASONS
 
     if len(COVERED) < 3:
         pytest.skip("run with the whole file")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from deeprock import catalog, labels, scan
-from deeprock.generation import audio
+from deeprock.corpus import catalog, labels, scan
+from deeprock.music import audio
 from tests.conftest import midi_bytes, notes
 from tests.test_health_page import open_page, use
 

@@ -14,7 +14,6 @@ import mido
 import numpy as np
 import pytest
 
-from deeprock.generation import audio
 from deeprock.generation.copyindex import CopyIndex
 from deeprock.generation.midi_out import (
     ACCENT_VELOCITIES,
@@ -32,8 +31,9 @@ from deeprock.generation.stats import (
     pitch_class_distance,
     riff_stats,
 )
-from deeprock.midi import load_bytes
-from deeprock.tokens import tokenize
+from deeprock.music import audio
+from deeprock.music.midi import load_bytes
+from deeprock.music.tokens import tokenize
 from tests.conftest import midi_bytes, notes
 
 TOKENS = ["E2 B2 E3", "G2 D3", "A2", "B-2", "E4", "C#5", "A2 E3 A3"]

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from deeprock import catalog, scan
 from deeprock.cli import main
+from deeprock.corpus import catalog, scan
 from tests.conftest import midi_bytes, notes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -297,7 +297,7 @@ def test_home_scan_button_says_another_scan_is_writing(collection, tmp_path, mon
     from streamlit.testing.v1 import AppTest
 
     from deeprock import settings
-    from deeprock.scanlock import scan_lock
+    from deeprock.corpus.scanlock import scan_lock
 
     monkeypatch.setenv("DEEPROCK_SETTINGS", str(tmp_path / "settings.json"))
     monkeypatch.chdir(ROOT)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from deeprock import scan
-from deeprock.catalog import Catalog
 from deeprock.cli import main
-from deeprock.selection import (
+from deeprock.corpus import scan
+from deeprock.corpus.catalog import Catalog
+from deeprock.corpus.selection import (
     Selection,
     SelectionSettings,
     build_selection,
@@ -47,7 +47,7 @@ def test_selection_round_trips_through_json(tmp_path):
 
 def test_build_selection_drops_duplicates_and_follows_metadata(songs, tmp_path):
     with Catalog(tmp_path / "c.sqlite") as catalog:
-        from deeprock.dedup import find_duplicates
+        from deeprock.corpus.dedup import find_duplicates
 
         groups = find_duplicates(catalog)
         keep_all = build_selection(catalog, SelectionSettings(one_per_group=[]), groups)

@@ -10,12 +10,13 @@ import guitarpro
 import numpy as np
 import pytest
 
-from deeprock import cli, midi
-from deeprock.generation.difficulty import difficulty
-from deeprock.generation.gp5 import write_gp5
-from deeprock.generation.tab import TUNINGS, fret_chords, lowest_fret, parse_tuning
-from deeprock.generation.tabtext import bar_count, tab_text
-from deeprock.generation.track_tab import track_tab
+from deeprock import cli
+from deeprock.music import midi
+from deeprock.tab.difficulty import difficulty
+from deeprock.tab.gp5 import write_gp5
+from deeprock.tab.tab import TUNINGS, fret_chords, lowest_fret, parse_tuning
+from deeprock.tab.tabtext import bar_count, tab_text
+from deeprock.tab.track_tab import track_tab
 from tests.conftest import midi_bytes, notes
 
 A_MINOR_PENTATONIC = [45, 48, 50, 52, 55, 57, 60, 62, 64, 67, 69, 72]  # A2 .. C5
@@ -257,7 +258,8 @@ def test_track_without_notes_is_refused():
 def test_one_file_tab_shows_a_demo_tracks_tab(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    from deeprock import demo, scan, settings
+    from deeprock import settings
+    from deeprock.corpus import demo, scan
 
     folder, catalog = tmp_path / "demo", tmp_path / "catalog.sqlite"
     demo.generate(folder, files=12, seed=4)
@@ -282,8 +284,8 @@ def test_one_file_tab_shows_a_demo_tracks_tab(tmp_path, monkeypatch):
 
 
 def test_a_long_note_struck_with_a_short_chord_is_fretted_with_it(tmp_path):
-    from deeprock import tokens
-    from deeprock.generation.track_tab import chords_of
+    from deeprock.music import tokens
+    from deeprock.tab.track_tab import chords_of
 
     path = tmp_path / "held.mid"
     path.write_bytes(midi_bytes([notes((0, 40, 4 * Q), (0, 47, Q // 2), (0, 52, Q // 2),

@@ -6,8 +6,8 @@ import mido
 import numpy as np
 import pytest
 
-from deeprock import midi, tokens
-from deeprock.vocabulary import Vocabulary
+from deeprock.corpus.vocabulary import Vocabulary
+from deeprock.music import midi, tokens
 from tests.conftest import midi_bytes, notes
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from deeprock import demo, settings
-from deeprock.scan import scan
+from deeprock import settings
+from deeprock.corpus import demo
+from deeprock.corpus.scan import scan
 from deeprock.training import charts, jobs, runs
 
 ROOT = Path(__file__).resolve().parents[1]

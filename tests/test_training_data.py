@@ -9,16 +9,16 @@ import mido
 import numpy as np
 import pytest
 
-from deeprock.catalog import Catalog
-from deeprock.dedup import find_duplicates
-from deeprock.scan import scan
-from deeprock.selection import Selection, SelectionSettings
+from deeprock.corpus.catalog import Catalog
+from deeprock.corpus.dedup import find_duplicates
+from deeprock.corpus.scan import scan
+from deeprock.corpus.selection import Selection, SelectionSettings
+from deeprock.corpus.windows import WindowStats
 from deeprock.training.baselines import NgramBaseline
 from deeprock.training.config import RunConfig
 from deeprock.training.split import DataError, DataSettings, build_training_data
 from deeprock.training.train import load_data, selection_tracks
 from deeprock.training.vocab import LONGER, UNK, RunVocabulary, rhythm_classes
-from deeprock.windows import WindowStats
 from tests.conftest import midi_bytes, notes
 from tests.training_fixtures import demo_catalog
 
@@ -179,9 +179,9 @@ def test_no_catalog_is_a_clear_error(tmp_path):
 
 
 def test_midi_is_never_parsed_again(monkeypatch, catalog_path):
-    import deeprock.midi
+    import deeprock.music.midi
 
-    monkeypatch.setattr(deeprock.midi, "load", lambda *_: pytest.fail("MIDI parsed"))
+    monkeypatch.setattr(deeprock.music.midi, "load", lambda *_: pytest.fail("MIDI parsed"))
     monkeypatch.setattr(mido, "MidiFile", lambda *_: pytest.fail("MIDI parsed"))
     with Catalog(catalog_path) as catalog:
         data = build_training_data(catalog, DataSettings(seq_len=16, unique_factor=4))

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deeprock import scan
-from deeprock.catalog import Catalog
-from deeprock.windows import WindowStats, windows_summary
+from deeprock.corpus import scan
+from deeprock.corpus.catalog import Catalog
+from deeprock.corpus.windows import WindowStats, windows_summary
 from tests.conftest import midi_bytes, notes
 
 

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from deeprock import demo
-from deeprock.scan import scan
+from deeprock.corpus import demo
+from deeprock.corpus.scan import scan
 
 TINY = ["--units", "16", "--embedding", "8", "--seq-len", "16", "--batch-size", "32",
         "--unique-factor", "4"]

@@ -31,7 +31,7 @@ from deeprock.generation.sampling import (
     pick_tokens,
     variation_generators,
 )
-from deeprock.tokens import TWELFTHS_PER_QUARTER
+from deeprock.music.tokens import TWELFTHS_PER_QUARTER
 from deeprock.training.vocab import LONGER, MAX_RHYTHM_TWELFTHS, RHYTHM_CLASSES, rhythm_classes
 
 MAX_TOKENS = 2000

@@ -19,7 +19,7 @@ import mido
 
 from deeprock.atomic import write_atomic
 from deeprock.generation.riff import Riff
-from deeprock.tokens import TWELFTHS_PER_QUARTER
+from deeprock.music.tokens import TWELFTHS_PER_QUARTER
 
 TICKS_PER_BEAT = 480
 TICKS_PER_TWELFTH = TICKS_PER_BEAT // TWELFTHS_PER_QUARTER

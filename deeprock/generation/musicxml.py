@@ -14,7 +14,7 @@ from fractions import Fraction
 from itertools import pairwise
 
 from deeprock.generation.riff import Riff
-from deeprock.tokens import TWELFTHS_PER_QUARTER
+from deeprock.music.tokens import TWELFTHS_PER_QUARTER
 
 # durations in twelfths that are one note value (maybe dotted or a triplet), largest first
 SIMPLE_TWELFTHS = (48, 36, 24, 18, 16, 12, 9, 8, 6, 4, 3, 2, 1)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from deeprock.generation.riff import Riff
-from deeprock.tokens import TWELFTHS_PER_QUARTER
+from deeprock.music.tokens import TWELFTHS_PER_QUARTER
 
 FORMATS = ("mid", "wav", "txt", "gp5", "musicxml")
 FILE_NAMES = {"mid": "riff.mid", "wav": "riff.wav", "txt": "tab.txt", "gp5": "riff.gp5",
@@ -52,9 +52,9 @@ def written_part(riff: Riff, options: OutputOptions) -> Riff:
 def tab_and_gp5(riff: Riff, options: OutputOptions, gp5: bool) -> tuple[str, bytes | None,
                                                                          float]:
     """The tab text (and the GP5 file) of one fingering, with its difficulty."""
-    from deeprock.generation.gp5 import gp5_bytes
-    from deeprock.generation.tab import fret_chords, parse_tuning
-    from deeprock.generation.tabtext import tab_text
+    from deeprock.tab.gp5 import gp5_bytes
+    from deeprock.tab.tab import fret_chords, parse_tuning
+    from deeprock.tab.tabtext import tab_text
 
     tuning = parse_tuning(options.tuning)
     onsets = (riff.onsets_twelfths() / TWELFTHS_PER_QUARTER).tolist()
@@ -97,7 +97,7 @@ def riff_files(riff: Riff, options: OutputOptions, formats: tuple[str, ...] = FO
 
 
 def _add_wav(files: RiffFiles, midi: bytes, options: OutputOptions) -> None:
-    from deeprock.generation.audio import AudioError, AudioUnavailable, midi_to_wav_bytes
+    from deeprock.music.audio import AudioError, AudioUnavailable, midi_to_wav_bytes
 
     try:
         files.data["wav"] = midi_to_wav_bytes(midi, options.soundfont)

@@ -2,7 +2,7 @@
 
     primer = window_primer(run, rng, tokens=64)     # a random training window (split.json)
     primer = song_primer("data/demo.sqlite", "artist/song.mid", tokens=64)
-    primer = upload_primer(data, "my riff.mid")     # validated by deeprock.midi, size-limited
+    primer = upload_primer(data, "my riff.mid")     # validated by deeprock.music.midi, size-limited
     primer = Primer.none()
 
 A primer is a Riff (tokens with their rhythm) plus where it came from; its tokens keep their
@@ -78,7 +78,7 @@ def _stream_riff(tokens: list[str], delta: np.ndarray, duration: np.ndarray) -> 
 
 
 def open_run_catalog(catalog_path: str):
-    from deeprock.catalog import Catalog, CatalogError
+    from deeprock.corpus.catalog import Catalog, CatalogError
 
     if not os.path.isfile(catalog_path):
         raise PrimerError(f"the catalog {catalog_path} is not there: choose another primer "
@@ -132,7 +132,7 @@ def song_primer(catalog_path: str, song: str, tokens: int) -> Primer:
 
 def upload_tracks(data: bytes, name: str) -> tuple[object, list]:
     """The uploaded song and its pitched tracks (guitars first), or a PrimerError."""
-    from deeprock.midi import load_bytes
+    from deeprock.music.midi import load_bytes
 
     shown = sanitized_name(name)
     if len(data) > UPLOAD_MAX_BYTES:
@@ -152,8 +152,8 @@ def upload_tracks(data: bytes, name: str) -> tuple[object, list]:
 def upload_primer(data: bytes, name: str, tokens: int, track: int | None = None) -> Primer:
     """The opening `tokens` tokens of an uploaded file's guitar track (or pitched track number
     `track`, counted from 0 in file order); the first guitar by default."""
-    from deeprock.guitar import decide
-    from deeprock.tokens import tokenize
+    from deeprock.music.guitar import decide
+    from deeprock.music.tokens import tokenize
 
     song, pitched = upload_tracks(data, name)
     messages = []

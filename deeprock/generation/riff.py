@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deeprock.tokens import token_pitches
+from deeprock.music.tokens import token_pitches
 
 
 @dataclass(eq=False)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from deeprock.app.render import roll_layout
 from deeprock.generation.riff import Riff
-from deeprock.render import roll_layout
-from deeprock.tokens import TWELFTHS_PER_QUARTER
+from deeprock.music.tokens import TWELFTHS_PER_QUARTER
 
 PART_COLOURS = {"primer": "#9e9e9e", "generated": "#d84315"}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from keras.utils import PyDataset
 
-from deeprock.tokens import PITCH_NAMES, token_pitches
+from deeprock.music.tokens import PITCH_NAMES, token_pitches
 from deeprock.training.split import Side
 from deeprock.training.vocab import RunVocabulary
 

@@ -72,7 +72,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def config_from_args(args: argparse.Namespace):
     """A RunConfig from the options (with --resume: the folder's, with the changes allowed)."""
-    from deeprock.selection import selection_path
+    from deeprock.corpus.selection import selection_path
     from deeprock.training.config import RunConfig, TrainSettings
     from deeprock.training.models import ModelSettings
     from deeprock.training.split import DataSettings

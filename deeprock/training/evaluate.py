@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deeprock.catalog import Catalog
+from deeprock.corpus.catalog import Catalog
 from deeprock.training import runs
 from deeprock.training.baselines import NgramBaseline, window_targets
 from deeprock.training.config import RunConfig

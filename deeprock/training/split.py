@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from deeprock.catalog import Catalog, Stream
+from deeprock.corpus.catalog import Catalog, Stream
+from deeprock.corpus.windows import TrackKey, WindowStats
 from deeprock.training.vocab import RunVocabulary, rhythm_classes
-from deeprock.windows import TrackKey, WindowStats
 
 
 class DataError(ValueError):
@@ -133,7 +133,7 @@ def split_files(catalog: Catalog, file_ids: set[int], settings: DataSettings,
 def _units(catalog: Catalog, file_ids: set[int], split_by: str,
            paths: dict[int, tuple[str, str]]) -> list[set[int]]:
     """Files that must stay on one side together: duplicate groups joined transitively."""
-    from deeprock.dedup import find_duplicates
+    from deeprock.corpus.dedup import find_duplicates
 
     parent = {file_id: file_id for file_id in file_ids}
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from deeprock.catalog import Catalog
-from deeprock.selection import Selection, track_ids
+from deeprock.corpus.catalog import Catalog
+from deeprock.corpus.selection import Selection, track_ids
 from deeprock.training import runs
 from deeprock.training.baselines import NgramBaseline, window_targets
 from deeprock.training.config import RunConfig

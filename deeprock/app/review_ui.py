@@ -1,0 +1,134 @@
+"""The Missing metadata tab of the Dataset health page: inferred and suspicious guitar tracks,
+and the review loop (listen, piano roll, accept or reject, undo, export and import labels).
+
+Streamlit widgets only; the decisions go through deeprock.corpus.labels. Imported by pages only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from deeprock.app import render, review
+from deeprock.corpus import labels
+from deeprock.corpus.catalog import Catalog
+from deeprock.music import guitar, midi
+
+MAX_LABELS_UPLOAD_BYTES = 5 * 1024 * 1024
+COLUMNS = ["kind", "path", "idx", "channel", "name", "notes", "pitch_min", "pitch_max",
+           "polyphony", "p_guitar", "label", "guitar_reason"]
+
+
+def review_rows(catalog: Catalog) -> pd.DataFrame:
+    """Tracks without a program (kind "inferred") and metadata guitars whose notes say
+    otherwise ("suspicious"), with the notes' probability and the user's label."""
+    rows = pd.DataFrame(catalog.missing_metadata(guitar.SUSPICIOUS_BELOW))
+    if rows.empty:
+        return rows
+    suspicious = rows["program"].notna()
+    rows["kind"] = np.where(suspicious, "suspicious", "inferred")
+    rows["p_guitar"] = rows["notes_probability"].where(suspicious, rows["guitar_probability"])
+    rows["label"] = rows["user_label"].map({1: "accepted", 0: "rejected"}).fillna("")
+    return rows.sort_values(["kind", "p_guitar"], ascending=[False, False], ignore_index=True)
+
+
+def missing_metadata_tab(catalog: Catalog, cache_dir: Path) -> tuple[bool, float]:
+    """The tab's content; returns (accept inferred guitars, threshold) for the selection."""
+    rows = review_rows(catalog)
+    accept = st.checkbox("Accept inferred guitars into the training set", value=True)
+    threshold = st.slider("Accept at or above probability", guitar.INFERRED_THRESHOLD, 1.0, 0.9,
+                          0.01, disabled=not accept)
+    if rows.empty:
+        st.success("Every pitched track has a program, and no guitar's notes contradict it.")
+        _labels_file(catalog)
+        return accept, threshold
+    inferred = rows[rows["kind"] == "inferred"]
+    trains = np.where(inferred["user_label"].notna(), inferred["user_label"] == 1,
+                      accept & (inferred["guitar_probability"] >= threshold))
+    suspicious = int((rows["kind"] == "suspicious").sum())
+    st.write(f"{len(inferred)} pitched tracks in {inferred['file_id'].nunique()} files have no "
+             f"program; {int(trains.sum())} would train as guitar. {suspicious} tracks have a "
+             f"guitar program but notes that say otherwise (p < {guitar.SUSPICIOUS_BELOW}): "
+             "flagged suspicious, they still train unless you reject them.")
+    st.dataframe(rows[COLUMNS], hide_index=True, width="stretch")
+    _review(catalog, rows, cache_dir)
+    _labels_file(catalog)
+    return accept, threshold
+
+
+def _describe(row: pd.Series) -> str:
+    label = f" [{row['label']}]" if row["label"] else ""
+    return (f"{row['kind']} p={row['p_guitar']:.2f}: {row['path']}, track {row['idx']} "
+            f"channel {row['channel'] + 1} {row['name'] or ''}{label}")
+
+
+def _review(catalog: Catalog, rows: pd.DataFrame, cache_dir: Path) -> None:
+    st.subheader("Review a track")
+    picked = st.selectbox("Track", rows.index, format_func=lambda i: _describe(rows.loc[i]),
+                          key="review_track")
+    row = rows.loc[picked]
+    song = midi.load(os.path.join(row["root"], row["path"]))
+    track = next((t for t in song.tracks if (t.index, t.channel) == (row["idx"],
+                                                                     row["channel"])), None)
+    if song.md5 != row["md5"] or track is None:
+        st.warning(f"{row['path']} changed since the scan: press Scan on the Home page.")
+        return
+    st.plotly_chart(render.track_roll(song, track, title=row["path"]), width="stretch")
+    if st.button(f"Listen to {review.EXCERPT_BARS} bars", key="review_listen"):
+        _listen(song, track, cache_dir)
+    key = (row["md5"], int(row["idx"]), int(row["channel"]))
+    cols = st.columns(4)
+    actions = ((cols[0], "Accept as guitar", True), (cols[1], "Reject", False),
+               (cols[2], "Back to inference", None))
+    for column, text, verdict in actions:
+        if column.button(text, key=f"review_{text}"):
+            labels.set_label(catalog, *key, verdict)
+            st.rerun()
+    if cols[3].button(f"Undo ({labels.history_size(catalog)})", key="review_undo",
+                      disabled=labels.history_size(catalog) == 0):
+        labels.undo(catalog)
+        st.rerun()
+
+
+def _listen(song: midi.Song, track: midi.Track, cache_dir: Path) -> None:
+    from deeprock.music.audio import AudioError, AudioUnavailable
+
+    try:
+        st.audio(review.excerpt_wav(song, track, cache_dir), format="audio/wav")
+    except (AudioUnavailable, AudioError) as error:
+        st.warning(str(error))
+
+
+def _labels_file(catalog: Catalog) -> None:
+    """Export the labels in force; import a file exported from this or another catalog."""
+    if "labels_message" in st.session_state:
+        st.success(st.session_state.pop("labels_message"))
+    entries = labels.current(catalog)
+    st.caption(f"{len(entries)} tracks labelled by you "
+               f"({sum(e['guitar'] for e in entries)} accepted).")
+    left, right = st.columns(2)
+    left.download_button("Export labels (JSON)", labels.export_json(catalog),
+                         file_name="deeprock-labels.json", mime="application/json",
+                         on_click="ignore")
+    upload = right.file_uploader("Import labels (JSON)", type=["json"], key="labels_upload")
+    if upload is None:
+        return
+    name = re.sub(r"[^\w.-]", "_", os.path.basename(upload.name))[:80]
+    if upload.size > MAX_LABELS_UPLOAD_BYTES:
+        right.error(f"{name} is {upload.size} bytes, over the "
+                    f"{MAX_LABELS_UPLOAD_BYTES} byte limit for a labels file.")
+        return
+    if right.button(f"Apply labels from {name}", key="labels_apply"):
+        try:
+            changed = labels.import_json(catalog, upload.getvalue().decode("utf-8", "replace"),
+                                         name)
+        except labels.LabelError as error:
+            right.error(str(error))
+            return
+        st.session_state["labels_message"] = f"{changed} labels applied from {name}."
+        st.rerun()

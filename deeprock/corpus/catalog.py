@@ -1,0 +1,383 @@
+"""The SQLite catalog: what a scan learnt about each file, track and guitar token stream.
+
+Later steps (windows, training, pages) read tokens from here and never parse MIDI again.
+Token streams are stored as little-endian int32 arrays against the catalog's vocabulary.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+from deeprock.corpus.vocabulary import Vocabulary
+
+SCHEMA_VERSION = 3
+# schema N-1 → N: statements that bring an older catalog up to date. New columns stay NULL
+# until the file is parsed again, so a migration also marks every file for the next scan.
+# New tables (3: the user's labels) come from SCHEMA itself.
+MIGRATIONS = {
+    2: ("ALTER TABLE files ADD COLUMN content_key TEXT",
+        "ALTER TABLE files ADD COLUMN transposed_key TEXT"),
+    3: ("ALTER TABLE tracks ADD COLUMN notes_probability REAL",),
+}
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    root TEXT NOT NULL,
+    path TEXT NOT NULL,              -- relative to root
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    md5 TEXT,
+    status TEXT NOT NULL,            -- ok | recovered | failed
+    repairs TEXT NOT NULL,           -- JSON list
+    error TEXT,
+    ticks_per_beat INTEGER,
+    seconds REAL,
+    tempo REAL,
+    content_key TEXT,                -- hash of the notes in beats: equal for re-saved copies
+    transposed_key TEXT,             -- the same with pitched notes shifted to start at 0
+    UNIQUE (root, path)
+);
+CREATE TABLE IF NOT EXISTS tracks (
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    channel INTEGER NOT NULL,
+    program INTEGER,
+    name TEXT NOT NULL,
+    is_drum INTEGER NOT NULL,
+    notes INTEGER NOT NULL,
+    pitch_min INTEGER,
+    pitch_max INTEGER,
+    polyphony REAL,                  -- notes per distinct onset
+    guitar INTEGER NOT NULL,
+    guitar_source TEXT,              -- metadata | inferred | NULL
+    guitar_probability REAL NOT NULL,
+    guitar_reason TEXT NOT NULL,
+    notes_probability REAL,          -- P(guitar) from the notes of a metadata guitar
+    PRIMARY KEY (file_id, idx, channel)
+);
+CREATE TABLE IF NOT EXISTS streams (
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    channel INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    ids BLOB NOT NULL,               -- int32 token ids
+    delta BLOB NOT NULL,             -- int32 twelfths of a quarter since the previous token
+    duration BLOB NOT NULL,          -- int32 twelfths of a quarter
+    PRIMARY KEY (file_id, idx, channel)
+);
+CREATE TABLE IF NOT EXISTS vocabulary (id INTEGER PRIMARY KEY, token TEXT NOT NULL UNIQUE);
+-- the user's guitar decisions, keyed by content so that a rescan or a moved file keeps them;
+-- append-only: the newest row of a track wins, guitar NULL clears it, undo drops the newest row
+CREATE TABLE IF NOT EXISTS labels (
+    seq INTEGER PRIMARY KEY,
+    md5 TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    channel INTEGER NOT NULL,
+    guitar INTEGER,                  -- 1 accepted, 0 rejected, NULL back to the inference
+    decided_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS labels_by_track ON labels (md5, idx, channel, seq);
+CREATE VIEW IF NOT EXISTS user_labels AS
+    SELECT md5, idx, channel, guitar, decided_at FROM labels l
+    WHERE seq = (SELECT MAX(seq) FROM labels m
+                 WHERE m.md5 = l.md5 AND m.idx = l.idx AND m.channel = l.channel)
+      AND guitar IS NOT NULL;
+"""
+# tracks with their file and the user's label: every guitar query reads through this
+LABELLED_TRACKS = ("tracks t JOIN files f ON f.id = t.file_id LEFT JOIN user_labels u "
+                   "ON u.md5 = f.md5 AND u.idx = t.idx AND u.channel = t.channel")
+GUITAR = "COALESCE(u.guitar, t.guitar)"  # the user's decision overrides the scan's
+FILE_COLUMNS = ("root", "path", "size", "mtime_ns", "md5", "status", "repairs", "error",
+                "ticks_per_beat", "seconds", "tempo", "content_key", "transposed_key")
+TRACK_COLUMNS = ("idx", "channel", "program", "name", "is_drum", "notes", "pitch_min",
+                 "pitch_max", "polyphony", "guitar", "guitar_source", "guitar_probability",
+                 "guitar_reason", "notes_probability")
+
+
+class CatalogError(RuntimeError):
+    """The catalog cannot be opened, written or understood; the message names the path."""
+
+
+@dataclass
+class Stream:
+    file_id: int
+    idx: int
+    channel: int
+    ids: np.ndarray
+    delta: np.ndarray
+    duration: np.ndarray
+
+
+class Catalog:
+    """One connection to one catalog file; a context manager."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = os.fspath(path)
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30)
+            self.db.execute("PRAGMA foreign_keys = ON")
+            # WAL: readers (the pages) never block the scan; NORMAL is still crash-safe in WAL
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self._check_schema()
+            self.db.executescript(SCHEMA)
+            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            self.db.commit()
+        except sqlite3.Error as error:
+            raise CatalogError(f"cannot use catalog {self.path}: {error}") from error
+        self.vocabulary = Vocabulary(
+            [t for (t,) in self.db.execute("SELECT token FROM vocabulary ORDER BY id")]
+        )
+        self._saved_tokens = len(self.vocabulary)
+
+    def _check_schema(self) -> None:
+        tables = {name for (name,) in self.db.execute("SELECT name FROM sqlite_master")}
+        if "files" in tables and "meta" not in tables:
+            raise CatalogError(f"{self.path} is not a DeepRock catalog (no meta table)")
+        if "meta" not in tables:
+            return
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION or version < min(MIGRATIONS) - 1:
+            raise CatalogError(
+                f"catalog {self.path} has schema {version}, this version reads "
+                f"{min(MIGRATIONS) - 1}-{SCHEMA_VERSION}: scan again into a new catalog file")
+        if version < SCHEMA_VERSION:
+            with self.db:
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in MIGRATIONS[step]:
+                        self.db.execute(statement)
+                self.db.execute("UPDATE files SET mtime_ns = -1")  # re-parse on the next scan
+                self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema'",
+                                (SCHEMA_VERSION,))
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction: a killed scan loses at most the batch in flight, never half a file."""
+        try:
+            with self.db:
+                yield
+                self._save_vocabulary()
+        except sqlite3.Error as error:
+            self.vocabulary = Vocabulary(self.vocabulary.tokens[: self._saved_tokens])
+            raise CatalogError(f"cannot write catalog {self.path}: {error}") from error
+
+    def _save_vocabulary(self) -> None:
+        new = self.vocabulary.tokens[self._saved_tokens :]
+        self.db.executemany(
+            "INSERT INTO vocabulary (id, token) VALUES (?, ?)",
+            enumerate(new, start=self._saved_tokens),
+        )
+        self._saved_tokens = len(self.vocabulary)
+
+    def stale_files(self) -> int:
+        """Files an upgrade marked for parsing again (their new fields are still empty)."""
+        return self._one("SELECT COUNT(*) FROM files WHERE mtime_ns = -1")
+
+    def known_files(self, root: str) -> dict[str, tuple[int, int]]:
+        """path → (size, mtime_ns) of the files already scanned under root."""
+        rows = self.db.execute("SELECT path, size, mtime_ns FROM files WHERE root = ?", (root,))
+        return {path: (size, mtime) for path, size, mtime in rows}
+
+    def remove_files(self, root: str, paths: Iterable[str]) -> None:
+        self.db.executemany(
+            "DELETE FROM files WHERE root = ? AND path = ?", ((root, p) for p in paths)
+        )
+
+    def put_file(self, record: dict) -> None:
+        """Replace a file's rows: the file, its tracks, its token streams (names → ids here)."""
+        self.db.execute("DELETE FROM files WHERE root = ? AND path = ?",
+                        (record["root"], record["path"]))
+        values = [record[c] for c in FILE_COLUMNS]
+        values[FILE_COLUMNS.index("repairs")] = json.dumps(record["repairs"])
+        cursor = self.db.execute(
+            f"INSERT INTO files ({', '.join(FILE_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(FILE_COLUMNS))})", values)
+        file_id = cursor.lastrowid
+        self.db.executemany(
+            f"INSERT INTO tracks (file_id, {', '.join(TRACK_COLUMNS)}) "
+            f"VALUES (?, {', '.join('?' * len(TRACK_COLUMNS))})",
+            ([file_id, *(t[c] for c in TRACK_COLUMNS)] for t in record["tracks"]))
+        self.db.executemany("INSERT INTO streams VALUES (?, ?, ?, ?, ?, ?, ?)", (
+            (file_id, stream["idx"], stream["channel"], len(stream["ids"]),
+             _blob(self.vocabulary.ids(stream["names"])[stream["ids"]]),
+             _blob(stream["delta"]), _blob(stream["duration"]))
+            for stream in record["streams"]))
+
+    def status_counts(self, roots: Iterable[str] | None = None) -> dict[str, int]:
+        where, params = _roots_clause(roots)
+        rows = self.db.execute(f"SELECT status, COUNT(*) FROM files {where} GROUP BY status",
+                               params)
+        counts = {"ok": 0, "recovered": 0, "failed": 0}
+        counts.update(dict(rows))
+        return counts
+
+    def _one(self, sql: str) -> int:
+        return self.db.execute(sql).fetchone()[0]
+
+    def summary(self) -> dict:
+        """Headline counts for the home page."""
+        one = self._one
+        return {
+            "files": one("SELECT COUNT(*) FROM files"),
+            **self.status_counts(),
+            "tracks": one("SELECT COUNT(*) FROM tracks"),
+            "guitar_tracks": one(f"SELECT COUNT(*) FROM {LABELLED_TRACKS} WHERE {GUITAR}"),
+            "guitar_files": one(f"SELECT COUNT(DISTINCT t.file_id) FROM {LABELLED_TRACKS} "
+                                f"WHERE {GUITAR}"),
+            "missing_program_tracks": one(
+                "SELECT COUNT(*) FROM tracks WHERE program IS NULL AND NOT is_drum"),
+            "tokens": one(f"SELECT COALESCE(SUM(s.count), 0) FROM {LABELLED_TRACKS} JOIN streams "
+                          f"s ON s.file_id = t.file_id AND s.idx = t.idx AND "
+                          f"s.channel = t.channel WHERE {GUITAR}"),
+            "vocabulary": len(self.vocabulary),
+            "roots": [r for (r,) in self.db.execute("SELECT DISTINCT root FROM files")],
+        }
+
+    def files(self, problems_only: bool = False) -> list[dict]:
+        """Every file row (or only the recovered and failed ones), as dicts, repairs decoded."""
+        where = "WHERE status != 'ok'" if problems_only else ""
+        return self._file_rows(f"SELECT id, {', '.join(FILE_COLUMNS)} FROM files {where} "
+                               "ORDER BY id", ())
+
+    def _file_rows(self, sql: str, params: tuple) -> list[dict]:
+        cursor = self.db.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor]
+        for row in rows:
+            row["repairs"] = json.loads(row["repairs"])
+        return rows
+
+    def files_matching(self, text: str, limit: int = 200) -> list[dict]:
+        """Files whose path contains text (case-insensitive), for a search box."""
+        return self._file_rows(f"SELECT id, {', '.join(FILE_COLUMNS)} FROM files "
+                               "WHERE path LIKE ? ORDER BY path LIMIT ?", (f"%{text}%", limit))
+
+    def file_keys(self) -> dict[int, tuple[str, str]]:
+        """file id → (root, path): names that survive a rescan, unlike ids."""
+        return {i: (root, path) for i, root, path in
+                self.db.execute("SELECT id, root, path FROM files")}
+
+    def failures(self) -> list[dict]:
+        """Files that could not be read, with the reason."""
+        cursor = self.db.execute(
+            "SELECT root, path, error FROM files WHERE status = 'failed' ORDER BY path")
+        return [{"root": root, "path": path, "error": error} for root, path, error in cursor]
+
+    def tracks(self, file_id: int | None = None) -> list[dict]:
+        """Track rows as the scan wrote them, with the user's label applied: guitar is the
+        user's decision where there is one, guitar_source then "user", user_label True/False
+        (None: no label), guitar_probability still the scan's."""
+        where = "WHERE t.file_id = ?" if file_id is not None else ""
+        columns = ", ".join(f"t.{c}" for c in TRACK_COLUMNS if c not in ("guitar",
+                                                                        "guitar_source"))
+        cursor = self.db.execute(
+            f"SELECT t.file_id, {columns}, {GUITAR} AS guitar, CASE WHEN u.guitar IS NULL "
+            "THEN t.guitar_source ELSE 'user' END AS guitar_source, u.guitar AS user_label "
+            f"FROM {LABELLED_TRACKS} {where} ORDER BY t.file_id, t.idx, t.channel",
+            () if file_id is None else (file_id,))
+        return _dicts(cursor)
+
+    def guitar_counts(self) -> dict[str, int]:
+        """Guitar tracks and files by how they were decided (metadata, inferred or user)."""
+        rows = self.db.execute(
+            "SELECT CASE WHEN u.guitar IS NULL THEN t.guitar_source ELSE 'user' END AS source, "
+            f"COUNT(*), COUNT(DISTINCT t.file_id) FROM {LABELLED_TRACKS} WHERE {GUITAR} "
+            "GROUP BY source").fetchall()
+        counts = {f"{source}{suffix}": 0 for source in ("metadata", "inferred", "user")
+                  for suffix in ("", "_files")}
+        for source, tracks, files in rows:
+            if source in ("metadata", "inferred", "user"):
+                counts[source], counts[f"{source}_files"] = tracks, files
+        return counts
+
+    def repairs(self) -> list[list[str]]:
+        """The repairs of every recovered file."""
+        rows = self.db.execute("SELECT repairs FROM files WHERE status = 'recovered'")
+        return [json.loads(repairs) for (repairs,) in rows]
+
+    def guitar_candidates(self) -> list[tuple[int, int, int, str | None, float]]:
+        """(file_id, index, channel, guitar_source, guitar_probability) of every track that is
+        a guitar or was inferred: what a training selection chooses from. A track the user
+        accepted counts as metadata (a stated fact, not a guess) with probability 1; one the
+        user rejected is left out."""
+        return self.db.execute(
+            "SELECT t.file_id, t.idx, t.channel, CASE WHEN u.guitar IS NULL THEN "
+            "t.guitar_source ELSE 'metadata' END, COALESCE(u.guitar * 1.0, t.guitar_probability) "
+            f"FROM {LABELLED_TRACKS} WHERE u.guitar = 1 OR (u.guitar IS NULL AND "
+            "(t.guitar OR t.guitar_source = 'inferred')) ORDER BY t.file_id, t.idx, t.channel"
+        ).fetchall()
+
+    def missing_metadata(self, suspicious_below: float | None = None) -> list[dict]:
+        """Pitched tracks without a program change, with the inferred guitar decision; with
+        suspicious_below, also the metadata guitars whose notes give a probability under it.
+        Each row carries the file's md5 and the user's label (None: no label)."""
+        suspicious = ("" if suspicious_below is None else
+                      " OR (t.guitar AND t.guitar_source = 'metadata' AND "
+                      "t.notes_probability < ?)")
+        cursor = self.db.execute(
+            "SELECT f.id AS file_id, f.root, f.path, f.md5, t.idx, t.channel, t.program, "
+            "t.name, t.notes, t.pitch_min, t.pitch_max, t.polyphony, t.guitar, t.guitar_source, "
+            "t.guitar_probability, t.guitar_reason, t.notes_probability, u.guitar AS user_label "
+            f"FROM {LABELLED_TRACKS} WHERE NOT t.is_drum AND (t.program IS NULL{suspicious}) "
+            "ORDER BY f.path, t.idx, t.channel",
+            () if suspicious_below is None else (suspicious_below,))
+        return _dicts(cursor)
+
+    def token_ids(self, guitar_only: bool = True
+                  ) -> tuple[list[tuple[int, int, int]], list[np.ndarray]]:
+        """Each stored stream's (file_id, index, channel) and token ids, without the rhythm:
+        what windows and vocabulary statistics need, read in one pass."""
+        keys, ids = [], []
+        for file_id, idx, channel, blob in self._stream_rows("s.ids", guitar_only):
+            keys.append((file_id, idx, channel))
+            ids.append(np.frombuffer(blob, "<i4"))
+        return keys, ids
+
+    def streams(self, guitar_only: bool = True) -> Iterator[Stream]:
+        """Token streams in catalog order: the input of windows and training."""
+        rows = self._stream_rows("s.ids, s.delta, s.duration", guitar_only)
+        for file_id, idx, channel, ids, delta, duration in rows:
+            yield Stream(file_id, idx, channel, *(np.frombuffer(b, "<i4") for b in
+                                                  (ids, delta, duration)))
+
+    def _stream_rows(self, columns: str, guitar_only: bool) -> sqlite3.Cursor:
+        """Stored streams in catalog order; guitar_only: of tracks that are guitars once the
+        user's labels are applied."""
+        return self.db.execute(
+            f"SELECT s.file_id, s.idx, s.channel, {columns} FROM {LABELLED_TRACKS} JOIN streams s "
+            "ON s.file_id = t.file_id AND s.idx = t.idx AND s.channel = t.channel "
+            f"{'WHERE ' + GUITAR if guitar_only else ''} ORDER BY s.file_id, s.idx, s.channel")
+
+
+def _dicts(cursor: sqlite3.Cursor) -> list[dict]:
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+def _blob(values: np.ndarray) -> bytes:
+    return np.asarray(values, dtype="<i4").tobytes()
+
+
+def _roots_clause(roots: Iterable[str] | None) -> tuple[str, tuple]:
+    if roots is None:
+        return "", ()
+    roots = tuple(roots)
+    return f"WHERE root IN ({', '.join('?' * len(roots))})", roots

@@ -1,0 +1,160 @@
+"""How many training windows survive the post's unique_factor filter, answered per slider move.
+
+    stats = WindowStats.from_catalog(catalog, seq_len=100)   # one pass over the tokens
+    stats.kept(unique_factor=10)                             # O(1): windows with > 10 distinct
+    windows_summary(catalog, 100, 10)  # {"tracks", "windows_total", "windows_kept"}
+
+A track of n tokens gives max(0, n - seq_len) windows: X = ids[i:i+seq_len], Y = ids[i+seq_len],
+as the post's `range(0, idx - sequence_length)`. Unlike the post, which concatenated every
+track, a window never crosses a track (its X would mix two songs). As the post's check_data,
+a window is kept when X alone holds MORE THAN unique_factor distinct tokens. The distinct
+count of every window is computed once per seq_len; a histogram over those counts then
+answers any unique_factor without touching the tokens again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from deeprock.corpus.catalog import Catalog
+
+TrackKey = tuple[int, int, int]  # (file_id, index, channel), as the catalog's tracks
+
+
+@dataclass(frozen=True, eq=False)
+class Window:
+    """One window, to show: where it starts in its track, its distinct count, its X ids."""
+
+    track: TrackKey
+    start: int
+    distinct: int
+    ids: np.ndarray
+
+
+class WindowStats:
+    """Distinct-token count of every window of one seq_len, with per-track offsets."""
+
+    def __init__(self, ids: np.ndarray, token_offsets: np.ndarray, seq_len: int,
+                 keys: list[TrackKey]) -> None:
+        if seq_len < 1:
+            raise ValueError(f"seq_len must be at least 1, not {seq_len}")
+        self.seq_len = seq_len
+        self.keys = keys
+        self.ids = ids
+        self.token_offsets = token_offsets
+        lengths = np.diff(token_offsets)
+        self.track_windows = np.maximum(lengths - seq_len, 0)
+        self.window_offsets = np.concatenate(([0], np.cumsum(self.track_windows)))
+        self.distinct = _distinct_counts(ids, token_offsets, self.window_offsets, seq_len,
+                                         int(ids.max(initial=-1)) + 1)
+        # at_most[k]: windows with at most k distinct tokens, i.e. dropped when unique_factor = k
+        self._at_most = np.cumsum(np.bincount(self.distinct, minlength=seq_len + 1))
+
+    @classmethod
+    def from_streams(cls, streams: Sequence[np.ndarray], seq_len: int,
+                     keys: Sequence[TrackKey] | None = None) -> WindowStats:
+        """From one id array per track; keys default to (0, position, 0)."""
+        keys = list(keys) if keys is not None else [(0, i, 0) for i in range(len(streams))]
+        if len(keys) != len(streams):
+            raise ValueError(f"{len(streams)} streams but {len(keys)} track keys")
+        lengths = [len(s) for s in streams]
+        offsets = np.concatenate(([0], np.cumsum(lengths, dtype=np.int64)))
+        ids = (np.concatenate(streams).astype(np.int32, copy=False) if streams
+               else np.zeros(0, np.int32))
+        if len(ids) and ids.min() < 0:
+            raise ValueError("token ids must not be negative")
+        return cls(ids, offsets, seq_len, keys)
+
+    @classmethod
+    def from_catalog(cls, catalog: Catalog, seq_len: int,
+                     tracks: Collection[TrackKey] | None = None) -> WindowStats:
+        """Every guitar track of the catalog, or exactly the given tracks (a saved selection).
+
+        A selection is the authority on what trains, so its tracks count whatever the catalog's
+        guitar flag says; selected keys without a token stream are left out.
+        """
+        keys, ids = catalog.token_ids(guitar_only=tracks is None)
+        return cls.from_keyed(keys, ids, seq_len, tracks)
+
+    @classmethod
+    def from_keyed(cls, keys: Sequence[TrackKey], ids: Sequence[np.ndarray], seq_len: int,
+                   tracks: Collection[TrackKey] | None = None) -> WindowStats:
+        """From streams already read (the page caches them): all, or only the given tracks."""
+        if tracks is None:
+            return cls.from_streams(ids, seq_len, keys)
+        wanted = set(tracks)
+        chosen = [i for i, key in enumerate(keys) if key in wanted]
+        return cls.from_streams([ids[i] for i in chosen], seq_len, [keys[i] for i in chosen])
+
+    @property
+    def total(self) -> int:
+        return int(self.window_offsets[-1])
+
+    def kept(self, unique_factor: int) -> int:
+        """Windows with more than unique_factor distinct tokens: O(1)."""
+        return self.total - int(self._at_most[min(max(unique_factor, 0), self.seq_len)])
+
+    def histogram(self) -> tuple[np.ndarray, np.ndarray]:
+        """(distinct counts 1..seq_len, windows with each); the cut keeps bars > unique_factor."""
+        counts = np.diff(self._at_most)
+        return np.arange(1, self.seq_len + 1), counts
+
+    def per_track(self, unique_factor: int) -> tuple[np.ndarray, np.ndarray]:
+        """(kept, total) windows per track, aligned with .keys; O(windows), for per-song views."""
+        kept_so_far = np.concatenate(([0], np.cumsum(self.distinct > unique_factor)))
+        kept = kept_so_far[self.window_offsets[1:]] - kept_so_far[self.window_offsets[:-1]]
+        return kept, self.track_windows.copy()
+
+    def example(self, unique_factor: int, kept: bool) -> Window | None:
+        """The first kept (or dropped) window in catalog order; None when there is none."""
+        matches = (self.distinct > unique_factor) == kept
+        position = int(np.argmax(matches)) if len(matches) else 0
+        if not len(matches) or not matches[position]:
+            return None
+        track = int(np.searchsorted(self.window_offsets, position, side="right")) - 1
+        start = position - int(self.window_offsets[track])
+        first = int(self.token_offsets[track]) + start
+        return Window(self.keys[track], start, int(self.distinct[position]),
+                      self.ids[first : first + self.seq_len])
+
+
+def windows_summary(catalog: Catalog, seq_len: int, unique_factor: int,
+                    tracks: Collection[TrackKey] | None = None) -> dict:
+    """The `deeprock windows --json` document.
+
+    "tracks" counts every track read, those shorter than seq_len + 1 tokens (no window) too:
+    it answers "how many tracks did this look at", as `inspect` lists them.
+    """
+    stats = WindowStats.from_catalog(catalog, seq_len, tracks)
+    return {"tracks": len(stats.keys), "windows_total": stats.total,
+            "windows_kept": stats.kept(unique_factor)}
+
+
+@numba.njit(cache=True, nogil=True)
+def _distinct_counts(ids: np.ndarray, token_offsets: np.ndarray, window_offsets: np.ndarray,
+                     seq_len: int, vocabulary_size: int) -> np.ndarray:
+    """Sliding distinct count per track: O(tokens), one count per token id kept in place."""
+    counts = np.zeros(vocabulary_size, np.int32)
+    distinct = np.empty(window_offsets[-1], np.int32)
+    for track in range(len(token_offsets) - 1):
+        first, stop = token_offsets[track], token_offsets[track + 1]
+        if stop - first <= seq_len:
+            continue
+        present = 0
+        for j in range(first, first + seq_len):
+            present += counts[ids[j]] == 0
+            counts[ids[j]] += 1
+        out = window_offsets[track] - first
+        for i in range(first, stop - seq_len):
+            distinct[out + i] = present
+            counts[ids[i]] -= 1
+            present -= counts[ids[i]] == 0
+            present += counts[ids[i + seq_len]] == 0
+            counts[ids[i + seq_len]] += 1
+        for j in range(stop - seq_len, stop):  # the window left holds the last seq_len tokens
+            counts[ids[j]] -= 1
+    return distinct

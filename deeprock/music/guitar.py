@@ -1,0 +1,205 @@
+"""Is this track a guitar? Metadata first (GM program, then a telling name), else the notes.
+
+    decision = decide(song, track)  # .guitar, .source "metadata" | "inferred", .probability
+    decision.suspicious             # metadata says guitar, the notes say otherwise
+
+A track without a program or telling name is judged by a small ensemble of regression trees over
+guitar_features.track_features. The trees are trained offline (scripts/train_guitar_model.py)
+and shipped as JSON beside this module; they are evaluated here with numpy alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from deeprock.music.guitar_features import FEATURE_NAMES, track_features
+from deeprock.music.midi import Song, Track
+
+# GM nylon, steel, jazz, clean, muted, overdriven, distortion, harmonics
+GUITAR_PROGRAMS = range(24, 32)
+# guitar in the languages of the collection, and the usual abbreviations ("Gtr", "Git.")
+GUITAR_NAME = re.compile(r"guit|gtr|gitar|gitaar|git\b|chitarr|guitarra", re.IGNORECASE)
+BASS_NAME = re.compile(r"bass|bajo|basso", re.IGNORECASE)  # "Bass Guitar" is no guitar part
+MODEL_PATH = Path(__file__).with_name("guitar_model.json")
+MODEL_FORMAT, MODEL_VERSION = "deeprock-guitar-trees", 1
+INFERRED_THRESHOLD = 0.4  # best F1 on unseen artists in scripts/train_guitar_model.py
+# a metadata guitar whose notes give less than this is flagged for review, never overruled:
+# a drum pattern, a bass line or a piano part under a guitar program
+SUSPICIOUS_BELOW = 0.1
+TREE_FIELDS = ("feature", "split", "left", "right", "value")
+
+
+class GuitarModelError(ValueError):
+    """The model file is missing or not one this code can evaluate."""
+
+
+@dataclass(frozen=True)
+class GuitarDecision:
+    guitar: bool
+    source: str | None  # "metadata" | "inferred" | None (undecided: no metadata, no inference)
+    probability: float
+    reason: str
+    notes_probability: float | None = None  # what the notes say of a metadata guitar
+
+    @property
+    def suspicious(self) -> bool:
+        return is_suspicious(self.source, self.guitar, self.notes_probability)
+
+
+def is_suspicious(source: str | None, guitar: bool, notes_probability: float | None) -> bool:
+    """A guitar by metadata that its notes contradict (the catalog's rows ask this too)."""
+    return (source == "metadata" and bool(guitar) and notes_probability is not None
+            and notes_probability < SUSPICIOUS_BELOW)
+
+
+@dataclass(frozen=True, eq=False)
+class TreeEnsemble:
+    """Gradient-boosted trees, all nodes in flat arrays: P(guitar) = sigmoid(baseline + leaves).
+
+    An internal node sends a sample left when feature <= split; a leaf has left = right = -1
+    and carries its value. Children come after their parent, so there are no cycles.
+    """
+
+    feature_names: tuple[str, ...]
+    baseline: float
+    roots: np.ndarray
+    feature: np.ndarray
+    split: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+    info: dict = field(default_factory=dict)  # how it was trained and how well it did
+
+    def __post_init__(self) -> None:
+        _check_trees(self)
+
+    def probability(self, features: np.ndarray) -> float:
+        """Walk every tree at once, one level per step; a leaf points at itself."""
+        node = self.roots
+        for _ in range(self._depth):
+            go_left = features[self.feature[node]] <= self.split[node]
+            node = np.where(go_left, self._left[node], self._right[node])
+        raw = self.baseline + float(self.value[node].sum())
+        return float(1.0 / (1.0 + np.exp(-raw)))
+
+    @functools.cached_property
+    def _left(self) -> np.ndarray:
+        return np.where(self.left < 0, np.arange(len(self.left)), self.left)
+
+    @functools.cached_property
+    def _right(self) -> np.ndarray:
+        return np.where(self.right < 0, np.arange(len(self.right)), self.right)
+
+    @functools.cached_property
+    def _depth(self) -> int:
+        depth, level = 0, self.roots
+        while (level := level[self.left[level] >= 0]).size:
+            level = np.concatenate((self.left[level], self.right[level]))
+            depth += 1
+        return depth
+
+    def to_dict(self) -> dict:
+        return {
+            "format": MODEL_FORMAT, "version": MODEL_VERSION,
+            "feature_names": list(self.feature_names), "baseline": self.baseline,
+            "roots": self.roots.tolist(),
+            **{name: getattr(self, name).tolist() for name in TREE_FIELDS},
+            "info": self.info,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TreeEnsemble:
+        if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
+            raise GuitarModelError(f"not a {MODEL_FORMAT} model")
+        if data.get("version") != MODEL_VERSION:
+            raise GuitarModelError(f"model version {data.get('version')!r}, this code reads "
+                                   f"{MODEL_VERSION}: retrain with scripts/train_guitar_model.py")
+        if tuple(data.get("feature_names", ())) != FEATURE_NAMES:
+            raise GuitarModelError("the model's feature names differ from guitar_features: "
+                                   "retrain with scripts/train_guitar_model.py")
+        try:
+            integers = {name: np.asarray(data[name], np.int64)
+                        for name in ("roots", "feature", "left", "right")}
+            floats = {name: np.asarray(data[name], np.float64) for name in ("split", "value")}
+            baseline = float(data["baseline"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise GuitarModelError(f"model arrays unreadable: {error!r}") from error
+        return cls(FEATURE_NAMES, baseline, **integers, **floats, info=data.get("info", {}))
+
+
+def _check_trees(model: TreeEnsemble) -> None:
+    """Shapes and indices that make probability() safe: each node's children follow it."""
+    nodes = len(model.feature)
+    if any(getattr(model, name).shape != (nodes,) for name in TREE_FIELDS):
+        raise GuitarModelError("model node arrays differ in length or are not flat")
+    if model.roots.ndim != 1 or not model.roots.size:
+        raise GuitarModelError("model has no trees")
+    internal = model.left >= 0
+    index = np.arange(nodes)
+    valid = (
+        np.all((model.roots >= 0) & (model.roots < nodes))
+        and np.array_equal(internal, model.right >= 0)
+        and np.all((model.left[internal] > index[internal]) & (model.left[internal] < nodes))
+        and np.all((model.right[internal] > index[internal]) & (model.right[internal] < nodes))
+        and np.all((model.feature >= 0) & (model.feature < len(model.feature_names)))
+        and np.all(np.isfinite(model.value)) and not np.any(np.isnan(model.split))
+    )
+    if not valid:
+        raise GuitarModelError("model trees are malformed (child, root or feature index)")
+
+
+def load_model(path: str | Path = MODEL_PATH) -> TreeEnsemble:
+    """Read and check a model file; every problem is a GuitarModelError naming the file."""
+    try:
+        return TreeEnsemble.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    except (OSError, json.JSONDecodeError, GuitarModelError) as error:
+        raise GuitarModelError(f"{path}: {error}") from error
+
+
+@functools.cache
+def shipped_model() -> TreeEnsemble:
+    """The model beside this module, read once per process."""
+    return load_model(MODEL_PATH)
+
+
+def by_metadata(track: Track) -> GuitarDecision:
+    """Program 24-31 on a non-drum channel; a guitar-like name only when no program is set."""
+    if track.is_drum:
+        return GuitarDecision(False, "metadata", 0.0, "drum channel 10")
+    if track.program is not None:
+        guitar = track.program in GUITAR_PROGRAMS
+        return GuitarDecision(guitar, "metadata", float(guitar), f"GM program {track.program}")
+    if GUITAR_NAME.search(track.name) and not BASS_NAME.search(track.name):
+        return GuitarDecision(True, "metadata", 1.0, f"no program; track name {track.name!r}")
+    return GuitarDecision(False, None, 0.0, "no program and no telling name")
+
+
+def infer(song: Song, track: Track, model: TreeEnsemble | None = None) -> GuitarDecision:
+    """Judge a track by its notes alone (drums stay drums: their notes are not pitches)."""
+    if track.is_drum:
+        return by_metadata(track)
+    model = model if model is not None else shipped_model()
+    probability = model.probability(track_features(song, track))
+    return GuitarDecision(probability >= INFERRED_THRESHOLD, "inferred", probability,
+                          f"inferred from the notes: p={probability:.2f}")
+
+
+def decide(song: Song, track: Track) -> GuitarDecision:
+    """The guitar decision for a track: metadata when it has any, the notes otherwise.
+
+    A metadata guitar also gets the notes' probability, so that a contradiction can be shown.
+    """
+    decision = by_metadata(track)
+    if decision.source is None:
+        return infer(song, track)
+    if decision.guitar:
+        return dataclasses.replace(decision,
+                                   notes_probability=infer(song, track).probability)
+    return decision

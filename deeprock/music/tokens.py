@@ -1,0 +1,125 @@
+"""A track → tokens: notes 'E4' and chords 'E2 B2 E3', each with its rhythm; the vocabulary.
+
+    stream = tokenize(song, track)  # .tokens, .delta_twelfths, .duration_twelfths
+
+Rules (DESIGN.md): pitch names as music21 spells MIDI pitches; onsets quantized to the post's
+music21 grid (sixteenths and eighth-note triplets); notes form one chord of distinct pitches in
+ascending order as music21 gathers them (the post's tokens): each note not yet in a chord starts
+one and takes the following notes that start less than a sixteenth after it and end within a
+sixteenth of it. Rhythm is kept in twelfths of a quarter, the smallest unit holding both grids
+(a sixteenth is 3, a triplet eighth 4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from deeprock.music.midi import Song, Track
+
+PITCH_CLASSES = ("C", "C#", "D", "E-", "E", "F", "F#", "G", "G#", "A", "B-", "B")
+PITCH_NAMES = tuple(f"{PITCH_CLASSES[p % 12]}{p // 12 - 1}" for p in range(128))
+TWELFTHS_PER_QUARTER = 12
+# music21's chord window (midi.translate: ticksPerQuarter / max(quarterLengthDivisors)): a strum,
+# and the ringing of its strings, fit in a sixteenth
+CHORD_WINDOW_QUARTERS = 0.25
+
+
+@dataclass
+class TokenStream:
+    names: list[str]  # each distinct token once
+    ids: np.ndarray  # index into names, one per token
+    delta_twelfths: np.ndarray  # time since the previous token (the first: since the start)
+    duration_twelfths: np.ndarray
+
+    @property
+    def tokens(self) -> list[str]:
+        return [self.names[i] for i in self.ids]
+
+
+def pitch_name(pitch: int) -> str:
+    return PITCH_NAMES[pitch]
+
+
+def quantize_twelfths(quarters: np.ndarray) -> np.ndarray:
+    """Snap to the nearer of the sixteenth grid and the eighth-triplet grid, as music21 does."""
+    quarters = np.asarray(quarters, dtype=np.float64)
+    sixteenths = np.round(quarters * 4) * 3
+    triplets = np.round(quarters * 3) * 4
+    raw = quarters * TWELFTHS_PER_QUARTER
+    use_triplets = np.abs(triplets - raw) < np.abs(sixteenths - raw)
+    return np.where(use_triplets, triplets, sixteenths).astype(np.int64)
+
+
+def chord_groups(song: Song, track: Track) -> tuple[np.ndarray, np.ndarray]:
+    """Chord id of each note (notes sorted by onset) and the quantized onset of each note.
+
+    Ids count up in the order of each chord's first note; a chord's notes need not be adjacent
+    (a longer note struck with it starts a chord of its own).
+    """
+    notes = track.notes
+    onsets = quantize_twelfths(notes["start"] / song.ticks_per_beat)
+    window = CHORD_WINDOW_QUARTERS * song.ticks_per_beat
+    group = _gather(notes["start"], notes["start"] + notes["duration"], window)
+    return group, onsets
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather(start: np.ndarray, end: np.ndarray, window: float) -> np.ndarray:
+    """music21's midiTrackToStream: a chord's notes start and end within `window` of its first."""
+    group = np.full(len(start), -1, np.int64)
+    count = 0
+    for first in range(len(start)):
+        if group[first] >= 0:
+            continue
+        group[first] = count
+        for other in range(first + 1, len(start)):
+            if start[other] - start[first] >= window:
+                break
+            if group[other] < 0 and abs(end[other] - end[first]) <= window:
+                group[other] = count
+        count += 1
+    return group
+
+
+def tokenize(song: Song, track: Track) -> TokenStream:
+    """The one token function: every later step reads tokens made here."""
+    notes = track.notes
+    if len(notes) == 0:
+        empty = np.zeros(0, np.int64)
+        return TokenStream([], empty, empty, empty)
+    group, onsets = chord_groups(song, track)
+    count = int(group.max()) + 1
+    masks = np.zeros((count, 128), dtype=bool)
+    masks[group, notes["pitch"]] = True
+    packed = np.packbits(masks, axis=1)  # 16 bytes per chord: one key per distinct chord
+    keys, inverse = np.unique(packed.view("V16").ravel(), return_inverse=True)
+    names = [_chord_name(key.tobytes()) for key in keys]
+    # ids count up in the order of each chord's first note: a note is first when its id is new
+    seen = np.maximum.accumulate(group)
+    first = np.flatnonzero(np.concatenate(([True], group[1:] > seen[:-1])))
+    chord_onsets = onsets[first]
+    ends = quantize_twelfths((notes["start"] + notes["duration"]) / song.ticks_per_beat)
+    chord_ends = np.zeros(count, np.int64)
+    np.maximum.at(chord_ends, group, ends)
+    duration = np.maximum(chord_ends - chord_onsets, 1)
+    delta = np.diff(chord_onsets, prepend=0)
+    return TokenStream(names, inverse.ravel(), delta, duration)
+
+
+_CHORD_NAMES: dict[bytes, str] = {}  # packed pitch set → name; chords repeat across tracks
+
+
+def _chord_name(key: bytes) -> str:
+    name = _CHORD_NAMES.get(key)
+    if name is None:
+        pitches = np.flatnonzero(np.unpackbits(np.frombuffer(key, np.uint8)))
+        name = _CHORD_NAMES[key] = " ".join(PITCH_NAMES[p] for p in pitches)
+    return name
+
+
+def token_pitches(token: str) -> list[int]:
+    """'E2 B2 E3' → [40, 47, 52]."""
+    return [PITCH_NAMES.index(name) for name in token.split(" ")]

@@ -1,0 +1,79 @@
+"""ASCII guitar tab of a fingering: monospace, 4/4, bar lines, paged for long tracks.
+
+    text = tab_text(fingering, onsets_quarters, tuning, start_bar=16, bars=16)
+
+One column a sixteenth (triplet onsets go to the nearest sixteenth, the next free one when two
+meet); the highest string on top, each line named by its open pitch (E4, B3, ..., D2 in drop D).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from deeprock.music.tokens import PITCH_NAMES
+from deeprock.tab.tab import Fingering
+
+CELLS_PER_QUARTER = 4
+PAGE_BARS = 16
+
+
+def bar_count(onsets_quarters: Sequence[float], beats_per_bar: int = 4) -> int:
+    """Bars the phrase spans (for paging)."""
+    if len(onsets_quarters) == 0:
+        return 0
+    return math.floor(max(onsets_quarters) / beats_per_bar) + 1
+
+
+def tab_text(fingering: Fingering, onsets_quarters: Sequence[float], tuning: Sequence[int],
+             bars_per_line: int = 4, start_bar: int = 0, bars: int | None = None,
+             beats_per_bar: int = 4) -> str:
+    """Bars start_bar .. start_bar + bars - 1 (all when bars is None), bars_per_line a system."""
+    if len(onsets_quarters) != len(fingering.positions):
+        raise ValueError(f"{len(onsets_quarters)} onsets for {len(fingering.positions)} chords")
+    last = bar_count(onsets_quarters, beats_per_bar)
+    end = last if bars is None else min(last, start_bar + bars)
+    grid = _bar_grid(fingering, onsets_quarters, beats_per_bar, start_bar, end)
+    systems = []
+    for first in range(start_bar, end, bars_per_line):
+        systems.append(_system(grid, range(first, min(first + bars_per_line, end)), tuning,
+                               beats_per_bar * CELLS_PER_QUARTER))
+    return "\n\n".join(systems)
+
+
+def _bar_grid(fingering: Fingering, onsets_quarters: Sequence[float], beats_per_bar: int,
+              start_bar: int, end_bar: int) -> dict[int, dict[int, list[tuple[int, int]]]]:
+    """bar → column → the (string, fret) pairs struck there."""
+    cells = beats_per_bar * CELLS_PER_QUARTER
+    grid: dict[int, dict[int, list[tuple[int, int]]]] = {}
+    for onset, chord in zip(onsets_quarters, fingering.positions, strict=True):
+        bar = math.floor(onset / beats_per_bar)
+        if not start_bar <= bar < end_bar or not chord:
+            continue
+        columns = grid.setdefault(bar, {})
+        column = min(round((onset - bar * beats_per_bar) * CELLS_PER_QUARTER), cells - 1)
+        while column in columns and column < cells - 1:
+            column += 1
+        columns.setdefault(column, []).extend(chord)
+    return grid
+
+
+def _system(grid: dict, bars: range, tuning: Sequence[int], cells: int) -> str:
+    strings = len(tuning)
+    frets = [fret for bar in bars for chord in grid.get(bar, {}).values() for _, fret in chord]
+    width = len(str(max(frets, default=0))) + 1
+    labels = [PITCH_NAMES[tuning[strings - number]] for number in range(1, strings + 1)]
+    label_width = max(len(label) for label in labels)
+    lines = []
+    for number, label in zip(range(1, strings + 1), labels, strict=True):
+        row = [label.rjust(label_width) + "|"]
+        for bar in bars:
+            columns = grid.get(bar, {})
+            for column in range(cells):
+                fret = next((f for s, f in columns.get(column, []) if s == number), None)
+                row.append(("-" if fret is None else str(fret)).ljust(width, "-"))
+            row.append("|")
+        lines.append("".join(row))
+    ruler = " " * (label_width + 1) + "".join(str(bar + 1).ljust(cells * width + 1)
+                                             for bar in bars)
+    return "\n".join([ruler.rstrip(), *lines])
