@@ -1,4 +1,4 @@
-"""The `deeprock` command (the contract is in DESIGN.md; --json prints one JSON document).
+"""The `deeprock` command (contract: docs/architecture.md; --json prints one JSON document).
 
     deeprock demo-data data/demo
     deeprock scan data/demo --catalog data/demo.sqlite [--wait]

@@ -77,3 +77,19 @@ def test_the_layers_cover_every_folder():
     assert folders == set(LAYERS) - {"base", "cli"}
     assert not [p.name for p in PACKAGE.glob("*.py")
                 if p.stem not in BASE | {"__init__", "cli", "cliutil"}]
+
+
+def test_the_architecture_doc_is_the_reference_and_names_every_module():
+    """docs/architecture.md replaced DESIGN.md (outside the repository) as what code cites, and
+    it stays true when a module is added: each module file is named there."""
+    import re
+
+    sources = [*PACKAGE.rglob("*.py"), *(ROOT / "pages").glob("*.py"), ROOT / "app.py"]
+    citing = [str(p.relative_to(ROOT)) for p in sources if "DESIGN.md" in p.read_text()]
+    assert citing == []
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    modules = [p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
+               if p.name != "__init__.py"]
+    unnamed = [m for m in modules
+               if not re.search(r"(?<![\w/.])(deeprock/)?" + re.escape(m) + r"(?!\w)", doc)]
+    assert unnamed == []

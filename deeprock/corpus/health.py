@@ -15,7 +15,7 @@ from deeprock.corpus.catalog import Catalog
 
 
 def health_report(catalog: Catalog) -> dict:
-    """The contract's summary (DESIGN.md): counts, guitar decisions, duplicates, tokens."""
+    """The summary docs/architecture.md promises: counts, guitar decisions, duplicates, tokens."""
     summary = catalog.summary()
     guitars = catalog.guitar_counts()
     kinds = Counter(group.kind for group in dedup.find_duplicates(catalog))

@@ -1,4 +1,4 @@
-"""One file in detail, as `deeprock inspect --json` prints it (DESIGN.md's contract)."""
+"""One file in detail, as `deeprock inspect --json` prints it (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""The generation stage (see DESIGN.md's data flow)."""
+"""The generation stage (docs/architecture.md: the data flow)."""

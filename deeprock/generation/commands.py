@@ -1,4 +1,4 @@
-"""`deeprock generate`: riffs from a run folder (DESIGN.md's contract plus issue 8's options).
+"""`deeprock generate`: riffs from a run folder (docs/architecture.md's contract).
 
     deeprock generate --model models/demo --out riff.mid --length 200 --seed 7 --wav riff.wav \
         --tab riff.txt --gp5 riff.gp5 --musicxml riff.musicxml --json

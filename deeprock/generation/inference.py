@@ -5,7 +5,7 @@
     logits, hidden, state = net.token_step(token_ids, delta_classes, duration_classes, state)
     softmax(logits)                             # the Keras model's next_token output
 
-Why numpy: DESIGN.md measured one step of the Keras model called eagerly at 34 ms (no better than
+Why numpy (docs/architecture.md): a step of the Keras model called eagerly is 34 ms (no better than
 the post's `model.predict` on the whole window), a `tf.function` at 1.8 ms, the same arithmetic in
 numpy at 0.3 ms. The post ran the whole window again for every note; here each step feeds one
 token and keeps (h, c), so a step costs the same at token 5 and token 5,000. Layer names are the

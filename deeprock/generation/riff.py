@@ -4,7 +4,7 @@
     riff.onsets_twelfths()   # [0, 6]
     Riff.from_dict(riff.to_dict()) == riff
 
-Tokens are DESIGN.md's ('E4', 'E2 B2 E3'); rhythm in twelfths of a quarter, as the catalog's
+Tokens are music/tokens.py's ('E4', 'E2 B2 E3'); rhythm in twelfths of a quarter, as the catalog's
 streams: delta is the time since the previous token's onset (0 for the first).
 """
 

@@ -2,7 +2,7 @@
 
     stream = tokenize(song, track)  # .tokens, .delta_twelfths, .duration_twelfths
 
-Rules (DESIGN.md): pitch names as music21 spells MIDI pitches; onsets quantized to the post's
+Rules (docs/architecture.md): pitch as music21 spells MIDI pitches; onsets quantized to the post's
 music21 grid (sixteenths and eighth-note triplets); notes form one chord of distinct pitches in
 ascending order as music21 gathers them (the post's tokens): each note not yet in a chord starts
 one and takes the following notes that start less than a sixteenth after it and end within a

@@ -1,1 +1,1 @@
-"""The training stage (see DESIGN.md's data flow)."""
+"""The training stage (docs/architecture.md: the data flow)."""

@@ -3,7 +3,7 @@
     model = NgramBaseline.fit(train.ids, train.offsets, vocabulary_size)
     model.perplexity(validation.ids, validation.offsets, targets)
 
-The trigram is DESIGN.md's: 0.4 · trigram + 0.4 · bigram (maximum likelihood, zero for an unseen
+Trigram (docs/architecture.md): 0.4 · trigram + 0.4 · bigram (maximum likelihood, zero for an unseen
 context) + 0.2 · add-one unigram. Add-k smoothing alone is a straw man (92 against 32.8 on the
 shared corpus split by artist). Counts are sorted int64 keys searched with numpy: a million
 training tokens take well under a second. Contexts never cross tracks.

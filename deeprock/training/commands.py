@@ -1,4 +1,4 @@
-"""`deeprock train` and `deeprock evaluate` (DESIGN.md's contract, plus every training option).
+"""`deeprock train` and `deeprock evaluate` (docs/architecture.md's contract).
 
     deeprock train --catalog data/demo.sqlite --out models/demo --epochs 10
     deeprock train --catalog data/demo.sqlite --out models/sweep --arch seed --lr 0.01 0.001

@@ -2,7 +2,7 @@
 
     model = build_model(ModelSettings(arch="deeprock"), vocabulary_size=2000)
 
-"seed": the post's network exactly (DESIGN.md): token ids scaled to zero mean and unit variance
+"seed": the post's network (docs/architecture.md): token ids scaled to zero mean and unit variance
 as a (seq_len, 1) input, LSTM 256 → Dropout 0.3 → LSTM 256 → Dense 128 → Dropout 0.3 → softmax,
 Adam with InverseTimeDecay(lr, 1, 0.01), one next-token target per window. The scaling is a
 Normalization layer inside the model, so a saved model needs nothing else to run.

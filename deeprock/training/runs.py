@@ -1,4 +1,4 @@
-"""The run folder, read and written (DESIGN.md's contract with evaluation, generation, pages).
+"""The run folder, read and written (docs/architecture.md: the contract with the other stages).
 
     models/NAME/  config.json vocab.json metrics.csv status.json progress.json best.keras
                   last.keras log.txt baselines.json   [sweep.json, lr-*/ for a sweep]
