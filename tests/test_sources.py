@@ -1,8 +1,11 @@
-"""One source for what several modules share: the bar length lives in tokens.py alone."""
+"""One source for what several modules share (the bar length lives in tokens.py alone), and
+no requirement pinned that nothing uses."""
 
 from __future__ import annotations
 
 import ast
+import re
+from importlib.metadata import requires
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,3 +68,43 @@ def test_the_scan_finds_each_way_of_defining_a_bar():
                                    "4 * TWELFTHS_PER_QUARTER", "BEATS_PER_BAR = 4",
                                    "BAR = 4 * TPB", "TWELFTHS_PER_QUARTER * 4",
                                    "beats_per_bar=4"}
+
+
+# --- requirements.txt ------------------------------------------------------------------------
+
+IMPORT_NAMES = {"pyguitarpro": "guitarpro"}  # distribution → the module it installs
+# Pinned but never imported by us: a package we import needs them, and its release fixes theirs.
+USED_THROUGH = {"jaxlib": "jax",  # JAX's compiled half (the Keras backend for multi-machine)
+                "llvmlite": "numba",  # numba's compiler, released in step with numba
+                "scipy": "datasketch"}  # MinHash LSH's dependency (JAX's too)
+
+
+def pinned(path: Path = ROOT / "requirements.txt") -> list[str]:
+    """Distribution names of the file's pins (name==version), extras dropped."""
+    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
+    return [re.split(r"[\[=<>~!]", line)[0].strip().lower() for line in lines
+            if line and not line.startswith("-")]
+
+
+def imported_packages() -> set[str]:
+    """Top-level packages any of SOURCES imports, at the top or inside a function."""
+    found = set()
+    for path in SOURCES:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module.split(".")[0])
+    return found
+
+
+def test_every_pinned_requirement_is_imported_or_needed_by_one_that_is():
+    names, imported = pinned(), imported_packages()
+    assert "midi2audio" not in names and len(names) > 10
+    unused = [name for name in names if name not in USED_THROUGH
+              and IMPORT_NAMES.get(name, name) not in imported]
+    assert not unused, f"pinned in requirements.txt but imported nowhere: {unused}"
+    for name, user in USED_THROUGH.items():
+        assert name in names and user in names and user in imported, (name, user)
+        needs = {re.split(r"[\s\[=<>~!;]", r)[0].lower() for r in requires(user) or ()}
+        assert name in needs, f"{user} no longer requires {name}: unpin it"
