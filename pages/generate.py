@@ -26,7 +26,7 @@ from deeprock.generation.generate import (
     settings_record,
 )
 from deeprock.generation.midi_out import GUITAR_PROGRAMS, PRIMER_MODES
-from deeprock.generation.outputs import FILE_NAMES, MIME_TYPES, OutputOptions, riff_files
+from deeprock.generation.outputs import FILE_NAMES, FORMATS, MIME_TYPES, OutputOptions, RiffRender
 from deeprock.generation.sampling import SamplingSettings
 from deeprock.tab.tab import TUNINGS
 from deeprock.training import runs as run_folders
@@ -179,9 +179,9 @@ def make_riffs(run, modified, make_primer, request, options) -> None:
                                   if problem else [])
     views = []
     for number, riff in enumerate(result.riffs):
-        files = riff_files(riff, options, ("mid", "wav", "txt"))
+        render = RiffRender(riff, options)  # kept: downloads and the save reuse its files
         copied = reference.longest_copy(riff) if reference is not None else None
-        views.append({"riff": riff, "files": files, "options": options,
+        views.append({"render": render, "files": render.files(("mid", "wav", "txt")),
                       "figure": riff_roll(riff, f"variation {number + 1}"),
                       "stats": comparison_rows(riff_stats(riff), reference, copied),
                       "record": settings_record(run, result.primer, request, number,
@@ -190,12 +190,14 @@ def make_riffs(run, modified, make_primer, request, options) -> None:
                                "seconds": time.perf_counter() - started}
 
 
-def _lazy(kind: str, riff, options):
-    return lambda: riff_files(riff, options, (kind,)).data[kind]
+def _lazy(render: RiffRender, kind: str):
+    """Built on the download's click, once: the save and later clicks reuse it."""
+    return lambda: getattr(render, kind)
 
 
 def show_riff(view: dict, number: int) -> None:
-    files, riff = view["files"], view["riff"]
+    files, render = view["files"], view["render"]
+    riff = render.riff
     st.subheader(f"Variation {number + 1}: {len(riff) - riff.primer_length} tokens")
     if "wav" in files.data:
         st.audio(files.data["wav"], format="audio/wav")
@@ -208,7 +210,7 @@ def show_riff(view: dict, number: int) -> None:
     for column, kind, label in zip(columns, ("mid", "wav", "txt", "gp5", "musicxml"),
                                    ("MIDI", "WAV", "Tab", "Guitar Pro 5", "MusicXML"),
                                    strict=False):
-        data = files.data.get(kind) or (_lazy(kind, riff, view["options"])
+        data = files.data.get(kind) or (_lazy(render, kind)
                                         if kind in ("gp5", "musicxml") else None)
         if data is not None:
             column.download_button(label, data, file_name=f"riff-{number + 1}-"
@@ -222,11 +224,10 @@ def show_riff(view: dict, number: int) -> None:
 
 
 def _save(view: dict, name: str) -> None:
-    files = riff_files(view["riff"], view["options"], ("gp5", "musicxml"))
-    files.data.update(view["files"].data)
+    render = view["render"]
     try:
-        folder = gallery.save_riff(gallery.riffs_root(), name, view["riff"], files,
-                                   view["record"])
+        folder = gallery.save_riff(gallery.riffs_root(), name, render.riff,
+                                   render.files(FORMATS), view["record"])
     except gallery.GalleryError as error:
         st.error(str(error))
         return

@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.generate_fixtures import shared_runs
+from tests.test_riff_output import counted
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "generate.py")
 
@@ -38,7 +39,12 @@ def test_without_runs_the_page_points_to_training_and_imports_no_tensorflow(tmp_
     assert "No trained run yet" in report["info"][0]
 
 
-def test_generate_two_variations_then_save_to_the_gallery(page_env):
+def test_generate_two_variations_then_save_to_the_gallery(page_env, monkeypatch):
+    from deeprock.generation import midi_out
+    from deeprock.tab import tab
+
+    frets, midis = counted(monkeypatch, tab, "fret_chords"), counted(monkeypatch, midi_out,
+                                                                      "riff_midi")
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not at.exception
     primer = next(r for r in at.radio if r.label == "Primer")
@@ -61,6 +67,7 @@ def test_generate_two_variations_then_save_to_the_gallery(page_env):
     assert {p.name for p in folder.iterdir()} >= {"riff.mid", "tab.txt", "riff.gp5",
                                                   "riff.musicxml", "settings.json"}
     assert any(m.label == "Compare side by side" for m in at.multiselect)
+    assert (len(frets), len(midis)) == (2, 2)  # one per variation: the save rebuilt neither
 
 
 def test_bad_settings_show_an_error_not_a_crash(page_env):

@@ -23,6 +23,7 @@ from deeprock.generation.midi_out import (
     write_riff_midi,
 )
 from deeprock.generation.musicxml import riff_musicxml, split_simple
+from deeprock.generation.outputs import OutputOptions, RiffRender, riff_files
 from deeprock.generation.riff import Riff
 from deeprock.generation.roll import riff_roll
 from deeprock.generation.stats import (
@@ -33,7 +34,9 @@ from deeprock.generation.stats import (
 )
 from deeprock.music import audio
 from deeprock.music.midi import load_bytes
-from deeprock.music.tokens import tokenize
+from deeprock.music.tokens import TWELFTHS_PER_QUARTER, tokenize
+from deeprock.tab.tab import fret_chords
+from deeprock.tab.tabtext import tab_text
 from tests.conftest import midi_bytes, notes
 
 TOKENS = ["E2 B2 E3", "G2 D3", "A2", "B-2", "E4", "C#5", "A2 E3 A3"]
@@ -190,6 +193,42 @@ def test_empty_and_primer_only_riffs_still_give_files():
         assert riff_musicxml(riff).startswith(b"<?xml")
         assert riff_stats(riff)["tokens"] == len(riff)
         assert len(riff_roll(riff).data) == 3
+
+
+# --- Every output of one riff --------------------------------------------------------------
+
+def counted(monkeypatch, module, name: str) -> list:
+    """Replace module.name by a wrapper that records each call; the list of calls."""
+    calls, original = [], getattr(module, name)
+
+    def wrapper(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, wrapper)
+    return calls
+
+
+def test_one_fingering_for_tab_gp5_and_page_and_no_midi_for_a_tab_alone(monkeypatch):
+    from deeprock.generation import midi_out
+    from deeprock.tab import tab
+
+    frets, midis = counted(monkeypatch, tab, "fret_chords"), counted(monkeypatch, midi_out,
+                                                                      "riff_midi")
+    riff = riff_of()
+    render = RiffRender(riff, OutputOptions(primer_mode="omit"))
+    shown = render.files(("mid", "txt"))  # the page's view, then a GP5 download, then a save
+    assert render.gp5 == render.gp5
+    saved = render.files(("mid", "txt", "gp5", "musicxml"))
+    assert (len(frets), len(midis)) == (1, 1)
+    assert saved.data["txt"] == shown.data["txt"] and saved.data["gp5"] == render.gp5
+    part = riff.generated()
+    onsets = (part.onsets_twelfths() / TWELFTHS_PER_QUARTER).tolist()
+    fingering = fret_chords(part.chords(), onsets_quarters=onsets)
+    assert shown.data["txt"].decode() == tab_text(fingering, onsets, tab.TUNINGS["standard"])
+    assert saved.difficulty == fingering.difficulty
+    tab_only = riff_files(riff, OutputOptions(), ("txt",))
+    assert set(tab_only.data) == {"txt"} and len(midis) == 1  # no MIDI built for a tab
 
 
 # --- MusicXML --------------------------------------------------------------------------------

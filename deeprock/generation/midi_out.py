@@ -19,11 +19,10 @@ import mido
 
 from deeprock.atomic import write_atomic
 from deeprock.generation.riff import Riff
-from deeprock.music.tokens import TWELFTHS_PER_QUARTER
+from deeprock.music.tokens import BEATS_PER_BAR, TWELFTHS_PER_BAR, TWELFTHS_PER_QUARTER
 
 TICKS_PER_BEAT = 480
 TICKS_PER_TWELFTH = TICKS_PER_BEAT // TWELFTHS_PER_QUARTER
-TWELFTHS_PER_BAR = 4 * TWELFTHS_PER_QUARTER  # 4/4
 GUITAR_PROGRAMS = {30: "distortion guitar", 29: "overdriven guitar", 27: "clean guitar",
                    25: "acoustic guitar"}
 PRIMER_MODES = ("marker", "track", "omit")
@@ -141,7 +140,7 @@ def conductor_track(tempo_bpm: float, markers: list[tuple[int, str]]) -> mido.Mi
     track = mido.MidiTrack([
         mido.MetaMessage("track_name", name="DeepRock riff"),
         mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo_bpm)),
-        mido.MetaMessage("time_signature", numerator=4, denominator=4),
+        mido.MetaMessage("time_signature", numerator=BEATS_PER_BAR, denominator=4),
     ])
     _append_timed(track, [(tick, 0, mido.MetaMessage("marker", text=text))
                           for tick, text in markers])

@@ -14,7 +14,7 @@ from fractions import Fraction
 from itertools import pairwise
 
 from deeprock.generation.riff import Riff
-from deeprock.music.tokens import TWELFTHS_PER_QUARTER
+from deeprock.music.tokens import BEATS_PER_BAR, TWELFTHS_PER_QUARTER
 
 # durations in twelfths that are one note value (maybe dotted or a triplet), largest first
 SIMPLE_TWELFTHS = (48, 36, 24, 18, 16, 12, 9, 8, 6, 4, 3, 2, 1)
@@ -62,7 +62,7 @@ def riff_musicxml(riff: Riff, program: int = 30, tempo_bpm: float = 120) -> byte
 
     guitar = instrument.ElectricGuitar()
     guitar.midiProgram = program  # music21's ElectricGuitar is 26 unless told
-    part = stream.Part([guitar, meter.TimeSignature("4/4"),
+    part = stream.Part([guitar, meter.TimeSignature(f"{BEATS_PER_BAR}/4"),
                         tempo.MetronomeMark(number=tempo_bpm)])
     for pitches, twelfths in riff_events(riff):
         length = Fraction(twelfths, TWELFTHS_PER_QUARTER)

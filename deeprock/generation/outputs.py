@@ -2,6 +2,7 @@
 
     files = riff_files(riff, OutputOptions(program=29, tuning="drop-d"), formats=("mid", "txt"))
     files.data["mid"]; files.problems   # {"wav": "fluidsynth is not installed; ..."}
+    render = RiffRender(riff, options); render.txt; render.gp5   # one fingering for both
 
 One place for the CLI, the page and the gallery, so the three always agree. The audio may be
 unavailable (no fluidsynth, no soundfont): that is a problem reported beside the other files,
@@ -11,9 +12,14 @@ never a failure of the whole riff.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from deeprock.generation.riff import Riff
 from deeprock.music.tokens import TWELFTHS_PER_QUARTER
+
+if TYPE_CHECKING:
+    from deeprock.tab.tab import Fingering
 
 FORMATS = ("mid", "wav", "txt", "gp5", "musicxml")
 FILE_NAMES = {"mid": "riff.mid", "wav": "riff.wav", "txt": "tab.txt", "gp5": "riff.gp5",
@@ -49,57 +55,96 @@ def written_part(riff: Riff, options: OutputOptions) -> Riff:
     return riff.generated() if options.primer_mode == "omit" else riff
 
 
-def tab_and_gp5(riff: Riff, options: OutputOptions, gp5: bool) -> tuple[str, bytes | None,
-                                                                         float]:
-    """The tab text (and the GP5 file) of one fingering, with its difficulty."""
-    from deeprock.tab.gp5 import gp5_bytes
-    from deeprock.tab.tab import fret_chords, parse_tuning
-    from deeprock.tab.tabtext import tab_text
+class RiffRender:
+    """One riff under one set of options; each output is built on first use and then kept.
 
-    tuning = parse_tuning(options.tuning)
-    onsets = (riff.onsets_twelfths() / TWELFTHS_PER_QUARTER).tolist()
-    durations = (riff.duration_twelfths / TWELFTHS_PER_QUARTER).tolist()
-    fingering = fret_chords(riff.chords(), tuning, options.capo, onsets_quarters=onsets)
-    text = tab_text(fingering, onsets, tuning)
-    data = (gp5_bytes(onsets, durations, fingering, tuning, options.tempo_bpm,
-                      capo=options.capo, program=options.program) if gp5 else None)
-    return text, data, fingering.difficulty
+    So the tab text, the GP5 file and the page share one fingering (the tab's dynamic
+    programming is the costly step), and a riff asked only for its tab never builds a MIDI.
+    The page keeps one per variation, so a later download or a save reuses what was built.
+    """
+
+    def __init__(self, riff: Riff, options: OutputOptions) -> None:
+        self.riff, self.options = riff, options
+
+    @cached_property
+    def part(self) -> Riff:
+        return written_part(self.riff, self.options)
+
+    @cached_property
+    def tuning(self) -> tuple[int, ...]:
+        from deeprock.tab.tab import parse_tuning
+
+        return parse_tuning(self.options.tuning)
+
+    @cached_property
+    def onsets_quarters(self) -> list[float]:
+        return (self.part.onsets_twelfths() / TWELFTHS_PER_QUARTER).tolist()
+
+    @cached_property
+    def fingering(self) -> Fingering:
+        from deeprock.tab.tab import fret_chords
+
+        return fret_chords(self.part.chords(), self.tuning, self.options.capo,
+                           onsets_quarters=self.onsets_quarters)
+
+    @cached_property
+    def mid(self) -> bytes:
+        from deeprock.generation.midi_out import riff_midi
+
+        options = self.options
+        return riff_midi(self.riff, program=options.program, tempo_bpm=options.tempo_bpm,
+                         primer=options.primer_mode, backing=options.backing)
+
+    @cached_property
+    def txt(self) -> bytes:
+        from deeprock.tab.tabtext import tab_text
+
+        return tab_text(self.fingering, self.onsets_quarters, self.tuning).encode("utf-8")
+
+    @cached_property
+    def gp5(self) -> bytes:
+        from deeprock.tab.gp5 import gp5_bytes
+
+        durations = (self.part.duration_twelfths / TWELFTHS_PER_QUARTER).tolist()
+        return gp5_bytes(self.onsets_quarters, durations, self.fingering, self.tuning,
+                         self.options.tempo_bpm, capo=self.options.capo,
+                         program=self.options.program)
+
+    @cached_property
+    def musicxml(self) -> bytes:
+        from deeprock.generation.musicxml import riff_musicxml
+
+        return riff_musicxml(self.part, self.options.program, self.options.tempo_bpm)
+
+    @cached_property
+    def wav(self) -> bytes | str:
+        """The audio, or why there is none (no fluidsynth, no soundfont, a failed render)."""
+        from deeprock.music.audio import AudioError, AudioUnavailable, midi_to_wav_bytes
+
+        try:
+            return midi_to_wav_bytes(self.mid, self.options.soundfont)
+        except (AudioUnavailable, AudioError) as error:
+            return str(error)
+
+    def files(self, formats: tuple[str, ...] = FORMATS) -> RiffFiles:
+        """The asked formats; an option they cannot use (program, tempo, tuning) raises."""
+        unknown = set(formats) - set(FORMATS)
+        if unknown:
+            raise ValueError(f"unknown output formats {sorted(unknown)}: choose from {FORMATS}")
+        files = RiffFiles()
+        for kind in FORMATS:
+            if kind in formats:
+                data = getattr(self, kind)
+                if isinstance(data, str):
+                    files.problems[kind] = data
+                else:
+                    files.data[kind] = data
+        if "txt" in formats or "gp5" in formats:
+            files.difficulty = self.fingering.difficulty
+        return files
 
 
 def riff_files(riff: Riff, options: OutputOptions, formats: tuple[str, ...] = FORMATS
                ) -> RiffFiles:
-    """The riff in every asked format; options errors (program, tempo, tuning) raise."""
-    from deeprock.generation.midi_out import riff_midi
-
-    unknown = set(formats) - set(FORMATS)
-    if unknown:
-        raise ValueError(f"unknown output formats {sorted(unknown)}: choose from {FORMATS}")
-    files = RiffFiles()
-    midi = riff_midi(riff, program=options.program, tempo_bpm=options.tempo_bpm,
-                     primer=options.primer_mode, backing=options.backing)
-    files.data["mid"] = midi
-    part = written_part(riff, options)
-    if "txt" in formats or "gp5" in formats:
-        text, gp5, files.difficulty = tab_and_gp5(part, options, "gp5" in formats)
-        if "txt" in formats:
-            files.data["txt"] = text.encode("utf-8")
-        if gp5 is not None:
-            files.data["gp5"] = gp5
-    if "musicxml" in formats:
-        from deeprock.generation.musicxml import riff_musicxml
-
-        files.data["musicxml"] = riff_musicxml(part, options.program, options.tempo_bpm)
-    if "wav" in formats:
-        _add_wav(files, midi, options)
-    if "mid" not in formats:
-        del files.data["mid"]
-    return files
-
-
-def _add_wav(files: RiffFiles, midi: bytes, options: OutputOptions) -> None:
-    from deeprock.music.audio import AudioError, AudioUnavailable, midi_to_wav_bytes
-
-    try:
-        files.data["wav"] = midi_to_wav_bytes(midi, options.soundfont)
-    except (AudioUnavailable, AudioError) as error:
-        files.problems["wav"] = str(error)
+    """The riff in every asked format, each built once (RiffRender keeps them for reuse)."""
+    return RiffRender(riff, options).files(formats)

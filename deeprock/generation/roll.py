@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 
 from deeprock.app.render import roll_layout
 from deeprock.generation.riff import Riff
-from deeprock.music.tokens import TWELFTHS_PER_QUARTER
+from deeprock.music.tokens import BEATS_PER_BAR, TWELFTHS_PER_QUARTER
 
 PART_COLOURS = {"primer": "#9e9e9e", "generated": "#d84315"}
 
@@ -58,5 +58,6 @@ def riff_roll(riff: Riff, title: str = "") -> go.Figure:
     pitches = np.array([p for chord in riff.chords() for p in chord], dtype=int)
     roll_layout(figure, pitches, title)
     figure.update_layout(showlegend=True, legend={"orientation": "h", "y": 1.12},
-                         xaxis={"dtick": 4, "title": "beats (grid lines at each 4/4 bar)"})
+                         xaxis={"dtick": BEATS_PER_BAR,
+                                "title": "beats (grid lines at each 4/4 bar)"})
     return figure

@@ -19,9 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from deeprock.corpus.windows import WindowStats
-from deeprock.generation.midi_out import TWELFTHS_PER_BAR
 from deeprock.generation.riff import Riff
-from deeprock.music.tokens import token_pitches
+from deeprock.music.tokens import TWELFTHS_PER_BAR, token_pitches
 
 DISTINCT_WINDOW = 32
 RUN_CHUNK_TOKENS = 200  # riffs of the quality check are this long

@@ -5,8 +5,8 @@
     render_ogg("riff.mid", "riff.ogg")          # optional smaller download
 
 The shape of muspy's wrapper: check the binary and the soundfont first, pass options before the
-files, check the exit code. midi2audio (pinned) is not called: it puts the options after the
-files, which FluidSynth 2.4.7 refuses (FluidSynth/fluidsynth#1614), and ignores the exit code.
+files, check the exit code. Not midi2audio (no longer a requirement): it puts the options after
+the files, which FluidSynth 2.4.7 refuses (FluidSynth/fluidsynth#1614), and ignores the exit code.
 FluidSynth itself exits 0 with a silent WAV for an unusable soundfont, so the WAV is read back:
 it must exist, last at least as long as the MIDI, and not be silent.
 """

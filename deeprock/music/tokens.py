@@ -22,6 +22,9 @@ from deeprock.music.midi import Song, Track
 PITCH_CLASSES = ("C", "C#", "D", "E-", "E", "F", "F#", "G", "G#", "A", "B-", "B")
 PITCH_NAMES = tuple(f"{PITCH_CLASSES[p % 12]}{p // 12 - 1}" for p in range(128))
 TWELFTHS_PER_QUARTER = 12
+# 4/4, as every riff and its MIDI, tab, Guitar Pro and MusicXML files: the one bar length
+BEATS_PER_BAR = 4
+TWELFTHS_PER_BAR = BEATS_PER_BAR * TWELFTHS_PER_QUARTER
 # music21's chord window (midi.translate: ticksPerQuarter / max(quarterLengthDivisors)): a strum,
 # and the ringing of its strings, fit in a sixteenth
 CHORD_WINDOW_QUARTERS = 0.25

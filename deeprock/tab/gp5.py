@@ -17,10 +17,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from deeprock.atomic import write_atomic
-from deeprock.music.tokens import TWELFTHS_PER_QUARTER, quantize_twelfths
+from deeprock.music.tokens import TWELFTHS_PER_BAR, quantize_twelfths
 from deeprock.tab.tab import Fingering
 
-BAR_TWELFTHS = 4 * TWELFTHS_PER_QUARTER
 # (length in twelfths, Guitar Pro value, dotted, triplet), longest first: every whole number of
 # twelfths is a sum of these (1 twelfth is a 32nd triplet)
 GP_DURATIONS = ((48, 1, False, False), (36, 2, True, False), (24, 2, False, False),
@@ -73,16 +72,16 @@ def _bars(onsets_quarters: Sequence[float], durations_quarters: Sequence[float],
     order = np.argsort(onsets, kind="stable")
     ordered = onsets[order]
     later = np.searchsorted(ordered, ordered, side="right")  # the next distinct onset's rank
-    count = int(onsets.max()) // BAR_TWELFTHS + 1 if len(onsets) else 1
+    count = int(onsets.max()) // TWELFTHS_PER_BAR + 1 if len(onsets) else 1
     bars: list[list[tuple[int, int, list]]] = [[] for _ in range(count)]
     for rank, index in enumerate(order):
         onset = int(onsets[index])
-        bar, start = divmod(onset, BAR_TWELFTHS)
+        bar, start = divmod(onset, TWELFTHS_PER_BAR)
         if bars[bar] and bars[bar][-1][0] == start:  # two chords snapped together: one beat
             bars[bar][-1][2].extend(positions[index])
             continue
         following = int(ordered[later[rank]]) if later[rank] < len(order) else ends[index]
-        end = min(int(ends[index]), following, (bar + 1) * BAR_TWELFTHS)
+        end = min(int(ends[index]), following, (bar + 1) * TWELFTHS_PER_BAR)
         bars[bar].append((start, max(end - onset, 1), list(positions[index])))
     return bars
 
@@ -109,7 +108,7 @@ def _fill(measure, events: list[tuple[int, int, list]]) -> None:
                                                     type=guitarpro.models.NoteType.normal))
         voice.beats.append(beat)
         now = start + value[0]
-    _rests(voice, BAR_TWELFTHS - now)
+    _rests(voice, TWELFTHS_PER_BAR - now)
 
 
 def _rests(voice, length_twelfths: int) -> None:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from deeprock.music.tokens import PITCH_NAMES
+from deeprock.music.tokens import BEATS_PER_BAR, PITCH_NAMES
 from deeprock.tab.tab import Fingering
 
 CELLS_PER_QUARTER = 4
 PAGE_BARS = 16
 
 
-def bar_count(onsets_quarters: Sequence[float], beats_per_bar: int = 4) -> int:
+def bar_count(onsets_quarters: Sequence[float], beats_per_bar: int = BEATS_PER_BAR) -> int:
     """Bars the phrase spans (for paging)."""
     if len(onsets_quarters) == 0:
         return 0
@@ -27,7 +27,7 @@ def bar_count(onsets_quarters: Sequence[float], beats_per_bar: int = 4) -> int:
 
 def tab_text(fingering: Fingering, onsets_quarters: Sequence[float], tuning: Sequence[int],
              bars_per_line: int = 4, start_bar: int = 0, bars: int | None = None,
-             beats_per_bar: int = 4) -> str:
+             beats_per_bar: int = BEATS_PER_BAR) -> str:
     """Bars start_bar .. start_bar + bars - 1 (all when bars is None), bars_per_line a system."""
     if len(onsets_quarters) != len(fingering.positions):
         raise ValueError(f"{len(onsets_quarters)} onsets for {len(fingering.positions)} chords")
