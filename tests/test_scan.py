@@ -245,7 +245,7 @@ def test_catalog_of_schema_1_is_migrated_and_rescanned(collection, tmp_path):
         catalog.Catalog(path)
 
 
-SLOW_SCAN = ("import sys, time; from deeprock import scan; "
+SLOW_SCAN = ("import sys, time; from deeprock.corpus import scan; "
              "scan.scan([sys.argv[1]], sys.argv[2], jobs=1, "
              "progress=lambda done, total: time.sleep(0.4))")
 
