@@ -27,10 +27,10 @@ COLUMNS = ["kind", "path", "idx", "channel", "name", "notes", "pitch_min", "pitc
 def review_rows(catalog: Catalog) -> pd.DataFrame:
     """Tracks without a program (kind "inferred") and metadata guitars whose notes say
     otherwise ("suspicious"), with the notes' probability and the user's label."""
-    rows = pd.DataFrame(catalog.missing_metadata(guitar.SUSPICIOUS_BELOW))
+    rows = pd.DataFrame(catalog.missing_metadata(guitar.is_suspicious))
     if rows.empty:
         return rows
-    suspicious = rows["program"].notna()
+    suspicious = rows["suspicious"].astype(bool)
     rows["kind"] = np.where(suspicious, "suspicious", "inferred")
     rows["p_guitar"] = rows["notes_probability"].where(suspicious, rows["guitar_probability"])
     rows["label"] = rows["user_label"].map({1: "accepted", 0: "rejected"}).fillna("")
