@@ -22,7 +22,6 @@ from deeprock.corpus.selection import (
     track_ids,
 )
 from deeprock.corpus.windows import WindowStats
-from deeprock.music import midi
 from deeprock.tab import tab_view
 
 st.title("Dataset health")
@@ -149,7 +148,7 @@ with tabs[1]:
 
 with tabs[2]:
     accept, threshold = review_ui.missing_metadata_tab(
-        catalog, Path(current.catalog).with_suffix(".review"))
+        catalog, Path(current.catalog).with_suffix(".review"), STAMP)
 
 choice = SelectionSettings(accept_inferred=accept, inferred_threshold=threshold,
                            one_per_group=one_per_group)
@@ -222,7 +221,7 @@ with tabs[5]:
             st.dataframe(tracks[["idx", "channel", "program", "name", "notes", "guitar",
                                  "guitar_source", "guitar_probability", "guitar_reason"]],
                          hide_index=True, width="stretch")
-            song = midi.load(os.path.join(picked["root"], picked["path"]))
+            song = ui.load_midi(os.path.join(picked["root"], picked["path"]))
             labels = [f"track {t.index}, channel {t.channel + 1}: {t.name or 'no name'}"
                       for t in song.tracks]
             if labels:

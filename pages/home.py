@@ -12,6 +12,7 @@ from deeprock.app import ui
 from deeprock.corpus.catalog import Catalog, CatalogError
 from deeprock.corpus.scan import find_midi_files, scan
 from deeprock.corpus.scanlock import ScanBusy
+from deeprock.training import jobs
 
 st.title("DeepRock Studio")
 st.caption("Learn rock guitar from MIDI and generate new riffs.")
@@ -98,10 +99,9 @@ def show_catalog() -> None:
 show_catalog()
 
 st.subheader("Compute")
-if st.button("Detect CPU/GPU", help="Imports TensorFlow, which takes a few seconds."):
-    from deeprock.devices import describe_devices
-
-    st.write(describe_devices())
+if st.button("Detect CPU/GPU", help="Asks TensorFlow in a child process: a few seconds."):
+    with st.spinner("Asking TensorFlow…"):  # never imported here: seconds and hundreds of MB
+        st.write(jobs.describe_devices())
 
 st.subheader("Next")
 st.page_link("pages/dataset_health.py", label="Dataset health", icon=":material/monitor_heart:")

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import io
+import re
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import mido
 import pytest
 
 SHARED_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "deeprock"
+# what a schema brought besides MIGRATIONS' columns: objects of SCHEMA itself (views first)
+SCHEMA_OBJECTS = {3: ("VIEW user_labels", "TABLE labels")}
+ADDED_COLUMN = re.compile(r"ALTER TABLE (\w+) ADD COLUMN (\w+) \w+")
 
 
 def midi_bytes(tracks: list[list[mido.Message | mido.MetaMessage]], ticks_per_beat: int = 480,
@@ -60,3 +66,27 @@ def shared_corpus() -> Path:
     if not SHARED_CORPUS.is_dir():
         pytest.skip("../shared/corpus/deeprock is not present")
     return SHARED_CORPUS
+
+
+@pytest.fixture
+def old_catalog() -> Callable[[Path, int], Path]:
+    """Rewrite a catalog as schema `version` wrote it: each later migration undone (its columns
+    from catalog.MIGRATIONS, its tables), then the version stated; above the current schema,
+    only the number changes (a catalog from a newer DeepRock)."""
+    from deeprock.corpus.catalog import MIGRATIONS, SCHEMA_VERSION
+
+    def downgrade(path: Path, version: int) -> Path:
+        db = sqlite3.connect(path)
+        with db:
+            for step in range(SCHEMA_VERSION, version, -1):
+                for statement in MIGRATIONS[step]:
+                    added = ADDED_COLUMN.fullmatch(statement)
+                    assert added, f"old_catalog cannot undo {statement!r}: teach it"
+                    db.execute(f"ALTER TABLE {added[1]} DROP COLUMN {added[2]}")
+                for item in SCHEMA_OBJECTS.get(step, ()):
+                    db.execute(f"DROP {item}")
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(version),))
+        db.close()
+        return path
+
+    return downgrade

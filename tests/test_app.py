@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,3 +74,27 @@ def test_home_detects_devices_on_demand(dataset):
     assert not app.exception
     text = " ".join(m.value for m in app.markdown)
     assert "TensorFlow 2." in text and ("GPU" in text or "CPU" in text)
+
+
+HOME_WITHOUT_TENSORFLOW = """
+import sys
+from streamlit.testing.v1 import AppTest
+from deeprock.training import jobs
+jobs.describe_devices = lambda: "devices asked in a child process"  # the child imports TF
+app = AppTest.from_file(sys.argv[1], default_timeout=120).run()
+next(b for b in app.button if b.label == "Scan").click().run()
+next(b for b in app.button if b.label == "Detect CPU/GPU").click().run()
+assert not app.exception, app.exception
+assert any("asked in a child" in m.value for m in app.markdown)
+print(sorted(name for name in ("tensorflow", "keras") if name in sys.modules))
+"""
+
+
+def test_home_page_imports_no_tensorflow(dataset):
+    """In a fresh process (other tests import TensorFlow): scan, detect, and TF stays out."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get(
+        "PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", HOME_WITHOUT_TENSORFLOW, str(ROOT / "app.py")],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"

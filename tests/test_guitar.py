@@ -285,3 +285,29 @@ def test_artist_grouped_cross_validation_on_a_generated_corpus(tmp_path, capsys,
     assert "| 0.40 |" in report
     trained = guitar.load_model(tmp_path / "a.json")
     assert trained.info["cross_validation"]["split"] == "artist"
+
+
+def test_catalog_flags_exactly_the_tracks_the_decision_calls_suspicious(tmp_path, monkeypatch):
+    """One rule: the catalog's query calls guitar.is_suspicious, so it follows its threshold, and
+    a track is flagged there exactly when decide() on its notes says suspicious."""
+    from deeprock.corpus import scan
+    from deeprock.corpus.catalog import Catalog
+
+    folder, path = tmp_path / "demo", tmp_path / "catalog.sqlite"
+    demo.generate(folder, files=40, seed=2)
+    scan.scan([folder], path, jobs=1)
+    with Catalog(path) as catalog:
+        files = {row["id"]: row for row in catalog.files() if row["status"] != "failed"}
+        songs = {file_id: midi.load(folder / row["path"]) for file_id, row in files.items()}
+        counts = []
+        for below in (guitar.SUSPICIOUS_BELOW, 0.5, 0.99):
+            monkeypatch.setattr(guitar, "SUSPICIOUS_BELOW", below)
+            flagged = {(row["file_id"], row["idx"], row["channel"])
+                       for row in catalog.missing_metadata(guitar.is_suspicious)
+                       if row["suspicious"]}
+            decided = {(file_id, track.index, track.channel)
+                       for file_id, song in songs.items() for track in song.tracks
+                       if guitar.decide(song, track).suspicious}
+            assert flagged == decided, below
+            counts.append(len(flagged))
+    assert counts[2] > counts[1] >= counts[0], counts  # the query follows the Python threshold

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -88,18 +87,10 @@ def test_page_warns_when_there_is_no_guitar(tmp_path, monkeypatch):
     assert "No guitar track" in app.warning[0].value
 
 
-def test_page_upgrades_an_older_catalog(demo_folder, tmp_path, monkeypatch):
+def test_page_upgrades_an_older_catalog(demo_folder, tmp_path, monkeypatch, old_catalog):
     catalog = use(tmp_path, monkeypatch, demo_folder)
     scan.scan([demo_folder], catalog, jobs=1)
-    db = sqlite3.connect(catalog)
-    db.execute("ALTER TABLE files DROP COLUMN content_key")
-    db.execute("ALTER TABLE files DROP COLUMN transposed_key")
-    db.execute("ALTER TABLE tracks DROP COLUMN notes_probability")
-    db.execute("DROP VIEW user_labels")
-    db.execute("DROP TABLE labels")
-    db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
-    db.commit()
-    db.close()
+    old_catalog(catalog, 1)
     app = open_page()
     assert "upgraded from an older version: 40 files" in app.warning[0].value
 

@@ -4,7 +4,6 @@ undoable, exported and imported as JSON (library and `deeprock labels`)."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -143,16 +142,10 @@ def test_bad_label_files_are_one_line_errors(folder, tmp_path, capsys, text, mes
     assert message in error and str(bad) in error and len(error.strip().splitlines()) == 1
 
 
-def test_catalog_of_schema_2_gains_labels_and_is_rescanned(folder, tmp_path):
+def test_catalog_of_schema_2_gains_labels_and_is_rescanned(folder, tmp_path, old_catalog):
     path = tmp_path / "old.sqlite"
     scan.scan([folder], path, jobs=1)
-    db = sqlite3.connect(path)
-    db.execute("ALTER TABLE tracks DROP COLUMN notes_probability")
-    db.execute("DROP VIEW user_labels")
-    db.execute("DROP TABLE labels")
-    db.execute("UPDATE meta SET value = '2' WHERE key = 'schema'")
-    db.commit()
-    db.close()
+    old_catalog(path, 2)
     with catalog.Catalog(path) as cat:
         assert cat.stale_files() == 2 and labels.current(cat) == []
         riff = track(cat, "Riff.mid")

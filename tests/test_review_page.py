@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from deeprock.corpus import catalog, labels, scan
-from deeprock.music import audio
+from deeprock.music import audio, midi
+from deeprock.tab import tab_view
 from tests.conftest import midi_bytes, notes
 from tests.test_health_page import open_page, use
 
@@ -66,3 +69,32 @@ def test_review_lists_listens_labels_and_undoes(folder, tmp_path, monkeypatch):
     with catalog.Catalog(path) as cat:
         assert labels.current(cat) == []
     assert button(app, "Undo (0)").disabled
+
+
+def test_reruns_parse_a_file_query_the_catalog_and_fret_a_track_once(folder, tmp_path,
+                                                                     monkeypatch):
+    """Both tabs show Odd.mid (the review's first row, the One file pick; Bare.mid before the
+    search): one parse per file stamp across reruns, one review query per catalog stamp, one
+    fretting per track and tuning."""
+    path = use(tmp_path, monkeypatch, folder)
+    scan.scan([folder], path, jobs=1)
+    loads, queries, frets = Counter(), [], []
+    load, query, fret = midi.load, catalog.Catalog.missing_metadata, tab_view.track_tab
+    monkeypatch.setattr(midi, "load", lambda p: loads.update([Path(p).name]) or load(p))
+    monkeypatch.setattr(catalog.Catalog, "missing_metadata",
+                        lambda self, *rule: queries.extend(rule) or query(self, *rule))
+    monkeypatch.setattr(tab_view, "track_tab", lambda *a: frets.append(a) or fret(*a))
+    app = open_page()
+    next(t for t in app.text_input if t.label.startswith("Find a file")).set_value("Odd").run()
+    app.run()
+    app.run()
+    assert not app.exception, app.exception
+    assert any("E4|" in block.value for block in app.code)
+    assert loads == {"Odd.mid": 1, "Bare.mid": 1} and len(queries) == 1
+    assert len(frets) == 2  # Bare.mid's track, then Odd.mid's
+    next(s for s in app.selectbox if s.label == "Tuning").set_value("drop-d").run()
+    assert loads == {"Odd.mid": 1, "Bare.mid": 1} and len(frets) == 3
+    odd = folder / "band" / "Odd.mid"
+    os.utime(odd, ns=(odd.stat().st_atime_ns, odd.stat().st_mtime_ns + 10**9))
+    app.run()
+    assert not app.exception and loads["Odd.mid"] == 2  # a changed file is read again

@@ -297,3 +297,32 @@ def test_a_long_note_struck_with_a_short_chord_is_fretted_with_it(tmp_path):
     assert (chords, onsets, durations) == ([[40, 47, 52], [47]], [0.0, 1.0], [4.0, 0.5])
     first = track_tab(song, track, TUNINGS["standard"]).fingering.positions[0]
     assert len({string for string, _ in first}) == 3
+
+
+def test_tab_chords_are_the_token_chords_on_music21_files(music21_midi_files, monkeypatch):
+    """One chord rule (tokens.chord_spans): tab chords are token chords merged by onset."""
+    from deeprock.music import tokens
+    from deeprock.tab.track_tab import chords_of
+
+    tracks = [(song, track) for song in map(midi.load, music21_midi_files)
+              for track in song.tracks if not track.is_drum and len(track.notes)]
+    assert len(tracks) >= 10
+    for song, track in tracks:
+        stream = tokens.tokenize(song, track)
+        token_onsets = np.cumsum(stream.delta_twelfths)
+        expected: dict[int, tuple[set[str], int]] = {}  # names: 'B-1' is both 11 and 34
+        for onset, duration, token in zip(token_onsets.tolist(), stream.duration_twelfths.tolist(),
+                                          stream.tokens, strict=True):
+            pitches, end = expected.get(onset, (set(), 0))
+            expected[onset] = pitches | set(token.split(" ")), max(end, onset + duration)
+        chords, onsets, durations = chords_of(song, track)
+        found = {twelfths(onset): ({tokens.pitch_name(p) for p in chord},
+                                   twelfths(onset + duration))
+                 for chord, onset, duration in zip(chords, onsets, durations, strict=True)}
+        assert found == expected, f"{song.path} track {track.index}:{track.channel}"
+    calls = []
+    real = tokens.chord_spans
+    monkeypatch.setattr(tokens, "chord_spans", lambda *a: calls.append(1) or real(*a))
+    tokens.tokenize(*tracks[0])
+    chords_of(*tracks[0])
+    assert len(calls) == 2  # both callers ask the one rule

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from deeprock.app import render, review
+from deeprock.app import render, review, ui
 from deeprock.corpus import labels
 from deeprock.corpus.catalog import Catalog
 from deeprock.music import guitar, midi
@@ -27,19 +27,27 @@ COLUMNS = ["kind", "path", "idx", "channel", "name", "notes", "pitch_min", "pitc
 def review_rows(catalog: Catalog) -> pd.DataFrame:
     """Tracks without a program (kind "inferred") and metadata guitars whose notes say
     otherwise ("suspicious"), with the notes' probability and the user's label."""
-    rows = pd.DataFrame(catalog.missing_metadata(guitar.SUSPICIOUS_BELOW))
+    rows = pd.DataFrame(catalog.missing_metadata(guitar.is_suspicious))
     if rows.empty:
         return rows
-    suspicious = rows["program"].notna()
+    suspicious = rows["suspicious"].astype(bool)
     rows["kind"] = np.where(suspicious, "suspicious", "inferred")
     rows["p_guitar"] = rows["notes_probability"].where(suspicious, rows["guitar_probability"])
     rows["label"] = rows["user_label"].map({1: "accepted", 0: "rejected"}).fillna("")
     return rows.sort_values(["kind", "p_guitar"], ascending=[False, False], ignore_index=True)
 
 
-def missing_metadata_tab(catalog: Catalog, cache_dir: Path) -> tuple[bool, float]:
-    """The tab's content; returns (accept inferred guitars, threshold) for the selection."""
-    rows = review_rows(catalog)
+@st.cache_data(show_spinner=False, max_entries=4)
+def _cached_rows(stamp: tuple) -> pd.DataFrame:
+    """review_rows per catalog stamp (path, mtime, labels version), a copy for each rerun."""
+    with Catalog(stamp[0]) as catalog:
+        return review_rows(catalog)
+
+
+def missing_metadata_tab(catalog: Catalog, cache_dir: Path, stamp: tuple) -> tuple[bool, float]:
+    """The tab's content; returns (accept inferred guitars, threshold) for the selection.
+    `stamp` (catalog path, mtime, labels version) keys the cached review rows."""
+    rows = _cached_rows(stamp)
     accept = st.checkbox("Accept inferred guitars into the training set", value=True)
     threshold = st.slider("Accept at or above probability", guitar.INFERRED_THRESHOLD, 1.0, 0.9,
                           0.01, disabled=not accept)
@@ -72,7 +80,7 @@ def _review(catalog: Catalog, rows: pd.DataFrame, cache_dir: Path) -> None:
     picked = st.selectbox("Track", rows.index, format_func=lambda i: _describe(rows.loc[i]),
                           key="review_track")
     row = rows.loc[picked]
-    song = midi.load(os.path.join(row["root"], row["path"]))
+    song = ui.load_midi(os.path.join(row["root"], row["path"]))
     track = next((t for t in song.tracks if (t.index, t.channel) == (row["idx"],
                                                                      row["channel"])), None)
     if song.md5 != row["md5"] or track is None:

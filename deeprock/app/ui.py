@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
+
+from deeprock.music import midi
 
 
 def status_metrics(summary: dict) -> None:
@@ -12,3 +16,19 @@ def status_metrics(summary: dict) -> None:
     columns[1].metric("Read cleanly", summary["ok"])
     columns[2].metric("Recovered", summary["recovered"])
     columns[3].metric("Failed", summary["failed"])
+
+
+def load_midi(path: str) -> midi.Song:
+    """midi.load once per file stamp (path, size, mtime): every widget on a page reruns the whole
+    page, and a file picked for review or for its tab is not parsed again until it changes.
+    The Song is shared between reruns and sessions: read it, never change it."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return midi.load(path)  # the loader puts the reason in Song.error
+    return _load_stamped(path, stat.st_size, stat.st_mtime_ns)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _load_stamped(path: str, size: int, mtime_ns: int) -> midi.Song:
+    return midi.load(path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -95,6 +95,9 @@ CREATE VIEW IF NOT EXISTS user_labels AS
 LABELLED_TRACKS = ("tracks t JOIN files f ON f.id = t.file_id LEFT JOIN user_labels u "
                    "ON u.md5 = f.md5 AND u.idx = t.idx AND u.channel = t.channel")
 GUITAR = "COALESCE(u.guitar, t.guitar)"  # the user's decision overrides the scan's
+# (guitar_source, guitar, notes_probability) → flagged: guitar.is_suspicious, passed in by the
+# caller so that the rule lives in one place and the catalog imports nothing of the music layer
+Suspicion = Callable[[str | None, bool, float | None], bool]
 FILE_COLUMNS = ("root", "path", "size", "mtime_ns", "md5", "status", "repairs", "error",
                 "ticks_per_beat", "seconds", "tempo", "content_key", "transposed_key")
 TRACK_COLUMNS = ("idx", "channel", "program", "name", "is_drum", "notes", "pitch_min",
@@ -325,20 +328,21 @@ class Catalog:
             "(t.guitar OR t.guitar_source = 'inferred')) ORDER BY t.file_id, t.idx, t.channel"
         ).fetchall()
 
-    def missing_metadata(self, suspicious_below: float | None = None) -> list[dict]:
+    def missing_metadata(self, suspicious: Suspicion | None = None) -> list[dict]:
         """Pitched tracks without a program change, with the inferred guitar decision; with
-        suspicious_below, also the metadata guitars whose notes give a probability under it.
-        Each row carries the file's md5 and the user's label (None: no label)."""
-        suspicious = ("" if suspicious_below is None else
-                      " OR (t.guitar AND t.guitar_source = 'metadata' AND "
-                      "t.notes_probability < ?)")
+        `suspicious` (guitar.is_suspicious: the one rule, called by SQLite), also the tracks
+        it flags, marked in the row's `suspicious`. Each row carries the file's md5 and the
+        user's label (None: no label)."""
+        flag = "0"
+        if suspicious is not None:
+            self.db.create_function("is_suspicious", 3, suspicious, deterministic=True)
+            flag = "is_suspicious(t.guitar_source, t.guitar, t.notes_probability)"
         cursor = self.db.execute(
             "SELECT f.id AS file_id, f.root, f.path, f.md5, t.idx, t.channel, t.program, "
             "t.name, t.notes, t.pitch_min, t.pitch_max, t.polyphony, t.guitar, t.guitar_source, "
-            "t.guitar_probability, t.guitar_reason, t.notes_probability, u.guitar AS user_label "
-            f"FROM {LABELLED_TRACKS} WHERE NOT t.is_drum AND (t.program IS NULL{suspicious}) "
-            "ORDER BY f.path, t.idx, t.channel",
-            () if suspicious_below is None else (suspicious_below,))
+            "t.guitar_probability, t.guitar_reason, t.notes_probability, u.guitar AS user_label, "
+            f"{flag} AS suspicious FROM {LABELLED_TRACKS} WHERE NOT t.is_drum AND "
+            f"(t.program IS NULL OR {flag}) ORDER BY f.path, t.idx, t.channel")
         return _dicts(cursor)
 
     def token_ids(self, guitar_only: bool = True

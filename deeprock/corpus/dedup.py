@@ -25,13 +25,13 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
 from deeprock.corpus.catalog import Catalog
+from deeprock.corpus.groups import components
 from deeprock.music.tokens import token_pitches
 
 KINDS = ("exact", "content", "transposed", "version")
@@ -107,7 +107,7 @@ def _versions(catalog: Catalog, units: list[Cluster]) -> list[list[str]]:
     # mostly clichés), but a search among all songs must leave them out
     pairs = _named_pairs(units, shingles) | _similar_pairs(_drop_common(shingles))
     found = []
-    for members in _components(len(units), pairs):
+    for members in (m for m in components(range(len(units)), pairs) if len(m) > 1):
         folders = Counter(os.path.dirname(row["path"]) for i in members for row in units[i])
         home = folders.most_common(1)[0][0]
         found.append(sorted(_shown(units[i], home) for i in members))
@@ -169,24 +169,6 @@ def _similar_pairs(shingles: list[np.ndarray]) -> set[tuple[int, int]]:
                   and _similar(shingles[index], shingles[other], SIMILAR_JACCARD,
                                SIMILAR_MIN_SHARED)}
     return pairs
-
-
-def _components(count: int, pairs: Iterable[tuple[int, int]]) -> list[list[int]]:
-    """Connected components of 2+ members (union-find over the confirmed pairs)."""
-    parent = list(range(count))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for first, second in pairs:
-        parent[root(first)] = root(second)
-    members: dict[int, list[int]] = {}
-    for i in range(count):
-        members.setdefault(root(i), []).append(i)
-    return [m for m in members.values() if len(m) > 1]
 
 
 def _unit_shingles(catalog: Catalog, units: list[Cluster]) -> list[np.ndarray]:

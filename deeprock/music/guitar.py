@@ -54,7 +54,8 @@ class GuitarDecision:
 
 
 def is_suspicious(source: str | None, guitar: bool, notes_probability: float | None) -> bool:
-    """A guitar by metadata that its notes contradict (the catalog's rows ask this too)."""
+    """A guitar by metadata that its notes contradict: the one rule, which the catalog's query
+    calls too (Catalog.missing_metadata registers it with SQLite)."""
     return (source == "metadata" and bool(guitar) and notes_probability is not None
             and notes_probability < SUSPICIOUS_BELOW)
 

@@ -56,17 +56,30 @@ def quantize_twelfths(quarters: np.ndarray) -> np.ndarray:
     return np.where(use_triplets, triplets, sixteenths).astype(np.int64)
 
 
-def chord_groups(song: Song, track: Track) -> tuple[np.ndarray, np.ndarray]:
-    """Chord id of each note (notes sorted by onset) and the quantized onset of each note.
+@dataclass
+class ChordSpans:
+    """The chords of a track as the tokens cut them: the one chord rule, shared with the tab."""
+    group: np.ndarray  # chord id of each note (notes sorted by onset)
+    onsets_twelfths: np.ndarray  # per chord: its first note's quantized onset
+    ends_twelfths: np.ndarray  # per chord: its latest quantized note end
+
+
+def chord_spans(song: Song, track: Track) -> ChordSpans:
+    """Group a track's notes into chords and give each chord its quantized onset and end.
 
     Ids count up in the order of each chord's first note; a chord's notes need not be adjacent
-    (a longer note struck with it starts a chord of its own).
+    (a longer note struck with it starts a chord of its own). The track must have notes.
     """
     notes = track.notes
-    onsets = quantize_twelfths(notes["start"] / song.ticks_per_beat)
-    window = CHORD_WINDOW_QUARTERS * song.ticks_per_beat
-    group = _gather(notes["start"], notes["start"] + notes["duration"], window)
-    return group, onsets
+    starts, ends = notes["start"], notes["start"] + notes["duration"]
+    group = _gather(starts, ends, CHORD_WINDOW_QUARTERS * song.ticks_per_beat)
+    # a note is its chord's first when its id is new
+    seen = np.maximum.accumulate(group)
+    first = np.flatnonzero(np.concatenate(([True], group[1:] > seen[:-1])))
+    onsets = quantize_twelfths(starts[first] / song.ticks_per_beat)
+    chord_ends = np.zeros(len(first), np.int64)
+    np.maximum.at(chord_ends, group, quantize_twelfths(ends / song.ticks_per_beat))
+    return ChordSpans(group, onsets, chord_ends)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -93,22 +106,14 @@ def tokenize(song: Song, track: Track) -> TokenStream:
     if len(notes) == 0:
         empty = np.zeros(0, np.int64)
         return TokenStream([], empty, empty, empty)
-    group, onsets = chord_groups(song, track)
-    count = int(group.max()) + 1
-    masks = np.zeros((count, 128), dtype=bool)
-    masks[group, notes["pitch"]] = True
+    spans = chord_spans(song, track)
+    masks = np.zeros((len(spans.onsets_twelfths), 128), dtype=bool)
+    masks[spans.group, notes["pitch"]] = True
     packed = np.packbits(masks, axis=1)  # 16 bytes per chord: one key per distinct chord
     keys, inverse = np.unique(packed.view("V16").ravel(), return_inverse=True)
     names = [_chord_name(key.tobytes()) for key in keys]
-    # ids count up in the order of each chord's first note: a note is first when its id is new
-    seen = np.maximum.accumulate(group)
-    first = np.flatnonzero(np.concatenate(([True], group[1:] > seen[:-1])))
-    chord_onsets = onsets[first]
-    ends = quantize_twelfths((notes["start"] + notes["duration"]) / song.ticks_per_beat)
-    chord_ends = np.zeros(count, np.int64)
-    np.maximum.at(chord_ends, group, ends)
-    duration = np.maximum(chord_ends - chord_onsets, 1)
-    delta = np.diff(chord_onsets, prepend=0)
+    duration = np.maximum(spans.ends_twelfths - spans.onsets_twelfths, 1)
+    delta = np.diff(spans.onsets_twelfths, prepend=0)
     return TokenStream(names, inverse.ravel(), delta, duration)
 
 

@@ -16,18 +16,18 @@ from deeprock.music import guitar, midi
 from deeprock.tab.gp5 import gp5_bytes
 from deeprock.tab.tab import MAX_CAPO, TUNINGS, parse_tuning
 from deeprock.tab.tabtext import PAGE_BARS, bar_count, tab_text
-from deeprock.tab.track_tab import track_tab
+from deeprock.tab.track_tab import TrackTab, track_tab
 
 CUSTOM = "custom…"
 
 
 def show(song: midi.Song, key: str = "tab") -> None:
     """Pick a pitched track (the first guitar track by default) and show its tab."""
-    pitched = [t for t in song.tracks if not t.is_drum and len(t.notes)]
+    pitched = _pitched(song)
     if not pitched:
         st.caption("No pitched track to show as tab.")
         return
-    guitars = [i for i, t in enumerate(pitched) if guitar.decide(song, t).guitar]
+    guitars = _guitar_positions(song.path, song.md5, song)
     st.subheader("Tab")
     left, middle, right = st.columns([2, 2, 1])
     which = left.selectbox("Tab of", range(len(pitched)), index=guitars[0] if guitars else 0,
@@ -38,7 +38,7 @@ def show(song: midi.Song, key: str = "tab") -> None:
     if tuning is None:
         return
     try:
-        result = track_tab(song, pitched[which], tuning, int(capo))
+        result = _tab(song.path, song.md5, which, tuning, int(capo), song)
     except ValueError as error:
         st.warning(str(error))
         return
@@ -57,6 +57,23 @@ def show(song: midi.Song, key: str = "tab") -> None:
     st.code(tab_text(fingering, result.onsets_quarters, tuning, start_bar=start_bar,
                      bars=PAGE_BARS), language=None)
     _downloads(song, result, key)
+
+
+def _pitched(song: midi.Song) -> list[midi.Track]:
+    return [t for t in song.tracks if not t.is_drum and len(t.notes)]
+
+
+# Every widget reruns the page: the guitar decisions and the fretting (tens of milliseconds a
+# track) are kept per file content (path, md5), the song itself passed along unhashed
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _guitar_positions(path: str, md5: str | None, _song: midi.Song) -> list[int]:
+    return [i for i, t in enumerate(_pitched(_song)) if guitar.decide(_song, t).guitar]
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _tab(path: str, md5: str | None, position: int, tuning: tuple[int, ...], capo: int,
+         _song: midi.Song) -> TrackTab:
+    return track_tab(_song, _pitched(_song)[position], tuning, capo)
 
 
 def _label(track: midi.Track, is_guitar: bool) -> str:

@@ -3,7 +3,7 @@
     song = midi.load("song.mid")
     result = track_tab(song, pick_track(song, None), TUNINGS["drop-d"])  # first guitar track
 
-Notes come from the project's one loader and are grouped into chords by tokens.chord_groups,
+Notes come from the project's one loader and are grouped into chords by tokens.chord_spans,
 so a chord here is a chord token there; every note of the track is fretted once.
 """
 
@@ -71,18 +71,15 @@ def chords_of(song: midi.Song, track: midi.Track) -> tuple[list[list[int]], list
     with a short chord) are fretted as one: the hand plays them at once, on distinct strings.
     """
     notes = track.notes
-    group, onsets = tokens.chord_groups(song, track)
-    _, first = np.unique(group, return_index=True)
-    group_onsets = onsets[first]  # a token chord's first note gives its onset
+    spans = tokens.chord_spans(song, track)
     # token chords start in order, so equal onsets are neighbours: renumber by onset
-    chord_of_group = np.cumsum(np.diff(group_onsets, prepend=-1) != 0) - 1
-    chord = chord_of_group[group]
-    ends = tokens.quantize_twelfths((notes["start"] + notes["duration"]) / song.ticks_per_beat)
-    count = int(chord.max()) + 1
+    chord_of_group = np.cumsum(np.diff(spans.onsets_twelfths, prepend=-1) != 0) - 1
+    chord = chord_of_group[spans.group]
+    count = int(chord_of_group[-1]) + 1
     chord_onsets = np.zeros(count, np.int64)
-    chord_onsets[chord_of_group] = group_onsets
+    chord_onsets[chord_of_group] = spans.onsets_twelfths
     chord_ends = np.zeros(count, np.int64)
-    np.maximum.at(chord_ends, chord, ends)
+    np.maximum.at(chord_ends, chord_of_group, spans.ends_twelfths)
     order = np.argsort(chord, kind="stable")
     bounds = np.searchsorted(chord[order], np.arange(count + 1))
     pitches = [sorted(notes["pitch"][order[a:b]].tolist()) for a, b in itertools.pairwise(bounds)]

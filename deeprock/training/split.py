@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from deeprock.corpus.catalog import Catalog, Stream
+from deeprock.corpus.groups import components
 from deeprock.corpus.windows import TrackKey, WindowStats
 from deeprock.training.vocab import RunVocabulary, rhythm_classes
 
@@ -135,14 +136,6 @@ def _units(catalog: Catalog, file_ids: set[int], split_by: str,
     """Files that must stay on one side together: duplicate groups joined transitively."""
     from deeprock.corpus.dedup import find_duplicates
 
-    parent = {file_id: file_id for file_id in file_ids}
-
-    def root(file_id: int) -> int:
-        while parent[file_id] != file_id:
-            parent[file_id] = parent[parent[file_id]]
-            file_id = parent[file_id]
-        return file_id
-
     by_path: dict[str, list[int]] = {}
     for file_id in file_ids:
         by_path.setdefault(paths[file_id][1], []).append(file_id)
@@ -154,13 +147,8 @@ def _units(catalog: Catalog, file_ids: set[int], split_by: str,
                   for group in find_duplicates(catalog)]
     else:
         raise DataError(f"split_by must be 'song' or 'artist', not {split_by!r}")
-    for members in joined:
-        for other in members[1:]:
-            parent[root(other)] = root(members[0])
-    units: dict[int, set[int]] = {}
-    for file_id in sorted(file_ids):
-        units.setdefault(root(file_id), set()).add(file_id)
-    return list(units.values())
+    links = [(members[0], other) for members in joined for other in members[1:]]
+    return [set(unit) for unit in components(sorted(file_ids), links)]
 
 
 def _first_percent(streams: list[Stream], percent: float) -> list[Stream]:
