@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Check (and where permitted, install) the system packages DeepRock Studio needs:
-#   fluidsynth          MIDI -> WAV rendering (midi2audio calls the binary)
+#   fluidsynth          MIDI -> WAV rendering (deeprock/music/audio.py calls the binary)
 #   a GM soundfont      FluidR3_GM (fluid-soundfont-gm) or any *.sf2 already installed
 #   /usr/bin/chromium   the browser the Playwright tests drive
 #   pythonX.Y-venv      only when .venv does not exist yet and Debian's python lacks ensurepip

@@ -19,9 +19,9 @@ import numpy as np
 
 from deeprock.atomic import write_atomic
 from deeprock.music.midi import Song, Track
+from deeprock.music.tokens import BEATS_PER_BAR
 
 EXCERPT_BARS = 4
-BEATS_PER_BAR = 4  # the collection is rock in 4/4; a bar more or less changes nothing here
 
 
 def excerpt_notes(song: Song, track: Track, bars: int = EXCERPT_BARS) -> np.ndarray:

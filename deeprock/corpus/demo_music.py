@@ -21,8 +21,10 @@ from functools import lru_cache
 
 import mido
 
+from deeprock.music.tokens import BEATS_PER_BAR
+
 TPB = 480  # ticks per beat every song is composed at
-BAR = 4 * TPB  # all songs are in 4/4
+BAR = BEATS_PER_BAR * TPB  # all songs are in 4/4
 EIGHTH = TPB // 2
 E2, A2 = 40, 45  # the two keys: E and A, roots on the low guitar strings
 SCALES = {"minor_pentatonic": (0, 3, 5, 7, 10), "blues": (0, 3, 5, 6, 7, 10)}
