@@ -96,7 +96,7 @@ def test_start_progress_stop_resume_delete(page_env):
     assert stopped_at >= 1
     rerun_until(app, lambda a: len(a.get("plotly_chart")) >= 2, what="the curves")
 
-    first_pid = runs.read_json(run / jobs.JOB)["pid"]
+    first_pid = runs.read_json(run / runs.JOB)["pid"]
     button(app, "Resume").click().run()
     assert not app.error, app.error[0].value
     rerun_until(app, lambda a: heading(a).endswith(": running")

@@ -56,9 +56,9 @@ def _sides(catalog_path: str, split: dict) -> tuple[list, list, list[str]]:
 
 def dataset_reference(run, catalog_path: str | None = None) -> DatasetReference:
     """The run's training side (statistics, copy index) and the validation copy figure."""
-    from deeprock.training.runs import read_json
+    from deeprock.training.runs import SPLIT, read_json
 
-    split = read_json(run.path / "split.json")
+    split = read_json(run.path / SPLIT)
     train, validation, tokens = _sides(catalog_path or run.config.catalog, split)
     index = CopyIndex([s.ids for s in train])
     stats = dataset_stats([s.ids for s in train], tokens, [s.delta for s in train])

@@ -1,8 +1,10 @@
 """The run folder, read and written (DESIGN.md's contract with evaluation, generation, pages).
 
-    models/NAME/  config.json vocab.json metrics.csv status.json progress.json best.keras
-                  last.keras log.txt baselines.json   [sweep.json, lr-*/ for a sweep]
+    models/NAME/  config.json vocab.json split.json rhythm.json baselines.json metrics.csv
+                  status.json progress.json best.keras last.keras log.txt job.json
+                  [sweep.json, lr-*/ for a sweep; .worker-N/ for multi-machine workers]
 
+This module owns those names: everything else says `runs.SPLIT`, never "split.json".
 No Keras here: the pages list and poll runs without loading TensorFlow.
 status.json "state": running | finished | stopped | failed; a "running" run whose process is gone
 reads as "interrupted" (`read_status`).
@@ -24,7 +26,13 @@ from deeprock.atomic import write_atomic
 
 CONFIG, VOCAB, METRICS, STATUS = "config.json", "vocab.json", "metrics.csv", "status.json"
 PROGRESS, BEST, LAST, LOG = "progress.json", "best.keras", "last.keras", "log.txt"
-BASELINES, SWEEP = "baselines.json", "sweep.json"
+BASELINES, SWEEP, SPLIT, RHYTHM = "baselines.json", "sweep.json", "split.json", "rhythm.json"
+JOB = "job.json"  # jobs.py's launch record: pid, command, start time
+RUN_FILES = (CONFIG, VOCAB, METRICS, STATUS, PROGRESS, BEST, LAST, LOG, BASELINES, SWEEP, SPLIT,
+             RHYTHM, JOB)
+MEMBER_PREFIX, WORKER_PREFIX = "lr-", ".worker-"  # a sweep's members, a worker's scratch folder
+LOCK = "deeprock-training.lock"  # the machine's one training lock, in the temporary folder
+LAUNCH_SUFFIX = ".starting"  # jobs.py's launch record beside the lock
 STATES = ("running", "finished", "stopped", "failed", "interrupted")
 
 
@@ -32,9 +40,36 @@ class RunFolderError(ValueError):
     """A run folder that cannot be used: missing, unfinished, or of another format."""
 
 
-def read_run(run: str | os.PathLike):
-    """(RunConfig, RunVocabulary) of a run with a checkpoint; RunFolderError says what is
-    wrong. What evaluation and generation both open."""
+@dataclass(frozen=True)
+class RunSplit:
+    """split.json: the (root, path) of each side's files, names that survive a rescan."""
+
+    train_files: tuple[tuple[str, str], ...] = ()
+    validation_files: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunSplit:
+        return cls(*(tuple(tuple(key) for key in data.get(side, []))
+                     for side in ("train_files", "validation_files")))
+
+    def to_dict(self) -> dict:
+        return {"train_files": [list(key) for key in self.train_files],
+                "validation_files": [list(key) for key in self.validation_files]}
+
+
+@dataclass
+class RunFiles:
+    """What evaluation and generation read of a run folder (rhythm: rhythm.json, {} if none)."""
+
+    config: object  # RunConfig
+    vocabulary: object  # RunVocabulary
+    split: RunSplit
+    rhythm: dict
+
+
+def read_run(run: str | os.PathLike) -> RunFiles:
+    """The files of a run with a checkpoint; RunFolderError says what is wrong. split.json and
+    rhythm.json may be missing (empty then): older runs, or a folder copied without them."""
     from deeprock.training.config import RunConfig
     from deeprock.training.vocab import RunVocabulary
 
@@ -46,9 +81,21 @@ def read_run(run: str | os.PathLike):
         raise RunFolderError(f"run {run} lacks {', '.join(missing)}: it is not a finished run, "
                              "or has no checkpoint yet (wait for its first epoch)")
     try:
-        return RunConfig.load(run / CONFIG), RunVocabulary.load(run / VOCAB)
+        config, vocabulary = RunConfig.load(run / CONFIG), RunVocabulary.load(run / VOCAB)
     except ValueError as error:
         raise RunFolderError(f"run {run}: {error}") from error
+    return RunFiles(config, vocabulary, RunSplit.from_dict(read_json(run / SPLIT)),
+                    read_json(run / RHYTHM))
+
+
+def sweep_member(out: str | os.PathLike, rate: float) -> Path:
+    """The run folder of one learning rate of a sweep (out/lr-0.01/, as the post did)."""
+    return Path(out) / f"{MEMBER_PREFIX}{rate:g}"
+
+
+def worker_folder(run: Path, index: int) -> Path:
+    """Scratch files of multi-machine worker `index` (> 0): a twin of worker 0's run."""
+    return run / f"{WORKER_PREFIX}{index}"
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -171,8 +218,7 @@ def list_runs(root: str | os.PathLike = "models") -> list[RunSummary]:
 def lock_path() -> Path:
     import tempfile
 
-    return Path(os.environ.get("DEEPROCK_TRAIN_LOCK")
-                or Path(tempfile.gettempdir()) / "deeprock-training.lock")
+    return Path(os.environ.get("DEEPROCK_TRAIN_LOCK") or Path(tempfile.gettempdir()) / LOCK)
 
 
 def active_training() -> dict | None:
