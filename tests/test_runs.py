@@ -35,7 +35,9 @@ def test_read_run_returns_split_and_rhythm(tmp_path):
     vocabulary.save(tmp_path / runs.VOCAB)
     (tmp_path / runs.BEST).write_bytes(b"")
     split = runs.RunSplit(train_files=(("root", "a.mid"), ("root", "b.mid")),
-                          validation_files=(("root", "c.mid"),))
+                          validation_files=(("root", "c.mid"),),
+                          train_tracks=(("root", "a.mid", 1, 0), ("root", "b.mid", 2, 1)),
+                          validation_tracks=(("root", "c.mid", 1, 0),))
     runs.write_json(tmp_path / runs.SPLIT, split.to_dict())
     runs.write_json(tmp_path / runs.RHYTHM, {"delta_counts": [1, 2]})
     files = runs.read_run(tmp_path)

@@ -199,6 +199,9 @@ def test_folder_guards_and_evaluate(catalog, tmp_path, lock):
         "last", "--json"), lock))
     facts = json.loads((run / "config.json").read_text())["facts"]
     assert held_out["windows"] == held_out["targets"] == facts["validation_windows"] > 0
+    split = runs.read_run(run).split  # the very tracks trained on, by name
+    assert (len(split.train_tracks), len(split.validation_tracks)) == (
+        facts["train_tracks"], facts["validation_tracks"])
     config = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps({**config, "format": 99}))
     newer = run_cli(train_command(catalog, run, "--epochs", "1"), lock)

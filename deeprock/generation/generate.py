@@ -32,6 +32,7 @@ from deeprock.generation.sampling import (
     variation_generators,
 )
 from deeprock.music.tokens import TWELFTHS_PER_QUARTER
+from deeprock.training.runs import RunSplit
 from deeprock.training.vocab import LONGER, MAX_RHYTHM_TWELFTHS, RHYTHM_CLASSES, rhythm_classes
 
 MAX_TOKENS = 2000
@@ -58,7 +59,7 @@ class LoadedRun:
     config: object  # RunConfig
     vocabulary: object  # RunVocabulary
     network: object  # DeeprockNetwork | SeedNetwork
-    train_files: list[tuple[str, str]]
+    split: RunSplit  # the tracks the window primers and the riff statistics read
     delta_counts: np.ndarray
     duration_counts: np.ndarray
 
@@ -104,7 +105,7 @@ def load_run(path: str | Path) -> LoadedRun:
         raise RunError(f"run {run}: {BEST} is a {network.arch} model of "
                        f"{network.vocabulary_size} tokens, config.json and vocab.json say "
                        f"{config.model.arch} with {len(vocabulary)}")
-    return LoadedRun(run, config, vocabulary, network, list(files.split.train_files),
+    return LoadedRun(run, config, vocabulary, network, files.split,
                      _counts(files.rhythm.get("delta_counts")),
                      _counts(files.rhythm.get("duration_counts")))
 

@@ -40,21 +40,26 @@ class RunFolderError(ValueError):
     """A run folder that cannot be used: missing, unfinished, or of another format."""
 
 
+SPLIT_SIDES = ("train_files", "validation_files", "train_tracks", "validation_tracks")
+
+
 @dataclass(frozen=True)
 class RunSplit:
-    """split.json: the (root, path) of each side's files, names that survive a rescan."""
+    """split.json: each side's files as (root, path) and tracks as (root, path, index,
+    channel), names that survive a rescan. Runs trained before the tracks were recorded have
+    files only (their tracks empty)."""
 
     train_files: tuple[tuple[str, str], ...] = ()
     validation_files: tuple[tuple[str, str], ...] = ()
+    train_tracks: tuple[tuple[str, str, int, int], ...] = ()
+    validation_tracks: tuple[tuple[str, str, int, int], ...] = ()
 
     @classmethod
     def from_dict(cls, data: dict) -> RunSplit:
-        return cls(*(tuple(tuple(key) for key in data.get(side, []))
-                     for side in ("train_files", "validation_files")))
+        return cls(*(tuple(tuple(key) for key in data.get(side, [])) for side in SPLIT_SIDES))
 
     def to_dict(self) -> dict:
-        return {"train_files": [list(key) for key in self.train_files],
-                "validation_files": [list(key) for key in self.validation_files]}
+        return {side: [list(key) for key in getattr(self, side)] for side in SPLIT_SIDES}
 
 
 @dataclass

@@ -186,9 +186,13 @@ def _save_run_inputs(config: RunConfig, run: Path, data: TrainingData) -> None:
 
 
 def run_split(data: TrainingData) -> runs.RunSplit:
-    """split.json: each side's files by name (ids change when the catalog is rescanned)."""
-    return runs.RunSplit(*(tuple(sorted({data.paths[f] for f in side.files}))
-                           for side in (data.train, data.validation)))
+    """split.json: each side's files and tracks by name (ids change when the catalog is
+    rescanned); the tracks are exactly those trained on, whatever the selection was."""
+    sides = (data.train, data.validation)
+    files = [tuple(sorted({data.paths[f] for f in side.files})) for side in sides]
+    tracks = [tuple(sorted((*data.paths[f], idx, channel) for f, idx, channel in side.keys))
+              for side in sides]
+    return runs.RunSplit(*files, *tracks)
 
 
 SEED_VALIDATION_WINDOWS = 4096
