@@ -2,7 +2,8 @@
 songs it never saw?
 
     evaluate_run(Path("models/demo"), "other.sqlite")
-    # {"windows", "loss", "accuracy", "perplexity", "unk_share", "heads": {...}, "baselines": {...}}
+    # {"windows", "loss", "accuracy", "perplexity", "unk_share", "heads": {...}, "baselines": {...},
+    #  "best_epoch": the epoch best.keras holds (runs.best_row), as the Train page shows it}
 
 Windows are cut as in training (the run's seq_len and unique_factor filter); sequence models are
 scored on every position of non-overlapping windows, the seed on the one target after each
@@ -72,8 +73,9 @@ def evaluate_run(run: Path, catalog_path: str, seq_len: int | None = None,
     heads = score(model, side, starts, seq_len, config.model.arch, last_only=targets == "last")
     targets = window_targets(starts, seq_len, scoring)
     token = heads["next_token"]
-    return {"windows": len(starts), "loss": token["loss"], "accuracy": token["accuracy"],
-            "perplexity": token["perplexity"],
+    best = runs.best_row(runs.read_metrics(Path(run))) or {}
+    return {"windows": len(starts), "best_epoch": best.get("epoch"), "loss": token["loss"],
+            "accuracy": token["accuracy"], "perplexity": token["perplexity"],
             "unk_share": float(np.mean(side.ids[targets] == 0)), "targets": len(targets),
             "heads": heads, "baselines": _baselines(config, vocabulary, side, targets)}
 

@@ -166,6 +166,29 @@ def _number(text: str) -> float:
         return math.nan
 
 
+def monitored_loss(row: dict) -> float:
+    """What best.keras is chosen by: val_loss (the training loss of a run without validation)."""
+    return row.get("val_loss", row.get("loss", math.nan))
+
+
+def best_row(metrics: list[dict]) -> dict | None:
+    """The epoch best.keras holds, the one rule for the recorder, the runs table, the
+    evaluation panel and `deeprock evaluate`: the first epoch with the lowest finite monitored
+    loss (a later tie does not replace it; NaN rows never count)."""
+    best = None
+    for row in metrics:
+        loss = monitored_loss(row)
+        if math.isfinite(loss) and (best is None or loss < monitored_loss(best)):
+            best = row
+    return best
+
+
+def next_token_loss(row: dict) -> float:
+    """The validation loss every architecture has: deeprock's val_loss also sums its weighted
+    rhythm heads, the seed's is the next-token loss alone."""
+    return row.get("val_next_token_loss", row.get("val_loss", math.nan))
+
+
 def write_metrics(run: Path, rows: list[dict]) -> None:
     """The whole file each epoch (a few KB), atomically: never a half row, never a row twice."""
     columns = list(dict.fromkeys(k for row in rows for k in row))
@@ -185,8 +208,9 @@ class RunSummary:
     arch: str
     state: str
     epochs: int
+    best_epoch: int  # the epoch best.keras holds (best_row); 0 before the first
     best_val_loss: float
-    perplexity: float
+    perplexity: float  # next-token perplexity at best_epoch
     minutes: float
     device: str
     size_mb: float
@@ -199,15 +223,13 @@ class RunSummary:
 
 def summarize(run: Path, root: Path) -> RunSummary:
     config, status, metrics = read_json(run / CONFIG), read_status(run), read_metrics(run)
-    best = min((r.get("val_loss", math.nan) for r in metrics), default=math.nan,
-               key=lambda v: v if not math.isnan(v) else math.inf)
-    token_losses = [r.get("val_next_token_loss", r.get("val_loss", math.nan)) for r in metrics]
-    best_token = min((v for v in token_losses if not math.isnan(v)), default=math.nan)
+    best = best_row(metrics) or {}
     size = sum(p.stat().st_size for p in run.glob("*.keras"))
     return RunSummary(
         name=str(run.relative_to(root)), path=run, arch=config.get("model", {}).get("arch", "?"),
-        state=status.get("state", "unknown"), epochs=len(metrics), best_val_loss=best,
-        perplexity=math.exp(best_token) if not math.isnan(best_token) else math.nan,
+        state=status.get("state", "unknown"), epochs=len(metrics),
+        best_epoch=best.get("epoch", 0), best_val_loss=best.get("val_loss", math.nan),
+        perplexity=math.exp(next_token_loss(best)),
         minutes=sum(r.get("seconds", 0.0) for r in metrics) / 60,
         device=config.get("facts", {}).get("device", "?"), size_mb=size / 1e6,
         started=status.get("started", 0.0))
