@@ -223,14 +223,16 @@ def _reap() -> None:
             del _children[pid]
 
 
-def job_state(run: str | os.PathLike) -> str:
+def job_state(run: str | os.PathLike, status: dict | None = None) -> str:
     """status.json's state (a sweep's: its latest member's while its process lives); "starting"
     from launch until the trainer writes its status, "stopping" from its "stopped" until its
     process is gone, "exited" when the process ended before any status (the log says why:
-    usually refused arguments)."""
+    usually refused arguments). status: read_status(shown_folder(run)) when the caller has it
+    already (the page polls every 2 s: one read of status.json a poll)."""
     _reap()
     run = Path(run)
-    status, launch = runs.read_status(shown_folder(run)), runs.read_json(run / runs.JOB)
+    status = runs.read_status(shown_folder(run)) if status is None else status
+    launch = runs.read_json(run / runs.JOB)
     launched_alive = _launched_alive(launch)
     if launched_alive and launch.get("started", 0) > status.get("updated", 0):
         return "starting"
