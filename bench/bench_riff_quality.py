@@ -115,7 +115,7 @@ def main() -> None:
     catalog = args.catalog or run.config.catalog
     riffs = []
     for seed in range(args.riffs):  # default settings; a random training window as primer
-        primer = window_primer(catalog, run.train_files, np.random.default_rng(seed),
+        primer = window_primer(catalog, run.split, np.random.default_rng(seed),
                                run.window_tokens)
         riffs.append(generate(run, primer, GenerationRequest(args.tokens, seed=seed)).riffs[0])
     figures = [riff_figures(riff, reference) for riff in riffs]

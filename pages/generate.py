@@ -85,7 +85,7 @@ def choose_primer(run):
         return _upload_primer(run)
     if kind == "none":
         return lambda seed: primers.Primer.none()
-    return lambda seed: primers.window_primer(catalog, run.train_files, _rng(seed),
+    return lambda seed: primers.window_primer(catalog, run.split, _rng(seed),
                                               run.window_tokens)
 
 

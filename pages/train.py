@@ -94,19 +94,17 @@ def watch(run: str | Path) -> None:
     st.session_state[WATCHED] = str(run)
 
 
-def reattach() -> None:
+def reattach(listed: list[runs.RunSummary]) -> None:
     """After an app restart: the training that holds the machine, else the newest run."""
     if WATCHED in st.session_state:
         return
     active = jobs.active_job()
-    listed = runs.list_runs(root)
     st.session_state[WATCHED] = (active["run"] if active
                                  else str(listed[0].path) if listed else None)
 
 
-def recorded_gpu() -> bool:
+def recorded_gpu(listed: list[runs.RunSummary]) -> bool:
     """Whether the newest run trained on a GPU (cheaper than asking TensorFlow)."""
-    listed = runs.list_runs(root)
     return bool(listed) and "GPU" in listed[0].device.upper()
 
 
@@ -136,10 +134,11 @@ def parse_rates(text: str) -> list[float]:
     return rates
 
 
-def request_form(catalog: str) -> tuple[TrainRequest | None, str, str | None]:
+def request_form(catalog: str, listed: list[runs.RunSummary]
+                 ) -> tuple[TrainRequest | None, str, str | None]:
     """The hyperparameter form: (request or None when unusable, run name, button pressed)."""
     top = st.columns([1, 1, 2])
-    gpu = top[0].toggle("GPU defaults", value=recorded_gpu() or gpu_listed(),
+    gpu = top[0].toggle("GPU defaults", value=recorded_gpu(listed) or gpu_listed(),
                         help="Bigger networks and batches a GPU trains in minutes.")
     arch = top[1].selectbox("Architecture", ["deeprock", "seed"], help=HELP["arch"])
     profile = f"{'gpu' if gpu else 'cpu'}_{arch}"
@@ -204,10 +203,9 @@ def show_estimate(request: TrainRequest) -> None:
         f"{total_minutes:.1f} minutes.")
 
 
-def progress_panel(folder: Path, state: str, metrics: list[dict]) -> None:
+def progress_panel(folder: Path, state: str, status: dict, metrics: list[dict]) -> None:
     """Epoch, ETA and speed from progress.json during an epoch, else from the last epoch."""
     progress = runs.read_json(folder / runs.PROGRESS)
-    status = runs.read_status(folder)
     columns = st.columns(4)
     epoch, epochs = progress.get("epoch", status.get("epoch", 0)), status.get("epochs", 0)
     columns[0].metric("Epoch", f"{epoch} / {epochs}" if epochs else epoch)
@@ -238,13 +236,14 @@ def watched_run() -> None:
         st.info(f"Run {run} is gone (deleted?): open another one below.")
         return
     folder = jobs.shown_folder(run)
-    state = jobs.job_state(run)
-    reason = runs.read_status(folder).get("reason")
+    status = runs.read_status(folder)  # once a poll: the state, the reason and the panel
+    state = jobs.job_state(run, status)
+    reason = status.get("reason")
     st.subheader(f"{shown_name(folder)}: {state}")
     if reason and state != "running":
         st.caption(reason)
     metrics = runs.read_metrics(folder)
-    progress_panel(folder, state, metrics)
+    progress_panel(folder, state, status, metrics)
     if state in ("running", "starting") and st.button("Stop", key="stop_run",
                                                       help="Abandon this epoch, keep the last"):
         jobs.stop(run)
@@ -341,14 +340,15 @@ def evaluation(listed: list[runs.RunSummary]) -> None:
         (left.success if beats else left.warning)(sentence)
 
 
-reattach()
+listed = runs.list_runs(root)  # once a rerun: the form's defaults, the table, the panels
+reattach(listed)
 watched_run()
 st.divider()
 st.subheader("New run")
 if not Path(current.catalog).is_file():
     st.info(f"No catalog at {current.catalog}: scan a MIDI folder on the Home page first.")
 else:
-    request, name, pressed = request_form(current.catalog)
+    request, name, pressed = request_form(current.catalog, listed)
     if request and pressed == "start":
         start(request, name)
     elif request and pressed == "estimate":
@@ -360,7 +360,6 @@ with st.expander("Devices"):
              else "No NVIDIA GPU listed by nvidia-smi: training runs on the CPU.")
     if st.button("Ask TensorFlow (a few seconds)", key="detect_devices"):
         st.write(tensorflow_devices())
-listed = runs.list_runs(root)
 if listed:
     st.divider()
     st.subheader("Runs")

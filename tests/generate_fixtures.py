@@ -36,15 +36,16 @@ def tiny_catalog(folder: Path, files: int = 12) -> Path:
 def tiny_run(run: Path, catalog: Path, arch: str = "deeprock", fit_batches: int = 30) -> Path:
     """A run folder of a 16-unit model, fitted on a few batches so that it is not uniform."""
     from deeprock.corpus.catalog import Catalog
+    from deeprock.training import runs
     from deeprock.training.config import RunConfig
     from deeprock.training.models import ModelSettings, build_model
     from deeprock.training.split import DataSettings, build_training_data
+    from deeprock.training.train import run_split
     from deeprock.training.vocab import RHYTHM_CLASSES
 
     data_settings = DataSettings(seq_len=SEQ_LEN, unique_factor=2, validation_share=0.2)
     with Catalog(catalog) as opened:
         data = build_training_data(opened, data_settings)
-        keys = opened.file_keys()
     settings = ModelSettings(arch=arch, units=16, layers=2, embedding=8, rhythm_embedding=4)
     ids = data.train.ids
     model = build_model(settings, len(data.vocabulary), seq_len=SEQ_LEN,
@@ -54,9 +55,7 @@ def tiny_run(run: Path, catalog: Path, arch: str = "deeprock", fit_batches: int 
     model.save(run / "best.keras")
     RunConfig(catalog=str(catalog), model=settings, data=data_settings).save(run / "config.json")
     data.vocabulary.save(run / "vocab.json")
-    split = {"train_files": [list(keys[f]) for f in sorted(set(data.train.files))],
-             "validation_files": [list(keys[f]) for f in sorted(set(data.validation.files))]}
-    (run / "split.json").write_text(json.dumps(split))
+    runs.write_json(run / runs.SPLIT, run_split(data).to_dict())
     rhythm = {"delta_counts": np.bincount(data.train.delta, minlength=RHYTHM_CLASSES).tolist(),
               "duration_counts": np.bincount(data.train.duration,
                                              minlength=RHYTHM_CLASSES).tolist()}

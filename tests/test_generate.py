@@ -33,6 +33,7 @@ from deeprock.generation.outputs import OutputOptions, riff_files
 from deeprock.generation.primers import Primer, PrimerError
 from deeprock.generation.riff import Riff
 from deeprock.generation.sampling import SamplingSettings
+from deeprock.training.runs import RunSplit
 from tests.conftest import midi_bytes, notes
 from tests.generate_fixtures import SEQ_LEN, shared_runs
 
@@ -49,7 +50,7 @@ def loaded(runs) -> dict:
 
 def _window(runs, loaded, seed: int = 1) -> Primer:
     run = loaded["deeprock"]
-    return primers.window_primer(str(runs["catalog"]), run.train_files,
+    return primers.window_primer(str(runs["catalog"]), run.split,
                                  np.random.default_rng(seed), SEQ_LEN)
 
 
@@ -240,7 +241,60 @@ def test_song_primer_and_missing_catalog(runs, loaded, tmp_path):
     with pytest.raises(PrimerError, match="no song"):
         primers.song_primer(str(runs["catalog"]), "no such song", SEQ_LEN)
     with pytest.raises(PrimerError, match="is not there"):
-        primers.window_primer(str(tmp_path / "gone.sqlite"), [], np.random.default_rng(0), 8)
+        primers.window_primer(str(tmp_path / "gone.sqlite"), RunSplit(), np.random.default_rng(0),
+                              8)
+
+
+def _catalog_tracks(catalog_path) -> tuple[dict, list[str]]:
+    """(root, path, index, channel) → token names of every stored stream, and the guitars'."""
+    from deeprock.corpus.catalog import Catalog
+
+    with Catalog(catalog_path) as catalog:
+        paths, names = catalog.file_keys(), catalog.vocabulary.tokens
+        guitars = {(s.file_id, s.idx, s.channel) for s in catalog.streams()}
+        tracks = {(*paths[s.file_id], s.idx, s.channel): [names[i] for i in s.ids]
+                  for s in catalog.streams(guitar_only=False)}
+        return tracks, [(*paths[f], i, c) for f, i, c in sorted(guitars)]
+
+
+def _is_slice(part: list[str], whole: list[str]) -> bool:
+    return any(whole[i:i + len(part)] == part for i in range(len(whole) - len(part) + 1))
+
+
+def test_window_primers_come_from_the_runs_tracks_read_once(runs, loaded, monkeypatch):
+    """split.json names the trained tracks: a window comes from one of them, never from another
+    track of the same file; the catalog is read once for every primer and the statistics."""
+    from dataclasses import replace
+
+    from deeprock.corpus.catalog import Catalog
+    from deeprock.generation.reference import dataset_reference
+
+    tracks, guitars = _catalog_tracks(runs["catalog"])
+    assert set(loaded["deeprock"].split.train_tracks) <= set(tracks)
+    by_file: dict[tuple, list] = {}
+    for key in guitars:
+        by_file.setdefault(key[:2], []).append(key)
+    second = next(keys[1] for keys in by_file.values()
+                  if len(keys) > 1 and len(tracks[keys[1]]) > SEQ_LEN)  # a file's 2nd guitar
+    split = RunSplit(train_files=(second[:2],), train_tracks=(second,))
+    primers._read_run_streams.cache_clear()
+    reads = []
+    original = Catalog.streams
+    monkeypatch.setattr(Catalog, "streams", lambda self, *a, **k: reads.append(1) or
+                        original(self, *a, **k))
+    for seed in range(12):
+        primer = primers.window_primer(str(runs["catalog"]), split, np.random.default_rng(seed),
+                                       SEQ_LEN)
+        assert _is_slice(primer.riff.tokens, tracks[second]), seed
+    dataset_reference(replace(loaded["deeprock"], split=split), str(runs["catalog"]))
+    assert len(reads) == 1
+    # an older split.json (files only): the files' guitar tracks, as before
+    older = RunSplit(train_files=(second[:2],))
+    for seed in range(12):
+        primer = primers.window_primer(str(runs["catalog"]), older, np.random.default_rng(seed),
+                                       SEQ_LEN)
+        assert any(_is_slice(primer.riff.tokens, tracks[key]) for key in by_file[second[:2]])
+    assert len(reads) == 2
 
 
 def test_cli_writes_every_output_and_settings_regenerate(runs, tmp_path, capsys):

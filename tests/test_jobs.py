@@ -135,7 +135,7 @@ def test_resume_refuses_a_run_of_a_newer_format(job_env):
     runs.write_json(run / runs.CONFIG, {"format": 99})
     with pytest.raises(jobs.JobError, match=r"cannot be resumed.*newer"):
         jobs.resume(run)
-    assert not (run / jobs.JOB).exists()
+    assert not (run / runs.JOB).exists()
 
 
 def sleeper(*marker: str) -> subprocess.Popen:
@@ -176,7 +176,7 @@ def test_a_sweep_shows_its_latest_member(job_env):
     assert jobs.job_state(sweep) == "interrupted"
     trainer = sleeper("deeprock.cli")
     try:
-        runs.write_json(sweep / jobs.JOB, {"pid": trainer.pid, "started": 0.5,
+        runs.write_json(sweep / runs.JOB, {"pid": trainer.pid, "started": 0.5,
                                            "argv": ["train", "--lr", "0.01", "0.001"]})
         runs.write_json(sweep / "lr-0.001" / runs.STATUS, {"state": "finished", "updated": 3.0,
                                                            "started": 2.0})

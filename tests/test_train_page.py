@@ -96,7 +96,7 @@ def test_start_progress_stop_resume_delete(page_env):
     assert stopped_at >= 1
     rerun_until(app, lambda a: len(a.get("plotly_chart")) >= 2, what="the curves")
 
-    first_pid = runs.read_json(run / jobs.JOB)["pid"]
+    first_pid = runs.read_json(run / runs.JOB)["pid"]
     button(app, "Resume").click().run()
     assert not app.error, app.error[0].value
     rerun_until(app, lambda a: heading(a).endswith(": running")
@@ -133,6 +133,44 @@ def test_restart_reattaches_to_an_interrupted_run_and_offers_resume(page_env):
     assert heading(app) == "killed: interrupted"
     assert any(b.label == "Resume" for b in app.button)
     assert list(app.dataframe[0].value["status"]) == ["interrupted"]
+
+
+def test_a_rerun_lists_runs_once_and_a_poll_reads_status_once(page_env, monkeypatch):
+    """The runs listing serves the form, the table and the panels; the live fragment's state,
+    reason and progress come from one read of status.json (before: 2-3 listings a rerun, 3
+    status reads a poll)."""
+    run = page_env / "watched"
+    run.mkdir(parents=True)
+    runs.write_json(run / runs.CONFIG, {"format": 1, "model": {"arch": "deeprock"}})
+    runs.write_json(run / runs.STATUS, {"state": "running", "pid": 2**22 + 13, "epoch": 1,
+                                        "epochs": 5, "started": 1.0, "updated": 2.0})
+    runs.write_metrics(run, [{"epoch": 1, "loss": 5.0, "val_loss": 4.5}])
+    listings, status_reads, listing = [], [], [False]
+    list_runs, read_status = runs.list_runs, runs.read_status
+
+    def counted_listing(*args, **kwargs):
+        listings.append(1)
+        listing[0] = True
+        try:
+            return list_runs(*args, **kwargs)
+        finally:
+            listing[0] = False
+
+    def counted_status(folder):
+        if not listing[0]:  # the listing's summaries read each run's status once, apart
+            status_reads.append(folder)
+        return read_status(folder)
+
+    monkeypatch.setattr(runs, "list_runs", counted_listing)
+    monkeypatch.setattr(runs, "read_status", counted_status)
+    app = open_page()
+    assert heading(app) == "watched: interrupted"
+    listings.clear()
+    status_reads.clear()
+    app.run()  # a full rerun runs the fragment once
+    assert not app.exception, app.exception
+    assert heading(app) == "watched: interrupted" and metric(app, "Epoch") == "1 / 5"
+    assert len(listings) == 1 and status_reads == [run]
 
 
 def test_estimate_shows_the_epoch_time_of_the_form_settings(page_env, monkeypatch):

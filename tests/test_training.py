@@ -194,11 +194,16 @@ def test_folder_guards_and_evaluate(catalog, tmp_path, lock):
     assert evaluation["perplexity"] == pytest.approx(np.exp(evaluation["loss"]))
     assert set(evaluation["heads"]) == {"next_token", "next_delta", "next_duration"}
     assert evaluation["baselines"]["trigram_perplexity"] > 1
+    assert evaluation["best_epoch"] == runs.read_status(run)["best_epoch"] == runs.summarize(
+        run, tmp_path).best_epoch == 1
     held_out = json_output(run_cli(deeprock_command(
         "evaluate", "--model", str(run), "--catalog", str(catalog), "--held-out", "--targets",
         "last", "--json"), lock))
     facts = json.loads((run / "config.json").read_text())["facts"]
     assert held_out["windows"] == held_out["targets"] == facts["validation_windows"] > 0
+    split = runs.read_run(run).split  # the very tracks trained on, by name
+    assert (len(split.train_tracks), len(split.validation_tracks)) == (
+        facts["train_tracks"], facts["validation_tracks"])
     config = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps({**config, "format": 99}))
     newer = run_cli(train_command(catalog, run, "--epochs", "1"), lock)
@@ -226,6 +231,51 @@ def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path):
     with pytest.raises(OSError, match="No space"):
         save_model(Model(b"half of epoch 2", fail=True), target)
     assert target.read_bytes() == b"epoch 1" and os.listdir(tmp_path) == ["best.keras"]
+
+
+def test_one_best_epoch_for_checkpoint_status_runs_table_and_panel(tmp_path):
+    """best.keras, status.json, the runs table and the evaluation panel name one epoch, on
+    losses where the old rules differed: the lowest next-token loss at another epoch than the
+    lowest val_loss, a tie, early stopping, and a NaN row read back from metrics.csv."""
+    import math
+    from types import SimpleNamespace
+
+    from deeprock.training import charts
+    from deeprock.training.recorder import RunRecorder
+
+    class Model:  # a checkpoint holds the number of the epoch it was saved at
+        stop_training, epoch = False, 0
+        optimizer = SimpleNamespace(learning_rate=0.01)
+
+        def save(self, path) -> None:
+            Path(path).write_text(str(self.epoch))
+
+    batches = SimpleNamespace(windows=64, batch_size=32, set_epoch=lambda epoch: None)
+    run, status = tmp_path / "run", {}
+    run.mkdir()
+    recorder = RunRecorder(run, batches, [], status, epochs=10, patience=2, max_seconds=0,
+                           tokens_per_window=16, stop_flag=[False])
+    model = Model()
+    recorder.set_model(model)
+    # (val_loss, val_next_token_loss): epoch 2 is best, epoch 3 has the lowest next-token
+    # loss, epoch 4 ties epoch 2 and is the second epoch without improvement: early stop
+    for epoch, (loss, token) in enumerate([(3.0, 2.0), (2.0, 1.5), (2.5, 1.0), (2.0, 1.2)]):
+        model.epoch = epoch + 1
+        recorder.on_epoch_begin(epoch)
+        recorder.on_epoch_end(epoch, {"loss": 4.0, "val_loss": loss,
+                                      "val_next_token_loss": token,
+                                      "val_next_token_accuracy": 0.1 * epoch})
+    assert model.stop_training and "holds epoch 2" in recorder.finish_reason
+    runs.write_metrics(run, [*runs.read_metrics(run), {"epoch": 5, "loss": 3.0}])  # NaN cells
+    metrics = runs.read_metrics(run)
+    assert math.isnan(metrics[-1]["val_loss"])
+    summary = runs.summarize(run, tmp_path)
+    assert (run / runs.BEST).read_text() == "2" == str(runs.read_status(run)["best_epoch"])
+    assert summary.best_epoch == runs.best_row(metrics)["epoch"] == 2
+    assert summary.best_val_loss == 2.0 and summary.perplexity == pytest.approx(math.exp(1.5))
+    scores = charts.head_scores(metrics)
+    assert scores["next_token"].perplexity == summary.perplexity
+    assert scores["next_token"].accuracy == pytest.approx(0.1)
 
 
 def test_two_jax_workers_train_one_model(catalog, tmp_path, lock):

@@ -86,7 +86,7 @@ def make_primer(args: argparse.Namespace, run):
     if args.primer == "none":
         return primers.Primer.none()
     if args.primer == "window":
-        return primers.window_primer(catalog, run.train_files, np.random.default_rng(args.seed),
+        return primers.window_primer(catalog, run.split, np.random.default_rng(args.seed),
                                      tokens)
     if args.primer == "song":
         if not args.song:

@@ -32,6 +32,7 @@ from deeprock.generation.sampling import (
     variation_generators,
 )
 from deeprock.music.tokens import TWELFTHS_PER_QUARTER
+from deeprock.training.runs import RunSplit
 from deeprock.training.vocab import LONGER, MAX_RHYTHM_TWELFTHS, RHYTHM_CLASSES, rhythm_classes
 
 MAX_TOKENS = 2000
@@ -58,7 +59,7 @@ class LoadedRun:
     config: object  # RunConfig
     vocabulary: object  # RunVocabulary
     network: object  # DeeprockNetwork | SeedNetwork
-    train_files: list[tuple[str, str]]
+    split: RunSplit  # the tracks the window primers and the riff statistics read
     delta_counts: np.ndarray
     duration_counts: np.ndarray
 
@@ -71,28 +72,29 @@ class LoadedRun:
         return int(self.config.data.seq_len)
 
 
-def check_run_folder(path: str | Path) -> tuple[object, object]:
-    """The run's config and vocabulary, or a RunError; no Keras needed."""
+def check_run_folder(path: str | Path):
+    """The run's files (runs.RunFiles), or a RunError; no Keras needed."""
     from deeprock.training.models import ARCHITECTURES
     from deeprock.training.runs import RunFolderError, read_run
 
     try:
-        config, vocabulary = read_run(path)
+        files = read_run(path)
     except RunFolderError as error:
         raise RunError(str(error)) from error
-    if config.model.arch not in ARCHITECTURES:
-        raise RunError(f"run {path} has architecture {config.model.arch!r}; this version "
+    if files.config.model.arch not in ARCHITECTURES:
+        raise RunError(f"run {path} has architecture {files.config.model.arch!r}; this version "
                        f"generates with {' or '.join(ARCHITECTURES)}")
-    return config, vocabulary
+    return files
 
 
 def load_run(path: str | Path) -> LoadedRun:
     """Config, vocabulary, best.keras (safe_mode=True) as its numpy twin, split and rhythm."""
     from deeprock.training.models import load_model
-    from deeprock.training.runs import BEST, read_json
+    from deeprock.training.runs import BEST
 
     run = Path(path)
-    config, vocabulary = check_run_folder(run)
+    files = check_run_folder(run)
+    config, vocabulary = files.config, files.vocabulary
     try:
         model = load_model(str(run / BEST))
     except Exception as error:  # Keras raises many kinds for a damaged or foreign file
@@ -103,11 +105,9 @@ def load_run(path: str | Path) -> LoadedRun:
         raise RunError(f"run {run}: {BEST} is a {network.arch} model of "
                        f"{network.vocabulary_size} tokens, config.json and vocab.json say "
                        f"{config.model.arch} with {len(vocabulary)}")
-    split = read_json(run / "split.json")
-    rhythm = read_json(run / "rhythm.json")
-    return LoadedRun(run, config, vocabulary, network,
-                     [tuple(key) for key in split.get("train_files", [])],
-                     _counts(rhythm.get("delta_counts")), _counts(rhythm.get("duration_counts")))
+    return LoadedRun(run, config, vocabulary, network, files.split,
+                     _counts(files.rhythm.get("delta_counts")),
+                     _counts(files.rhythm.get("duration_counts")))
 
 
 def _counts(values: list | None) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Where a riff starts: a window of the run's training songs, a catalog song, an upload, nothing.
 
-    primer = window_primer(run, rng, tokens=64)     # a random training window (split.json)
+    primer = window_primer(catalog, run.split, rng, tokens=64)   # one of the run's tracks
     primer = song_primer("data/demo.sqlite", "artist/song.mid", tokens=64)
     primer = upload_primer(data, "my riff.mid")     # validated by deeprock.music.midi, size-limited
     primer = Primer.none()
@@ -11,6 +11,7 @@ spelling even when the run's vocabulary does not know them (the model then reads
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from deeprock.generation.riff import Riff
+from deeprock.training.runs import RunSplit
 
 UPLOAD_MAX_BYTES = 2 * 1024 * 1024  # a riff's MIDI is a few KB; a whole album is 1 MB
 PRIMER_KINDS = ("window", "song", "upload", "none")
@@ -77,37 +79,78 @@ def _stream_riff(tokens: list[str], delta: np.ndarray, duration: np.ndarray) -> 
     return Riff(tokens, delta, np.maximum(np.asarray(duration, np.int64), 1))
 
 
-def open_run_catalog(catalog_path: str):
-    from deeprock.corpus.catalog import Catalog, CatalogError
-
+def _check_catalog(catalog_path: str) -> None:
     if not os.path.isfile(catalog_path):
         raise PrimerError(f"the catalog {catalog_path} is not there: choose another primer "
                           "(an upload or none) or name the catalog the run was trained on")
+
+
+def open_run_catalog(catalog_path: str):
+    from deeprock.corpus.catalog import Catalog, CatalogError
+
+    _check_catalog(catalog_path)
     try:
         return Catalog(catalog_path)
     except CatalogError as error:
         raise PrimerError(str(error)) from error
 
 
-def window_primer(catalog_path: str, train_files: list[tuple[str, str]],
-                  rng: np.random.Generator, tokens: int) -> Primer:
-    """A random window of `tokens` tokens from one of the run's training tracks."""
-    wanted = {tuple(key) for key in train_files}
+@dataclass(frozen=True)
+class RunStreams:
+    """A run's tracks read from its catalog (read-only: shared by every caller)."""
+
+    train: tuple  # catalog.Stream of each training track, in catalog order
+    validation: tuple
+    tokens: list[str]  # the catalog's token names by catalog id
+    paths: dict[int, tuple[str, str]]  # file id → (root, path)
+
+
+def run_streams(catalog_path: str, split: RunSplit) -> RunStreams:
+    """The run's training and validation streams: exactly split.json's tracks, read once per
+    catalog version and run selection, not on every Generate click (the window primers and
+    the riff statistics share the reading). Runs whose split.json predates the tracks fall
+    back to their files' guitar tracks, as the catalog labels them now."""
+    _check_catalog(catalog_path)
+    stat = os.stat(catalog_path)
+    wal = Path(catalog_path + "-wal")  # a write may sit in the WAL, the main file untouched
+    version = (stat.st_mtime_ns, stat.st_size, wal.stat().st_size if wal.exists() else 0)
+    return _read_run_streams(catalog_path, version, split)
+
+
+@functools.lru_cache(maxsize=2)
+def _read_run_streams(catalog_path: str, version: tuple, split: RunSplit) -> RunStreams:
+    by_track = bool(split.train_tracks or split.validation_tracks)
+    train, validation = ((set(split.train_tracks), set(split.validation_tracks)) if by_track
+                         else (set(split.train_files), set(split.validation_files)))
+    chosen: tuple[list, list] = ([], [])
     with open_run_catalog(catalog_path) as catalog:
-        keys = catalog.file_keys()
-        names = catalog.vocabulary.tokens
-        streams = [s for s in catalog.streams() if keys.get(s.file_id) in wanted
-                   and len(s.ids) > 1]
-        if not streams:
-            raise PrimerError(f"none of the run's {len(wanted)} training files has a guitar "
-                              f"track in {catalog_path}: rescanned since? choose another primer")
-        stream = streams[int(rng.integers(len(streams)))]
-        length = min(tokens, len(stream.ids))
-        start = int(rng.integers(len(stream.ids) - length + 1))
-        end = start + length
-        riff = _stream_riff([names[i] for i in stream.ids[start:end]], stream.delta[start:end],
-                            stream.duration[start:end])
-        return Primer("window", riff, f"{keys[stream.file_id][1]} (tokens {start}-{end - 1})")
+        paths = catalog.file_keys()
+        # a selection may name any track; older runs trained on their files' guitar tracks
+        for stream in catalog.streams(guitar_only=not by_track):
+            key = ((*paths[stream.file_id], stream.idx, stream.channel) if by_track
+                   else paths[stream.file_id])
+            if key in train or key in validation:
+                chosen[key not in train].append(stream)
+        return RunStreams(tuple(chosen[0]), tuple(chosen[1]), catalog.vocabulary.tokens, paths)
+
+
+def window_primer(catalog_path: str, split: RunSplit, rng: np.random.Generator,
+                  tokens: int) -> Primer:
+    """A random window of `tokens` tokens from one of the run's training tracks."""
+    read = run_streams(catalog_path, split)
+    streams = [s for s in read.train if len(s.ids) > 1]
+    if not streams:
+        named = (f"{len(split.train_tracks)} training tracks is" if split.train_tracks
+                 else f"{len(split.train_files)} training files has a guitar track")
+        raise PrimerError(f"none of the run's {named} in {catalog_path}: rescanned since? "
+                          "choose another primer")
+    stream = streams[int(rng.integers(len(streams)))]
+    length = min(tokens, len(stream.ids))
+    start = int(rng.integers(len(stream.ids) - length + 1))
+    end = start + length
+    riff = _stream_riff([read.tokens[i] for i in stream.ids[start:end]],
+                        stream.delta[start:end], stream.duration[start:end])
+    return Primer("window", riff, f"{read.paths[stream.file_id][1]} (tokens {start}-{end - 1})")
 
 
 def song_primer(catalog_path: str, song: str, tokens: int) -> Primer:

@@ -1,6 +1,6 @@
 """What a riff is measured against: its run's training songs, and how much unseen songs copy.
 
-    reference = dataset_reference(run)            # reads split.json's files from the catalog
+    reference = dataset_reference(run)            # split.json's tracks (primers.run_streams)
     reference.stats                               # stats.dataset_stats of the training side
     reference.longest_copy(riff)                  # the generated part's longest verbatim copy
     reference.validation_copy                     # the same figure for validation songs
@@ -41,25 +41,13 @@ class DatasetReference:
                    default=0)
 
 
-def _sides(catalog_path: str, split: dict) -> tuple[list, list, list[str]]:
-    from deeprock.generation.primers import open_run_catalog
-
-    train = {tuple(key) for key in split.get("train_files", [])}
-    validation = {tuple(key) for key in split.get("validation_files", [])}
-    with open_run_catalog(catalog_path) as catalog:
-        keys = catalog.file_keys()
-        streams = [s for s in catalog.streams() if len(s.ids)]
-        tokens = catalog.vocabulary.tokens
-    return ([s for s in streams if keys.get(s.file_id) in train],
-            [s for s in streams if keys.get(s.file_id) in validation], tokens)
-
-
 def dataset_reference(run, catalog_path: str | None = None) -> DatasetReference:
     """The run's training side (statistics, copy index) and the validation copy figure."""
-    from deeprock.training.runs import read_json
+    from deeprock.generation.primers import run_streams
 
-    split = read_json(run.path / "split.json")
-    train, validation, tokens = _sides(catalog_path or run.config.catalog, split)
+    read = run_streams(catalog_path or run.config.catalog, run.split)
+    train, validation = ([s for s in side if len(s.ids)] for side in (read.train, read.validation))
+    tokens = read.tokens
     index = CopyIndex([s.ids for s in train])
     stats = dataset_stats([s.ids for s in train], tokens, [s.delta for s in train])
     chunks = [stream.ids[start:start + RUN_CHUNK_TOKENS] for stream in validation

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import plotly.graph_objects as go
 
+from deeprock.training import runs
 from deeprock.training.models import HEADS
 
 HEAD_LABELS = {"next_token": "Next token", "next_delta": "Time to next token",
@@ -32,16 +33,11 @@ class HeadScore:
         return math.exp(self.loss) if not math.isnan(self.loss) else math.nan
 
 
-def best_row(metrics: list[dict]) -> dict | None:
-    """The epoch with the lowest val_loss (the one best.keras holds)."""
-    finite = [row for row in metrics if not math.isnan(row.get("val_loss", math.nan))]
-    return min(finite, key=lambda row: row["val_loss"]) if finite else None
-
-
 def head_scores(metrics: list[dict]) -> dict[str, HeadScore]:
-    """Per head (the seed network has only next_token, reported as plain val_loss)."""
-    row = best_row(metrics)
-    if row is None:
+    """Per head at the epoch best.keras holds (runs.best_row); the seed network has only
+    next_token, reported as plain val_loss. Empty without validation figures."""
+    row = runs.best_row(metrics)
+    if row is None or "val_loss" not in row:
         return {}
     scores = {}
     for head in HEADS:
@@ -106,18 +102,12 @@ def accuracy_curves(metrics: list[dict]) -> go.Figure:
     return _layout(figure, "Accuracy", "accuracy")
 
 
-def next_token_loss(row: dict) -> float:
-    """The validation loss every architecture has: deeprock's val_loss also sums its weighted
-    rhythm heads, the seed's is the next-token loss alone."""
-    return row.get("val_next_token_loss", row.get("val_loss", math.nan))
-
-
 def validation_overlay(curves: dict[str, list[dict]]) -> go.Figure:
     """Validation next-token loss of several runs on one chart: the post's "loss against
     learning rates" chart, for any runs (a sweep's rates, two architectures, two data choices)."""
     figure = go.Figure()
     for name, metrics in curves.items():
-        figure.add_scatter(x=_epochs(metrics), y=[next_token_loss(row) for row in metrics],
+        figure.add_scatter(x=_epochs(metrics), y=[runs.next_token_loss(row) for row in metrics],
                            mode="lines+markers", name=name)
     return _layout(figure, "Validation next-token loss of the chosen runs",
                    "validation next-token loss")

@@ -73,6 +73,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def config_from_args(args: argparse.Namespace):
     """A RunConfig from the options (with --resume: the folder's, with the changes allowed)."""
     from deeprock.corpus.selection import selection_path
+    from deeprock.training import runs
     from deeprock.training.config import RunConfig, TrainSettings
     from deeprock.training.models import ModelSettings
     from deeprock.training.split import DataSettings
@@ -80,7 +81,7 @@ def config_from_args(args: argparse.Namespace):
     out = Path(args.out)
     if args.resume:
         try:
-            config = RunConfig.load(out / "config.json")
+            config = RunConfig.load(out / runs.CONFIG)
         except ValueError as error:
             raise CliError(f"nothing to resume in {out}: {error}") from error
         config.train.epochs, config.train.max_minutes = args.epochs, args.max_minutes

@@ -1,7 +1,7 @@
 """A run's configuration (config.json): every hyperparameter, the data it saw, where it ran.
 
     config = RunConfig(catalog="data/demo.sqlite", model=ModelSettings(arch="seed"))
-    config.save(run / "config.json"); RunConfig.load(run / "config.json") == config
+    config.save(run / runs.CONFIG); RunConfig.load(run / runs.CONFIG) == config
 
 `settings_key()` is what must match for a run folder to be resumed: the hyperparameters and
 the data choice, not the facts recorded about them (token counts, device, library versions).

@@ -2,7 +2,8 @@
 songs it never saw?
 
     evaluate_run(Path("models/demo"), "other.sqlite")
-    # {"windows", "loss", "accuracy", "perplexity", "unk_share", "heads": {...}, "baselines": {...}}
+    # {"windows", "loss", "accuracy", "perplexity", "unk_share", "heads": {...}, "baselines": {...},
+    #  "best_epoch": the epoch best.keras holds (runs.best_row), as the Train page shows it}
 
 Windows are cut as in training (the run's seq_len and unique_factor filter); sequence models are
 scored on every position of non-overlapping windows, the seed on the one target after each
@@ -32,13 +33,12 @@ class EvaluationError(ValueError):
     """The run or the catalog cannot be scored; the message says why."""
 
 
-def load_run(run: Path) -> tuple[RunConfig, RunVocabulary, Path]:
-    """(config, vocabulary, best model path) with a clear message for what is missing."""
+def open_run(run: Path) -> runs.RunFiles:
+    """The run's files with a clear message for what is missing."""
     try:
-        config, vocabulary = runs.read_run(run)
+        return runs.read_run(run)
     except runs.RunFolderError as error:
         raise EvaluationError(str(error)) from error
-    return config, vocabulary, Path(run) / runs.BEST
 
 
 def evaluate_run(run: Path, catalog_path: str, seq_len: int | None = None,
@@ -47,7 +47,8 @@ def evaluate_run(run: Path, catalog_path: str, seq_len: int | None = None,
     """targets "last": only the token after each window (every kept window), as the seed is
     scored, so a sequence model and the seed can be compared on the very same predictions.
     held_out_only: only the files the run held out for validation (split.json)."""
-    config, vocabulary, model_path = load_run(Path(run))
+    files = open_run(Path(run))
+    config, vocabulary = files.config, files.vocabulary
     seq_len = seq_len or config.data.seq_len
     if config.model.arch == "seed" and seq_len != config.data.seq_len:
         raise EvaluationError(f"the seed network reads windows of exactly {config.data.seq_len}"
@@ -57,7 +58,7 @@ def evaluate_run(run: Path, catalog_path: str, seq_len: int | None = None,
         streams = read_streams(catalog, None)
         lookup = vocabulary.lookup(catalog.vocabulary.tokens)
         if held_out_only:
-            streams = _held_out(streams, catalog, Path(run))
+            streams = _held_out(streams, catalog, Path(run), files.split)
     if not streams:
         raise EvaluationError(f"catalog {catalog_path} has no guitar track with tokens")
     side = encode(streams, lookup)
@@ -68,20 +69,21 @@ def evaluate_run(run: Path, catalog_path: str, seq_len: int | None = None,
                               f"more than {unique_factor} distinct")
     from deeprock.training.models import load_model
 
-    model = load_model(str(model_path))
+    model = load_model(str(Path(run) / runs.BEST))
     heads = score(model, side, starts, seq_len, config.model.arch, last_only=targets == "last")
     targets = window_targets(starts, seq_len, scoring)
     token = heads["next_token"]
-    return {"windows": len(starts), "loss": token["loss"], "accuracy": token["accuracy"],
-            "perplexity": token["perplexity"],
+    best = runs.best_row(runs.read_metrics(Path(run))) or {}
+    return {"windows": len(starts), "best_epoch": best.get("epoch"), "loss": token["loss"],
+            "accuracy": token["accuracy"], "perplexity": token["perplexity"],
             "unk_share": float(np.mean(side.ids[targets] == 0)), "targets": len(targets),
             "heads": heads, "baselines": _baselines(config, vocabulary, side, targets)}
 
 
-def _held_out(streams: list, catalog: Catalog, run: Path) -> list:
-    wanted = {tuple(f) for f in runs.read_json(run / "split.json").get("validation_files", [])}
+def _held_out(streams: list, catalog: Catalog, run: Path, split: runs.RunSplit) -> list:
+    wanted = set(split.validation_files)
     if not wanted:
-        raise EvaluationError(f"{run} has no split.json with validation files")
+        raise EvaluationError(f"{run} has no {runs.SPLIT} with validation files")
     paths = catalog.file_keys()
     return [s for s in streams if paths[s.file_id] in wanted]
 

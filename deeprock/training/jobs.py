@@ -31,7 +31,6 @@ from deeprock.training.config import RunConfig, TrainSettings
 from deeprock.training.models import ModelSettings
 from deeprock.training.split import DataSettings
 
-JOB = "job.json"  # this module's launch record in the run folder: pid, command, start time
 LOG_TAIL_LINES = 12
 ESTIMATE_TIMEOUT_SECONDS = 600
 BUSY_STATES = ("starting", "running", "stopping")  # a process works on the run folder
@@ -123,7 +122,7 @@ def run_folder(name: str, root: Path | None = None) -> Path:
 
 def pending_path() -> Path:
     """The launch record beside the trainer's lock: covers the seconds before it takes it."""
-    return runs.lock_path().with_name(runs.lock_path().name + ".starting")
+    return runs.lock_path().with_name(runs.lock_path().name + runs.LAUNCH_SUFFIX)
 
 
 def active_job() -> dict | None:
@@ -177,8 +176,8 @@ def resume(run: str | os.PathLike, epochs: int | None = None) -> Path:
     up to `epochs` (default: its own); a sweep: its own command again, which skips the members
     already finished."""
     run = Path(run)
-    if not (run / runs.CONFIG).exists() and runs.read_json(run / JOB).get("argv"):
-        return _launch(runs.read_json(run / JOB)["argv"], run)
+    if not (run / runs.CONFIG).exists() and runs.read_json(run / runs.JOB).get("argv"):
+        return _launch(runs.read_json(run / runs.JOB)["argv"], run)
     try:
         train = RunConfig.load(run / runs.CONFIG).train
     except ValueError as error:
@@ -190,7 +189,7 @@ def resume(run: str | os.PathLike, epochs: int | None = None) -> Path:
 
 def sweep_members(run: str | os.PathLike) -> list[Path]:
     """The lr-*/ runs of a sweep folder, in the order they were trained."""
-    members = [p for p in Path(run).glob("lr-*") if (p / runs.STATUS).exists()]
+    members = [p for p in Path(run).glob(runs.MEMBER_PREFIX + "*") if (p / runs.STATUS).exists()]
     return sorted(members, key=lambda p: runs.read_json(p / runs.STATUS).get("started", 0))
 
 
@@ -214,7 +213,7 @@ def _launch(argv: list[str], out: Path) -> Path:
     _children[process.pid] = process
     record = {"pid": process.pid, "run": str(out), "started": time.time()}
     runs.write_json(pending_path(), record)
-    runs.write_json(out / JOB, {**record, "argv": argv})
+    runs.write_json(out / runs.JOB, {**record, "argv": argv})
     return out
 
 
@@ -224,14 +223,16 @@ def _reap() -> None:
             del _children[pid]
 
 
-def job_state(run: str | os.PathLike) -> str:
+def job_state(run: str | os.PathLike, status: dict | None = None) -> str:
     """status.json's state (a sweep's: its latest member's while its process lives); "starting"
     from launch until the trainer writes its status, "stopping" from its "stopped" until its
     process is gone, "exited" when the process ended before any status (the log says why:
-    usually refused arguments)."""
+    usually refused arguments). status: read_status(shown_folder(run)) when the caller has it
+    already (the page polls every 2 s: one read of status.json a poll)."""
     _reap()
     run = Path(run)
-    status, launch = runs.read_status(shown_folder(run)), runs.read_json(run / JOB)
+    status = runs.read_status(shown_folder(run)) if status is None else status
+    launch = runs.read_json(run / runs.JOB)
     launched_alive = _launched_alive(launch)
     if launched_alive and launch.get("started", 0) > status.get("updated", 0):
         return "starting"
@@ -246,7 +247,7 @@ def job_state(run: str | os.PathLike) -> str:
 
 def job_pid(run: Path) -> int | None:
     status = runs.read_json(shown_folder(run) / runs.STATUS)
-    return status.get("pid") or runs.read_json(run / JOB).get("pid")
+    return status.get("pid") or runs.read_json(run / runs.JOB).get("pid")
 
 
 def stop(run: str | os.PathLike) -> bool:
@@ -264,7 +265,8 @@ def stop(run: str | os.PathLike) -> bool:
 
 def wait(run: str | os.PathLike, timeout_seconds: float = 60.0) -> str:
     """The run's state once its process has ended (or whatever it is at the deadline)."""
-    deadline, launched = time.monotonic() + timeout_seconds, runs.read_json(Path(run) / JOB)
+    deadline = time.monotonic() + timeout_seconds
+    launched = runs.read_json(Path(run) / runs.JOB)
     while time.monotonic() < deadline and (job_state(run) in BUSY_STATES
                                            or _launched_alive(launched)):
         time.sleep(0.2)
@@ -285,7 +287,8 @@ def delete(run: str | os.PathLike, root: Path | None = None) -> None:
     if root not in run.parents:
         raise JobError(f"{run} is not a run folder under {root}: not deleted")
     folders = [run, *(p.parent for p in run.glob("**/" + runs.CONFIG))]
-    if not any((f / name).exists() for f in folders for name in (runs.CONFIG, runs.STATUS, JOB)):
+    if not any((f / name).exists() for f in folders
+               for name in (runs.CONFIG, runs.STATUS, runs.JOB)):
         raise JobError(f"{run} holds no run (no config.json or status.json): not deleted")
     active = active_job()
     if (active and _within(active.get("run", ""), run)) or any(

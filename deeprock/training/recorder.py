@@ -89,7 +89,7 @@ class RunRecorder(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         logs = dict(logs or {})
         seconds = time.monotonic() - self.epoch_start
-        val_loss = float(logs.get("val_loss", logs.get("loss", math.nan)))
+        val_loss = float(runs.monitored_loss(logs))
         if not math.isfinite(val_loss):
             raise TrainingFailed(f"the validation loss became {val_loss:g} at epoch {epoch + 1}:"
                                  " try a lower learning rate")
@@ -100,9 +100,7 @@ class RunRecorder(keras.callbacks.Callback):
                "cpu_seconds": time.process_time() - self.epoch_cpu,
                "samples_per_second": samples / seconds,
                "tokens_per_second": samples * self.tokens_per_window / seconds}
-        best = self.status.get("best_val_loss")
-        improved = best is None or val_loss < best
-        if improved:
+        if runs.best_row([*self.rows, row]) is row:  # the rule every reader of the run uses
             save_model(self.model, self.run / runs.BEST)
             self.status.update(best_val_loss=val_loss, best_epoch=epoch + 1, wait=0)
         else:

@@ -1,8 +1,10 @@
 """The run folder, read and written (docs/architecture.md: the contract with the other stages).
 
-    models/NAME/  config.json vocab.json metrics.csv status.json progress.json best.keras
-                  last.keras log.txt baselines.json   [sweep.json, lr-*/ for a sweep]
+    models/NAME/  config.json vocab.json split.json rhythm.json baselines.json metrics.csv
+                  status.json progress.json best.keras last.keras log.txt job.json
+                  [sweep.json, lr-*/ for a sweep; .worker-N/ for multi-machine workers]
 
+This module owns those names: everything else says `runs.SPLIT`, never "split.json".
 No Keras here: the pages list and poll runs without loading TensorFlow.
 status.json "state": running | finished | stopped | failed; a "running" run whose process is gone
 reads as "interrupted" (`read_status`).
@@ -24,7 +26,13 @@ from deeprock.atomic import write_atomic
 
 CONFIG, VOCAB, METRICS, STATUS = "config.json", "vocab.json", "metrics.csv", "status.json"
 PROGRESS, BEST, LAST, LOG = "progress.json", "best.keras", "last.keras", "log.txt"
-BASELINES, SWEEP = "baselines.json", "sweep.json"
+BASELINES, SWEEP, SPLIT, RHYTHM = "baselines.json", "sweep.json", "split.json", "rhythm.json"
+JOB = "job.json"  # jobs.py's launch record: pid, command, start time
+RUN_FILES = (CONFIG, VOCAB, METRICS, STATUS, PROGRESS, BEST, LAST, LOG, BASELINES, SWEEP, SPLIT,
+             RHYTHM, JOB)
+MEMBER_PREFIX, WORKER_PREFIX = "lr-", ".worker-"  # a sweep's members, a worker's scratch folder
+LOCK = "deeprock-training.lock"  # the machine's one training lock, in the temporary folder
+LAUNCH_SUFFIX = ".starting"  # jobs.py's launch record beside the lock
 STATES = ("running", "finished", "stopped", "failed", "interrupted")
 
 
@@ -32,9 +40,41 @@ class RunFolderError(ValueError):
     """A run folder that cannot be used: missing, unfinished, or of another format."""
 
 
-def read_run(run: str | os.PathLike):
-    """(RunConfig, RunVocabulary) of a run with a checkpoint; RunFolderError says what is
-    wrong. What evaluation and generation both open."""
+SPLIT_SIDES = ("train_files", "validation_files", "train_tracks", "validation_tracks")
+
+
+@dataclass(frozen=True)
+class RunSplit:
+    """split.json: each side's files as (root, path) and tracks as (root, path, index,
+    channel), names that survive a rescan. Runs trained before the tracks were recorded have
+    files only (their tracks empty)."""
+
+    train_files: tuple[tuple[str, str], ...] = ()
+    validation_files: tuple[tuple[str, str], ...] = ()
+    train_tracks: tuple[tuple[str, str, int, int], ...] = ()
+    validation_tracks: tuple[tuple[str, str, int, int], ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunSplit:
+        return cls(*(tuple(tuple(key) for key in data.get(side, [])) for side in SPLIT_SIDES))
+
+    def to_dict(self) -> dict:
+        return {side: [list(key) for key in getattr(self, side)] for side in SPLIT_SIDES}
+
+
+@dataclass
+class RunFiles:
+    """What evaluation and generation read of a run folder (rhythm: rhythm.json, {} if none)."""
+
+    config: object  # RunConfig
+    vocabulary: object  # RunVocabulary
+    split: RunSplit
+    rhythm: dict
+
+
+def read_run(run: str | os.PathLike) -> RunFiles:
+    """The files of a run with a checkpoint; RunFolderError says what is wrong. split.json and
+    rhythm.json may be missing (empty then): older runs, or a folder copied without them."""
     from deeprock.training.config import RunConfig
     from deeprock.training.vocab import RunVocabulary
 
@@ -46,9 +86,21 @@ def read_run(run: str | os.PathLike):
         raise RunFolderError(f"run {run} lacks {', '.join(missing)}: it is not a finished run, "
                              "or has no checkpoint yet (wait for its first epoch)")
     try:
-        return RunConfig.load(run / CONFIG), RunVocabulary.load(run / VOCAB)
+        config, vocabulary = RunConfig.load(run / CONFIG), RunVocabulary.load(run / VOCAB)
     except ValueError as error:
         raise RunFolderError(f"run {run}: {error}") from error
+    return RunFiles(config, vocabulary, RunSplit.from_dict(read_json(run / SPLIT)),
+                    read_json(run / RHYTHM))
+
+
+def sweep_member(out: str | os.PathLike, rate: float) -> Path:
+    """The run folder of one learning rate of a sweep (out/lr-0.01/, as the post did)."""
+    return Path(out) / f"{MEMBER_PREFIX}{rate:g}"
+
+
+def worker_folder(run: Path, index: int) -> Path:
+    """Scratch files of multi-machine worker `index` (> 0): a twin of worker 0's run."""
+    return run / f"{WORKER_PREFIX}{index}"
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -114,6 +166,29 @@ def _number(text: str) -> float:
         return math.nan
 
 
+def monitored_loss(row: dict) -> float:
+    """What best.keras is chosen by: val_loss (the training loss of a run without validation)."""
+    return row.get("val_loss", row.get("loss", math.nan))
+
+
+def best_row(metrics: list[dict]) -> dict | None:
+    """The epoch best.keras holds, the one rule for the recorder, the runs table, the
+    evaluation panel and `deeprock evaluate`: the first epoch with the lowest finite monitored
+    loss (a later tie does not replace it; NaN rows never count)."""
+    best = None
+    for row in metrics:
+        loss = monitored_loss(row)
+        if math.isfinite(loss) and (best is None or loss < monitored_loss(best)):
+            best = row
+    return best
+
+
+def next_token_loss(row: dict) -> float:
+    """The validation loss every architecture has: deeprock's val_loss also sums its weighted
+    rhythm heads, the seed's is the next-token loss alone."""
+    return row.get("val_next_token_loss", row.get("val_loss", math.nan))
+
+
 def write_metrics(run: Path, rows: list[dict]) -> None:
     """The whole file each epoch (a few KB), atomically: never a half row, never a row twice."""
     columns = list(dict.fromkeys(k for row in rows for k in row))
@@ -133,8 +208,9 @@ class RunSummary:
     arch: str
     state: str
     epochs: int
+    best_epoch: int  # the epoch best.keras holds (best_row); 0 before the first
     best_val_loss: float
-    perplexity: float
+    perplexity: float  # next-token perplexity at best_epoch
     minutes: float
     device: str
     size_mb: float
@@ -147,15 +223,13 @@ class RunSummary:
 
 def summarize(run: Path, root: Path) -> RunSummary:
     config, status, metrics = read_json(run / CONFIG), read_status(run), read_metrics(run)
-    best = min((r.get("val_loss", math.nan) for r in metrics), default=math.nan,
-               key=lambda v: v if not math.isnan(v) else math.inf)
-    token_losses = [r.get("val_next_token_loss", r.get("val_loss", math.nan)) for r in metrics]
-    best_token = min((v for v in token_losses if not math.isnan(v)), default=math.nan)
+    best = best_row(metrics) or {}
     size = sum(p.stat().st_size for p in run.glob("*.keras"))
     return RunSummary(
         name=str(run.relative_to(root)), path=run, arch=config.get("model", {}).get("arch", "?"),
-        state=status.get("state", "unknown"), epochs=len(metrics), best_val_loss=best,
-        perplexity=math.exp(best_token) if not math.isnan(best_token) else math.nan,
+        state=status.get("state", "unknown"), epochs=len(metrics),
+        best_epoch=best.get("epoch", 0), best_val_loss=best.get("val_loss", math.nan),
+        perplexity=math.exp(next_token_loss(best)),
         minutes=sum(r.get("seconds", 0.0) for r in metrics) / 60,
         device=config.get("facts", {}).get("device", "?"), size_mb=size / 1e6,
         started=status.get("started", 0.0))
@@ -171,8 +245,7 @@ def list_runs(root: str | os.PathLike = "models") -> list[RunSummary]:
 def lock_path() -> Path:
     import tempfile
 
-    return Path(os.environ.get("DEEPROCK_TRAIN_LOCK")
-                or Path(tempfile.gettempdir()) / "deeprock-training.lock")
+    return Path(os.environ.get("DEEPROCK_TRAIN_LOCK") or Path(tempfile.gettempdir()) / LOCK)
 
 
 def active_training() -> dict | None:

@@ -78,7 +78,7 @@ def train_run(config: RunConfig, run: Path, force: bool = False, json_mode: bool
     run = Path(run)
     place = environment.join_workers(config.train.distribute)
     if place and place.index:  # a twin of worker 0 (same weights): its files are scratch
-        return _train_locked(config, run / f".worker-{place.index}", force, json_mode)
+        return _train_locked(config, runs.worker_folder(run, place.index), force, json_mode)
     runs.acquire_lock(run)
     try:
         return _train_locked(config, run, force, json_mode)
@@ -174,10 +174,8 @@ def _save_run_inputs(config: RunConfig, run: Path, data: TrainingData) -> None:
         if RunVocabulary.load(run / runs.VOCAB) != data.vocabulary:
             raise RunConflict(f"{run}: the catalog's tokens changed since this run started "
                               "(rescanned?): train into a new folder")
-    runs.write_json(run / "split.json", {
-        side: sorted({data.paths[f] for f in getattr(data, name).files})
-        for side, name in (("train_files", "train"), ("validation_files", "validation"))})
-    runs.write_json(run / "rhythm.json", {
+    runs.write_json(run / runs.SPLIT, run_split(data).to_dict())
+    runs.write_json(run / runs.RHYTHM, {
         "delta_counts": np.bincount(data.train.delta, minlength=RHYTHM_CLASSES).tolist(),
         "duration_counts": np.bincount(data.train.duration, minlength=RHYTHM_CLASSES).tolist()})
     baseline = NgramBaseline.fit(data.train.ids, data.train.offsets, len(data.vocabulary))
@@ -185,6 +183,16 @@ def _save_run_inputs(config: RunConfig, run: Path, data: TrainingData) -> None:
     targets = window_targets(starts, config.data.seq_len, config.model.arch)
     runs.write_json(run / runs.BASELINES, baseline.perplexities(
         data.validation.ids, data.validation.offsets, targets))
+
+
+def run_split(data: TrainingData) -> runs.RunSplit:
+    """split.json: each side's files and tracks by name (ids change when the catalog is
+    rescanned); the tracks are exactly those trained on, whatever the selection was."""
+    sides = (data.train, data.validation)
+    files = [tuple(sorted({data.paths[f] for f in side.files})) for side in sides]
+    tracks = [tuple(sorted((*data.paths[f], idx, channel) for f, idx, channel in side.keys))
+              for side in sides]
+    return runs.RunSplit(*files, *tracks)
 
 
 SEED_VALIDATION_WINDOWS = 4096
@@ -296,7 +304,7 @@ def sweep(config: RunConfig, out: Path, rates: list[float], force: bool = False,
     for rate in rates:
         member = RunConfig.from_dict(config.to_dict())
         member.model.learning_rate = rate
-        result = train_run(member, Path(out) / f"lr-{rate:g}", force, json_mode)
+        result = train_run(member, runs.sweep_member(out, rate), force, json_mode)
         results.append({"lr": rate, **result})
         runs.write_json(Path(out) / runs.SWEEP, {"rates": [
             {"lr": r["lr"], "run": r["run"], "state": r["state"],
