@@ -13,9 +13,6 @@ SOURCES = sorted([*(ROOT / "deeprock").rglob("*.py"), *(ROOT / "pages").glob("*.
                   ROOT / "app.py", *(ROOT / "scripts").rglob("*.py"),
                   *(ROOT / "bench").rglob("*.py")])
 BAR_SOURCE = "deeprock/music/tokens.py"
-# Files of issue 13's other items that still keep a 4/4 bar of their own (the lead imports
-# tokens.BEATS_PER_BAR / TWELFTHS_PER_BAR there at the merge and empties this set).
-PENDING_BAR_LENGTHS = {"deeprock/generation/generate.py"}
 
 
 def _four_times(node: ast.AST) -> bool:
@@ -55,7 +52,7 @@ def test_the_bar_length_is_defined_in_tokens_alone():
                if (found := bar_lengths(path.read_text(encoding="utf-8")))}
     assert defined.pop(BAR_SOURCE) == {"BEATS_PER_BAR = 4",
                                        "TWELFTHS_PER_BAR = BEATS_PER_BAR * TWELFTHS_PER_QUARTER"}
-    assert set(defined) == PENDING_BAR_LENGTHS, (
+    assert defined == {}, (
         f"import BEATS_PER_BAR / TWELFTHS_PER_BAR from {BAR_SOURCE} instead: {defined}")
 
 

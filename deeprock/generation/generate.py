@@ -31,14 +31,13 @@ from deeprock.generation.sampling import (
     pick_tokens,
     variation_generators,
 )
-from deeprock.music.tokens import TWELFTHS_PER_QUARTER
+from deeprock.music.tokens import TWELFTHS_PER_BAR, TWELFTHS_PER_QUARTER
 from deeprock.training.runs import RunSplit
 from deeprock.training.vocab import LONGER, MAX_RHYTHM_TWELFTHS, RHYTHM_CLASSES, rhythm_classes
 
 MAX_TOKENS = 2000
 MAX_BARS = 128
 MAX_VARIATIONS = 16
-TWELFTHS_PER_BAR = 4 * TWELFTHS_PER_QUARTER
 RHYTHM_MODES = ("model", "statistics", "fixed")
 FIXED_SPACING_QUARTERS = 0.3  # the post's offset between generated notes
 FIXED_DURATION_TWELFTHS = TWELFTHS_PER_QUARTER  # the post's notes kept music21's default quarter
