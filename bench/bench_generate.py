@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import numpy as np
 from deeprock.generation.generate import GenerationRequest, LoadedRun, generate
 from deeprock.generation.inference import numpy_network, softmax
 from deeprock.generation.primers import Primer
+from deeprock.generation.weights import read_keras_weights
 from deeprock.music.tokens import PITCH_NAMES
 from deeprock.training.config import RunConfig
 from deeprock.training.models import ModelSettings, build_model
@@ -50,9 +52,17 @@ def bench_run(vocabulary_size: int) -> tuple[LoadedRun, object]:
     _peaked_tokens(model)
     counts = np.zeros(RHYTHM_CLASSES)
     counts[[3, 6, 12, 24]] = [10, 40, 30, 5]
-    run = LoadedRun(Path("bench"), RunConfig(catalog="none"), vocabulary, numpy_network(model),
-                    [], counts, counts)
+    run = LoadedRun(Path("bench"), RunConfig(catalog="none"), vocabulary,
+                    numpy_network(_saved_weights(model)), [], counts, counts)
     return run, model
+
+
+def _saved_weights(model):
+    """The model as generation reads a run: saved, then its weights read from the archive."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "bench.keras"
+        model.save(path)
+        return read_keras_weights(path)
 
 
 def _typical_rhythm(model) -> None:

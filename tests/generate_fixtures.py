@@ -94,3 +94,19 @@ def shared_runs() -> dict[str, Path]:
             "deeprock": tiny_run(folder / "models" / "tiny", catalog, fit_batches=20),
             "seed": tiny_run(folder / "seed-runs" / "seed", catalog, arch="seed",
                              fit_batches=10)}
+
+
+def assert_weights_match_keras(path: Path) -> None:
+    """weights.py's arrays for every layer of a saved model equal Keras' own get_weights():
+    any architecture's test can call it on its .keras file (nested sublayers included)."""
+    from deeprock.generation.weights import read_keras_weights
+    from deeprock.training.models import load_model
+
+    saved = read_keras_weights(path)
+    model = load_model(str(path))
+    assert saved.model_name == model.name
+    for layer in model.layers:
+        expected, read = layer.get_weights(), saved.weights[layer.name]
+        assert len(read) == len(expected), layer.name
+        for want, got in zip(expected, read, strict=True):
+            assert got.dtype == want.dtype and np.array_equal(got, want), layer.name

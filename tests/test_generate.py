@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import mido
@@ -35,7 +37,7 @@ from deeprock.generation.riff import Riff
 from deeprock.generation.sampling import SamplingSettings
 from deeprock.training.runs import RunSplit
 from tests.conftest import midi_bytes, notes
-from tests.generate_fixtures import SEQ_LEN, shared_runs
+from tests.generate_fixtures import SEQ_LEN, assert_weights_match_keras, shared_runs
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +85,33 @@ def test_numpy_steps_match_the_keras_model(runs, loaded):
     for t in range(SEQ_LEN):
         logits, state = net.token_step(tokens[:, t], state)
     np.testing.assert_allclose(softmax(logits), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ["deeprock", "seed"])
+def test_weights_read_from_the_archive_equal_keras(runs, arch):
+    assert_weights_match_keras(runs[arch] / "best.keras")
+
+
+def test_a_multi_head_attention_layer_reads_in_get_weights_order(tmp_path):
+    import keras
+
+    tokens = keras.Input((5, 8))
+    attended = keras.layers.MultiHeadAttention(2, 4, name="attention")(tokens, tokens)
+    model = keras.Model(tokens, keras.layers.LayerNormalization(name="norm")(attended),
+                        name="nested")
+    model.save(tmp_path / "nested.keras")
+    assert_weights_match_keras(tmp_path / "nested.keras")
+
+
+def test_the_command_line_generates_without_tensorflow_or_keras(runs, tmp_path):
+    script = ("import sys\nfrom deeprock.cli import main\n"
+              f"code = main(['generate', '--model', {str(runs['deeprock'])!r}, '--out', "
+              f"{str(tmp_path / 'riff.mid')!r}, '--length', '50', '--primer', 'none'])\n"
+              "print(code, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=True, cwd=Path(__file__).resolve().parents[1])
+    assert done.stdout.split()[-3:] == ["0", "False", "False"]
+    assert (tmp_path / "riff.mid").stat().st_size > 0
 
 
 def test_same_seed_same_riff_byte_for_byte(runs, loaded):

@@ -31,6 +31,7 @@ from deeprock.generation.sampling import (
     pick_tokens,
     variation_generators,
 )
+from deeprock.generation.weights import WeightsError, read_keras_weights
 from deeprock.music.tokens import TWELFTHS_PER_BAR, TWELFTHS_PER_QUARTER
 from deeprock.training.runs import RunSplit
 from deeprock.training.vocab import LONGER, MAX_RHYTHM_TWELFTHS, RHYTHM_CLASSES, rhythm_classes
@@ -87,19 +88,18 @@ def check_run_folder(path: str | Path):
 
 
 def load_run(path: str | Path) -> LoadedRun:
-    """Config, vocabulary, best.keras (safe_mode=True) as its numpy twin, split and rhythm."""
-    from deeprock.training.models import load_model
+    """Config, vocabulary, best.keras's weights (read as data, never run) as its numpy twin,
+    split and rhythm: no TensorFlow, no Keras (weights.py says why)."""
     from deeprock.training.runs import BEST
 
     run = Path(path)
     files = check_run_folder(run)
     config, vocabulary = files.config, files.vocabulary
     try:
-        model = load_model(str(run / BEST))
-    except Exception as error:  # Keras raises many kinds for a damaged or foreign file
+        network = numpy_network(read_keras_weights(run / BEST))
+    except (WeightsError, OSError, KeyError, ValueError) as error:  # damaged or foreign file
         raise RunError(f"run {run}: {BEST} cannot be loaded ({type(error).__name__}: "
                        f"{str(error).splitlines()[0] if str(error) else 'no message'})") from error
-    network = numpy_network(model)
     if network.arch != config.model.arch or network.vocabulary_size != len(vocabulary):
         raise RunError(f"run {run}: {BEST} is a {network.arch} model of "
                        f"{network.vocabulary_size} tokens, config.json and vocab.json say "

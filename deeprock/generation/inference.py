@@ -1,6 +1,6 @@
-"""Step-by-step inference in numpy over a Keras run model's weights, carrying the LSTM (h, c).
+"""Step-by-step inference in numpy over a run model's saved weights, carrying the LSTM (h, c).
 
-    net = numpy_network(keras_model)            # DeeprockNetwork or SeedNetwork
+    net = numpy_network(read_keras_weights(path))   # DeeprockNetwork or SeedNetwork (weights.py)
     state = net.initial_state(batch=8)
     logits, hidden, state = net.token_step(token_ids, delta_classes, duration_classes, state)
     softmax(logits)                             # the Keras model's next_token output
@@ -9,7 +9,8 @@ Why numpy (docs/architecture.md): a step of the Keras model called eagerly is 34
 the post's `model.predict` on the whole window), a `tf.function` at 1.8 ms, the same arithmetic in
 numpy at 0.3 ms. The post ran the whole window again for every note; here each step feeds one
 token and keeps (h, c), so a step costs the same at token 5 and token 5,000. Layer names are the
-contract of deeprock/training/models.py. Keras' LSTM gates are ordered i, f, c, o.
+contract of deeprock/training/models.py. Keras' LSTM gates are ordered i, f, c, o. The weights
+come from the .keras archive itself (weights.py), so generating never imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from deeprock.generation.weights import SavedWeights
 
 State = list[tuple[np.ndarray, np.ndarray]]  # (h, c) per layer, each (batch, units)
 EPSILON = 1e-7  # keras.config.epsilon(), the floor of the seed model's Normalization
@@ -54,18 +57,17 @@ class LstmWeights:
         return o * np.tanh(c), c
 
 
-def _lstm(model, name: str) -> LstmWeights:
-    layer = model.get_layer(name)
-    cell = getattr(layer, "cell", layer)
-    if cell.activation.__name__ != "tanh" or cell.recurrent_activation.__name__ != "sigmoid":
+def _lstm(saved: SavedWeights, name: str) -> LstmWeights:
+    config = saved.configs.get(name, {})
+    if config.get("activation") != "tanh" or config.get("recurrent_activation") != "sigmoid":
         raise ValueError(f"layer {name} is not a tanh/sigmoid LSTM: numpy inference reads only "
                          "the architectures of deeprock/training/models.py")
-    kernel, recurrent, bias = (np.asarray(w, np.float32) for w in layer.get_weights())
+    kernel, recurrent, bias = (np.asarray(w, np.float32) for w in saved.weights[name])
     return LstmWeights(kernel, recurrent, bias)
 
 
-def _dense(model, name: str) -> tuple[np.ndarray, np.ndarray]:
-    kernel, bias = model.get_layer(name).get_weights()
+def _dense(saved: SavedWeights, name: str) -> tuple[np.ndarray, np.ndarray]:
+    kernel, bias = saved.weights[name]
     return np.asarray(kernel, np.float32), np.asarray(bias, np.float32)
 
 
@@ -98,26 +100,25 @@ class DeeprockNetwork(_Stacked):
 
     arch = "deeprock"
 
-    def __init__(self, model) -> None:
-        tokens = np.asarray(model.get_layer("token_embedding").get_weights()[0], np.float32)
-        deltas = np.asarray(model.get_layer("delta_embedding").get_weights()[0], np.float32)
-        durations = np.asarray(model.get_layer("duration_embedding").get_weights()[0],
-                               np.float32)
-        layers = sorted(layer.name for layer in model.layers if layer.name.startswith("lstm_"))
-        self.lstms = [_lstm(model, name) for name in layers]
+    def __init__(self, saved: SavedWeights) -> None:
+        tokens = np.asarray(saved.weights["token_embedding"][0], np.float32)
+        deltas = np.asarray(saved.weights["delta_embedding"][0], np.float32)
+        durations = np.asarray(saved.weights["duration_embedding"][0], np.float32)
+        layers = sorted(name for name in saved.weights if name.startswith("lstm_"))
+        self.lstms = [_lstm(saved, name) for name in layers]
         first = self.lstms[0].kernel
         split_delta = tokens.shape[1]
         split_duration = split_delta + deltas.shape[1]
         self.token_input = tokens @ first[:split_delta] + self.lstms[0].bias
         self.delta_input = deltas @ first[split_delta:split_duration]
         self.duration_input = durations @ first[split_duration:]
-        self.token_kernel, self.token_bias = _dense(model, "next_token")
-        context_kernel, self.context_bias = _dense(model, "rhythm_context")
+        self.token_kernel, self.token_bias = _dense(saved, "next_token")
+        context_kernel, self.context_bias = _dense(saved, "rhythm_context")
         units = self.lstms[-1].units
         self.context_hidden = context_kernel[:units]
         self.context_token = tokens @ context_kernel[units:]
-        self.delta_kernel, self.delta_bias = _dense(model, "next_delta")
-        self.duration_kernel, self.duration_bias = _dense(model, "next_duration")
+        self.delta_kernel, self.delta_bias = _dense(saved, "next_delta")
+        self.duration_kernel, self.duration_bias = _dense(saved, "next_duration")
 
     @property
     def vocabulary_size(self) -> int:
@@ -148,13 +149,13 @@ class SeedNetwork(_Stacked):
 
     arch = "seed"
 
-    def __init__(self, model) -> None:
-        scale = model.get_layer("scale")
-        self.mean = float(np.asarray(scale.mean).ravel()[0])
-        self.std = max(float(np.sqrt(np.asarray(scale.variance).ravel()[0])), EPSILON)
-        self.lstms = [_lstm(model, "lstm_0"), _lstm(model, "lstm_1")]
-        self.dense_kernel, self.dense_bias = _dense(model, "dense")
-        self.token_kernel, self.token_bias = _dense(model, "next_token")
+    def __init__(self, saved: SavedWeights) -> None:
+        scale = saved.configs["scale"]
+        self.mean = float(np.asarray(scale["mean"]).ravel()[0])
+        self.std = max(float(np.sqrt(np.asarray(scale["variance"]).ravel()[0])), EPSILON)
+        self.lstms = [_lstm(saved, "lstm_0"), _lstm(saved, "lstm_1")]
+        self.dense_kernel, self.dense_bias = _dense(saved, "dense")
+        self.token_kernel, self.token_bias = _dense(saved, "next_token")
 
     @property
     def vocabulary_size(self) -> int:
@@ -169,13 +170,14 @@ class SeedNetwork(_Stacked):
         return dense @ self.token_kernel + self.token_bias, state
 
 
-def numpy_network(model) -> DeeprockNetwork | SeedNetwork:
-    """The numpy twin of a loaded run model (its name says the architecture)."""
-    if model.name == "deeprock":
-        return DeeprockNetwork(model)
-    if model.name == "seed":
-        return SeedNetwork(model)
-    raise ValueError(f"model {model.name!r} is neither a 'seed' nor a 'deeprock' run model")
+def numpy_network(saved: SavedWeights) -> DeeprockNetwork | SeedNetwork:
+    """The numpy twin of a saved run model (its name says the architecture)."""
+    if saved.model_name == "deeprock":
+        return DeeprockNetwork(saved)
+    if saved.model_name == "seed":
+        return SeedNetwork(saved)
+    raise ValueError(f"model {saved.model_name!r} is neither a 'seed' nor a 'deeprock' run "
+                     "model")
 
 
 def broadcast_state(state: State, batch: int) -> State:
