@@ -217,3 +217,75 @@ def test_head_scores_and_verdict_against_the_trigram():
     beats, sentence = charts.verdict(seed, {"trigram_perplexity": 20.0})
     assert not beats and "does not beat" in sentence
     assert charts.verdict(seed, {}) is None and charts.head_scores([]) == {}
+
+
+def _fake_run(models: Path, name: str, state: str, **train) -> Path:
+    run = models / name
+    run.mkdir(parents=True, exist_ok=True)
+    runs.write_json(run / runs.CONFIG, {"format": 1, "model": {"arch": "deeprock"},
+                                        "train": {"epochs": 5, **train}})
+    runs.write_json(run / runs.STATUS, {"state": state, "pid": os.getpid(), "epoch": 1,
+                                        "epochs": 5, "started": 1.0, "updated": 2.0})
+    runs.write_metrics(run, [{"epoch": 1, "loss": 5.0, "val_loss": 4.5, "seconds": 90.0}])
+    return run
+
+
+def test_a_finished_run_refreshes_the_table_and_the_panel_stops_polling(page_env, monkeypatch):
+    run = _fake_run(page_env, "watched", "running")
+    polls, fragment = [], st_fragment()
+
+    def recorded(function, run_every=None):
+        polls.append(run_every)
+        return fragment(function, run_every=run_every)
+
+    monkeypatch.setattr("streamlit.fragment", recorded)
+    app = open_page()
+    assert polls == [2] and list(app.dataframe[0].value["status"]) == ["running"]
+    runs.update_status(run, state="finished", reason="5 epochs done")
+    polls.clear()
+    app.run()
+    assert not app.exception, app.exception
+    assert polls[-1] is None and heading(app) == "watched: finished"
+    assert metric(app, "Run time left") == "-"  # the whole run's, not the epoch's
+    assert list(app.dataframe[0].value["status"]) == ["finished"]
+
+
+def st_fragment():
+    import streamlit
+
+    return streamlit.fragment
+
+
+def test_resume_says_the_budget_is_the_runs_total(page_env):
+    _fake_run(page_env, "stopped", "stopped", max_minutes=2.0)
+    app = open_page()
+    said = [c.value for c in app.caption if c.value.startswith("Resume continues")]
+    assert said == ["Resume continues from epoch 1 to 5 epochs with 0.5 of the 2-minute budget "
+                    "left: the time budget counts the whole run, resumes included."]
+    assert any(b.label == "Resume" for b in app.button)
+    help_text = next(n for n in app.number_input if n.label == "Time budget (minutes)").help
+    assert "whole run" in help_text
+
+
+def test_the_form_starts_from_the_saved_selections_windows(page_env):
+    from deeprock.corpus.selection import Selection, SelectionSettings, selection_path
+
+    catalog = settings.load().catalog
+    Selection(catalog, SelectionSettings(seq_len=60, unique_factor=14), []).save(
+        selection_path(catalog))
+    app = open_page()
+    value = {n.label: n.value for n in app.number_input}
+    assert (value["Sequence length"], value["Unique factor"]) == (60, 14)
+
+
+def test_the_estimate_honours_the_time_budget(page_env, monkeypatch):
+    monkeypatch.setattr(jobs, "estimate", lambda request: {
+        "seconds_per_batch": 0.25, "batches_per_epoch": 40, "epoch_seconds": 10.0,
+        "device": "CPU"})
+    app = open_page()
+    next(n for n in app.number_input if n.label == "Epochs").set_value(60)
+    next(n for n in app.number_input if n.label == "Time budget (minutes)").set_value(2.0)
+    button(app, "Estimate epoch time").click().run()
+    shown = [i.value for i in app.info if "per epoch" in i.value]
+    assert shown == ["About 10 s per epoch (40 batches of 250 ms) on CPU: 12 epochs x 1 rate(s) "
+                     "(the 2-minute budget stops each run after 12 epochs) ≈ 2.0 minutes."]
