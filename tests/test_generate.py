@@ -338,6 +338,8 @@ def test_cli_writes_every_output_and_settings_regenerate(runs, tmp_path, capsys)
     report = json.loads(capsys.readouterr().out)
     assert report["tokens"] == 40 and report["notes"] >= 40 and report["seconds"] > 0
     assert set(report["outputs"]) == {"mid", "txt", "gp5", "musicxml"}
+    assert set(report["structure"]) == {"exact_repeat", "near_repeat", "groove",
+                                        "scale_consistency"}
     song = mido.MidiFile(file=io.BytesIO((out / "riff.mid").read_bytes()))
     programs = {m.program for track in song.tracks for m in track if m.type == "program_change"}
     tempos = [m.tempo for track in song.tracks for m in track if m.type == "set_tempo"]

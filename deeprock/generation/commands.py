@@ -5,7 +5,8 @@
     deeprock generate --model models/demo --out riff.mid --variations 4 --primer none --bars 8
 
 With several variations each output gets the variation's number (riff-1.mid, riff-2.mid, ...).
---json prints {"seconds", "tokens", "notes", "settings", "outputs", "messages"} (and "riffs",
+--json prints {"seconds", "tokens", "notes", "structure", "settings", "outputs", "messages"}
+(structure: the generated part's bar repetition, groove and scale measures; and "riffs",
 one such object per variation, when there are several). Every output is prepared before any is
 written, so bad input writes nothing.
 """
@@ -102,6 +103,7 @@ def _generate(args: argparse.Namespace) -> int:
     from deeprock.generation.generate import RunError, generate, load_run, settings_record
     from deeprock.generation.outputs import OutputOptions, riff_files
     from deeprock.generation.primers import PrimerError
+    from deeprock.generation.structure import riff_structure
 
     started = time.perf_counter()
     options = OutputOptions(program=args.program, tempo_bpm=args.tempo,
@@ -126,6 +128,7 @@ def _generate(args: argparse.Namespace) -> int:
                         "primer_tokens": riff.primer_length,
                         "notes": sum(len(c) for c in riff.generated().chords()),
                         "outputs": paths, "difficulty": files.difficulty,
+                        "structure": riff_structure(riff),
                         "settings": settings_record(run, result.primer, request, number,
                                                     **options.to_dict())})
     _write(prepared, reports)
@@ -159,6 +162,7 @@ def _report(args: argparse.Namespace, reports: list[dict], result, seconds: floa
         document = {"seconds": round(seconds, 4),
                     "generation_seconds": round(result.seconds, 4),
                     "tokens": first["tokens"], "notes": first["notes"],
+                    "structure": first["structure"],
                     "settings": first["settings"], "outputs": first["outputs"],
                     "messages": result.messages}
         if len(reports) > 1:

@@ -4,6 +4,7 @@
     reference.stats                               # stats.dataset_stats of the training side
     reference.longest_copy(riff)                  # the generated part's longest verbatim copy
     reference.validation_copy                     # the same figure for validation songs
+    reference.structure                           # structure.dataset_structure of the same
 
 The copy figure of a riff only counts its generated part (a primer is copied by definition).
 As a reference, validation songs are cut into chunks of a riff's length and each chunk's
@@ -20,6 +21,7 @@ import numpy as np
 from deeprock.generation.copyindex import CopyIndex
 from deeprock.generation.riff import Riff
 from deeprock.generation.stats import RUN_CHUNK_TOKENS, dataset_stats
+from deeprock.generation.structure import dataset_structure
 
 VALIDATION_CHUNKS = 100  # chunks measured for the validation figure (~35 ms each on 1.2M tokens)
 
@@ -31,6 +33,7 @@ class DatasetReference:
     token_ids: dict[str, int]
     validation_copy: float  # median over validation chunks of RUN_CHUNK_TOKENS
     validation_copy_p90: float
+    structure: dict  # bar repetition, groove, scale: median, p10, p90 over training tracks
 
     def longest_copy(self, riff: Riff) -> int:
         generated = riff.generated().tokens
@@ -59,7 +62,9 @@ def dataset_reference(run, catalog_path: str | None = None) -> DatasetReference:
     copies = [index.longest_copy(chunks[i]) for i in picked]
     return DatasetReference(stats, index, {token: i for i, token in enumerate(tokens)},
                             float(np.median(copies)) if copies else float("nan"),
-                            float(np.percentile(copies, 90)) if copies else float("nan"))
+                            float(np.percentile(copies, 90)) if copies else float("nan"),
+                            dataset_structure([s.ids for s in train], tokens,
+                                              [s.delta for s in train]))
 
 
 def comparison_rows(riff_stats: dict, reference: DatasetReference | None,

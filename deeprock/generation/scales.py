@@ -1,0 +1,122 @@
+"""Keys and scales for rock: detect one from notes, and steer sampling toward it.
+
+    key = detect_key([40, 43, 45, 47, 50])          # Key(root=4, scale="minor-pentatonic", fit=1.0)
+    key = Key.parse("E", "minor-pentatonic")
+    steer = ScaleSteering(key, vocabulary_tokens, strict=True)
+    scores = steer(logits_row)                       # out-of-scale tokens: -inf (strict)
+
+muspy's scale consistency knows only major and minor, which misjudges rock: riffs live on the
+minor pentatonic and the blues scale (minor pentatonic + b5). Under "strict" a token is allowed
+only when every pitch is in the scale; otherwise a token's log-score gains log of its share of
+in-scale pitches (a chord half in the scale keeps half its probability; a note outside: none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from deeprock.music.tokens import PITCH_CLASSES, token_pitches
+
+SCALES = {  # semitones above the root
+    "major": (0, 2, 4, 5, 7, 9, 11),
+    "minor": (0, 2, 3, 5, 7, 8, 10),
+    "minor-pentatonic": (0, 3, 5, 7, 10),
+    "blues": (0, 3, 5, 6, 7, 10),
+}
+ROOT_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+_ROOT_ALIASES = {"DB": 1, "D#": 3, "E-": 3, "GB": 6, "G#": 8, "A#": 10, "B-": 10, "CB": 11}
+# a weighted (not strict) token outside the scale keeps this much: never quite impossible
+OUT_OF_SCALE_FLOOR = 1e-3
+
+
+def root_number(name: str) -> int:
+    """'E' → 4, 'F#' → 6, 'Bb' → 10 (music21's 'B-' too); a ValueError names the input."""
+    key = name.strip().upper()
+    for number, spelled in enumerate(ROOT_NAMES):
+        if key in (spelled.upper(), PITCH_CLASSES[number].upper()):
+            return number
+    if key in _ROOT_ALIASES:
+        return _ROOT_ALIASES[key]
+    raise ValueError(f"key {name!r} is not a note name (C, C#, Db, ... B)")
+
+
+@dataclass(frozen=True)
+class Key:
+    root: int  # pitch class 0 (C) .. 11 (B)
+    scale: str  # a name in SCALES
+    fit: float = 1.0  # share of the notes it was detected from that lie in it
+
+    @classmethod
+    def parse(cls, root: str, scale: str) -> Key:
+        if scale not in SCALES:
+            raise ValueError(f"scale {scale!r} is not one of {', '.join(SCALES)}")
+        return cls(root_number(root), scale)
+
+    def pitch_classes(self) -> np.ndarray:
+        """A 12-slot boolean mask of the scale's pitch classes."""
+        mask = np.zeros(12, bool)
+        mask[[(self.root + step) % 12 for step in SCALES[self.scale]]] = True
+        return mask
+
+    def name(self) -> str:
+        return f"{ROOT_NAMES[self.root]} {self.scale}"
+
+    def to_dict(self) -> dict:
+        return {"root": ROOT_NAMES[self.root], "scale": self.scale, "fit": round(self.fit, 4)}
+
+
+def _scale_masks() -> tuple[list[tuple[int, str]], np.ndarray]:
+    """Every (root, scale) and its 12-slot mask, in a fixed order (ties: the first wins)."""
+    keys = [(root, scale) for scale in SCALES for root in range(12)]
+    return keys, np.stack([Key(root, scale).pitch_classes() for root, scale in keys])
+
+
+def detect_key(pitches: Sequence[int]) -> Key | None:
+    """The (root, scale) holding the largest share of the notes; the smaller scale wins a tie
+    (a pentatonic line is in its major scale too, but saying pentatonic says more)."""
+    counts = np.bincount(np.asarray(pitches, np.int64) % 12, minlength=12)
+    if not counts.sum():
+        return None
+    keys, masks = _scale_masks()
+    inside = masks @ counts
+    sizes = masks.sum(axis=1)
+    best = max(range(len(keys)), key=lambda k: (inside[k], -sizes[k], -k))
+    root, scale = keys[best]
+    return Key(root, scale, float(inside[best] / counts.sum()))
+
+
+def scale_consistency(pitches: Sequence[int]) -> float | None:
+    """Share of the notes in the best-fitting scale on any root (None without notes)."""
+    key = detect_key(pitches)
+    return None if key is None else key.fit
+
+
+def in_scale_shares(tokens: Sequence[str], key: Key) -> np.ndarray:
+    """Per vocabulary token: the share of its pitches in the key (specials such as <unk>: 1,
+    so that steering never decides about them; the sampler has its own rules for those)."""
+    mask = key.pitch_classes()
+    shares = np.ones(len(tokens), np.float64)
+    for token_id, token in enumerate(tokens):
+        try:
+            pitches = token_pitches(token)
+        except ValueError:
+            continue
+        shares[token_id] = float(np.mean(mask[np.asarray(pitches) % 12]))
+    return shares
+
+
+class ScaleSteering:
+    """A callback on one row of logits: the scale's mask (strict) or weight (not strict)."""
+
+    def __init__(self, key: Key, tokens: Sequence[str], strict: bool) -> None:
+        self.key, self.strict = key, strict
+        shares = in_scale_shares(tokens, key)
+        with np.errstate(divide="ignore"):
+            self.bonus = (np.where(shares >= 1.0, 0.0, -np.inf) if strict
+                          else np.log(np.maximum(shares, OUT_OF_SCALE_FLOOR)))
+
+    def __call__(self, scores: np.ndarray, history: Sequence[int]) -> np.ndarray:
+        return scores + self.bonus
