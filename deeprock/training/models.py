@@ -14,30 +14,44 @@ time (the target during training, the sampled one when generating): a chord and 
 not share a duration. Layer names are a contract with generation's numpy inference:
 token_embedding, delta_embedding, duration_embedding, lstm_0..lstm_{n-1}, next_token,
 rhythm_context, next_delta, next_duration.
+
+"transformer": decoder-only and causal, rotary positions over tokens (its attention layer is
+deeprock/training/transformer.py); inputs as "deeprock" plus "positions", the token's place in
+its bar, embedded beside the others; concatenated, projected to d_model (`units`), `layers`
+pre-norm blocks, the same three heads. A figure from a bar ago is one attention lookup away,
+where an LSTM must carry it through its state. Layer names, the numpy inference's contract:
+token_embedding, delta_embedding, duration_embedding, position_embedding, joined_projection,
+block_{i}_attention_norm, block_{i}_attention, block_{i}_ff_norm, block_{i}_ff_in,
+block_{i}_ff_out, final_norm, next_token, rhythm_context, next_delta, next_duration.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from deeprock.training.vocab import RHYTHM_CLASSES
+from deeprock.training.vocab import POSITION_CLASSES, RHYTHM_CLASSES
 
-ARCHITECTURES = ("seed", "deeprock")
+ARCHITECTURES = ("seed", "deeprock", "transformer")
 HEADS = ("next_token", "next_delta", "next_duration")
+# The transformer's fixed numerics, shared with its numpy inference (which needs no Keras)
+ROPE_BASE = 10000.0
+LAYER_NORM_EPSILON = 1e-5
 
 
 @dataclass
 class ModelSettings:
     arch: str = "deeprock"
-    units: int = 256
-    layers: int = 2
+    units: int = 256  # LSTM units; the transformer's d_model
+    layers: int = 2  # stacked LSTMs; the transformer's blocks
     embedding: int = 64  # token embedding size
-    rhythm_embedding: int = 16  # delta and duration embedding sizes
+    rhythm_embedding: int = 16  # delta, duration (and transformer: bar position) embedding sizes
     dropout: float = 0.3
     input_dropout: float = 0.1
     rhythm_loss_weight: float = 0.5  # each rhythm head's weight against the token head's 1
     learning_rate: float = 0.005
     clipnorm: float = 1.0
+    heads: int = 4  # transformer: attention heads (units / heads must be even)
+    ff_multiplier: int = 4  # transformer: feed-forward width in units
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -55,9 +69,12 @@ def build_model(settings: ModelSettings, vocabulary_size: int, seq_len: int | No
         model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"], jit_compile=jit_compile)
         return model
-    if settings.arch != "deeprock":
+    if settings.arch == "deeprock":
+        model = _deeprock_network(settings, vocabulary_size)
+    elif settings.arch == "transformer":
+        model = _transformer_network(settings, vocabulary_size)
+    else:
         raise ValueError(f"unknown architecture {settings.arch!r}: choose one of {ARCHITECTURES}")
-    model = _deeprock_network(settings, vocabulary_size)
     optimizer = keras.optimizers.Adam(settings.learning_rate,
                                       clipnorm=settings.clipnorm or None)  # 0: no clipping
     weights = {"next_token": 1.0, "next_delta": settings.rhythm_loss_weight,
@@ -118,8 +135,57 @@ def _deeprock_network(settings: ModelSettings, vocabulary_size: int):
                   "next_duration": duration_head}, name="deeprock")
 
 
+def _transformer_network(settings: ModelSettings, vocabulary_size: int):
+    """Inputs and heads by name; embeddings concatenated, then projected to d_model."""
+    from keras import Input, Model, layers
+
+    names = ("tokens", "deltas", "durations", "positions", "next_tokens")
+    inputs = {name: Input((None,), dtype="int32", name=name) for name in names}
+    token_embedding = layers.Embedding(vocabulary_size, settings.embedding,
+                                       name="token_embedding")
+    rhythm = [layers.Embedding(classes, settings.rhythm_embedding, name=f"{name}_embedding")(
+        inputs[key]) for name, key, classes in (("delta", "deltas", RHYTHM_CLASSES),
+                                                ("duration", "durations", RHYTHM_CLASSES),
+                                                ("position", "positions", POSITION_CLASSES))]
+    x = layers.Concatenate(name="joined")([token_embedding(inputs["tokens"]), *rhythm])
+    x = layers.Dropout(settings.input_dropout)(x)
+    x = layers.Dense(settings.units, name="joined_projection")(x)
+    for block in range(settings.layers):
+        x = _transformer_block(x, settings, f"block_{block}")
+    x = layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name="final_norm")(x)
+    token_head = layers.Dense(vocabulary_size, activation="softmax", dtype="float32",
+                              name="next_token")(x)
+    context = layers.Concatenate(name="hidden_and_token")(
+        [x, token_embedding(inputs["next_tokens"])])
+    context = layers.Dense(settings.units // 2, activation="relu", name="rhythm_context")(context)
+    heads = {"next_token": token_head}
+    for head in ("next_delta", "next_duration"):
+        heads[head] = layers.Dense(RHYTHM_CLASSES, activation="softmax", dtype="float32",
+                                   name=head)(context)
+    return Model(inputs, heads, name="transformer")
+
+
+def _transformer_block(x, settings: ModelSettings, name: str):
+    """Pre-norm: x + attention(norm(x)), then x + feed-forward(norm(x)), dropout on each branch."""
+    from keras import layers
+
+    from deeprock.training.transformer import CausalSelfAttention
+
+    branch = layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON,
+                                       name=f"{name}_attention_norm")(x)
+    branch = CausalSelfAttention(settings.heads, ROPE_BASE, name=f"{name}_attention")(branch)
+    x = layers.Add()([x, layers.Dropout(settings.dropout)(branch)])
+    branch = layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name=f"{name}_ff_norm")(x)
+    branch = layers.Dense(settings.units * settings.ff_multiplier, activation="silu",
+                          name=f"{name}_ff_in")(branch)
+    branch = layers.Dense(settings.units, name=f"{name}_ff_out")(branch)
+    return layers.Add()([x, layers.Dropout(settings.dropout)(branch)])
+
+
 def load_model(path: str):
     """A saved run model; safe_mode=True: a model file can never run code on load."""
     import keras
+
+    import deeprock.training.transformer  # noqa: F401  registers its layer for deserialization
 
     return keras.models.load_model(path, safe_mode=True, compile=True)

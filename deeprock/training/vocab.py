@@ -24,6 +24,9 @@ FORMAT_VERSION = 1
 MAX_RHYTHM_TWELFTHS = 192
 RHYTHM_CLASSES = MAX_RHYTHM_TWELFTHS + 2
 LONGER = RHYTHM_CLASSES - 1
+# A token's position in its bar, in twelfths from the bar line: 96 covers bars up to 8 quarters
+# (4/4 is 48, 12/8 is 72).
+POSITION_CLASSES = 96
 
 
 def rhythm_classes(twelfths: np.ndarray) -> np.ndarray:
