@@ -18,10 +18,13 @@ def _string_constants(path: Path) -> list[tuple[int, str]]:
 
 def test_only_runs_py_spells_the_run_files():
     owner = ROOT / "deeprock" / "training" / "runs.py"
+    # a .keras archive holds a config.json of its own (Keras's member, not the run's file)
+    archive_reader = (ROOT / "deeprock" / "generation" / "weights.py", "config.json")
     found = [f"{path.relative_to(ROOT)}:{line}: {value!r}"
              for folder in ("deeprock", "pages") for path in sorted((ROOT / folder).rglob("*.py"))
              if path != owner for line, value in _string_constants(path)
-             for name in runs.RUN_FILES if value == name or value.endswith("/" + name)]
+             for name in runs.RUN_FILES if value == name or value.endswith("/" + name)
+             if (path, value) != archive_reader]
     assert not found, "run file names spelled outside runs.py:\n" + "\n".join(found)
 
 
