@@ -232,9 +232,13 @@ def test_bad_run_folders(runs, tmp_path):
     alien = tmp_path / "alien"
     shutil.copytree(runs["deeprock"], alien)
     config = json.loads((alien / "config.json").read_text())
-    config["model"]["arch"] = "transformer"
+    config["model"]["arch"] = "mamba"
     (alien / "config.json").write_text(json.dumps(config))
-    with pytest.raises(RunError, match="architecture 'transformer'"):
+    with pytest.raises(RunError, match="architecture 'mamba'"):
+        load_run(alien)
+    config["model"]["arch"] = "transformer"  # a known architecture, not the saved model's
+    (alien / "config.json").write_text(json.dumps(config))
+    with pytest.raises(RunError, match=r"is a deeprock model .* say transformer"):
         load_run(alien)
     damaged = tmp_path / "damaged"
     shutil.copytree(runs["deeprock"], damaged)
