@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from deeprock import settings
-from deeprock.corpus.selection import Selection, selection_path
+from deeprock.corpus.selection import selection_path
 from deeprock.training import charts, jobs, runs
 from deeprock.training.jobs import JobError, TrainRequest
 
@@ -44,9 +43,8 @@ HELP = {
                          "keys, same songs (0: off).",
     "patience": "Stop after this many epochs without a better validation loss (0: never), "
                 "before the model memorises songs.",
-    "max_minutes": "Time budget of the whole run, resumes included: training stops cleanly "
-                   "after the last epoch that fits in it, and Resume continues with what is "
-                   "left (0: none).",
+    "max_minutes": "Time budget: training stops cleanly at the end of the epoch that passes it "
+                   "(0: none).",
 }
 # (column, label, TrainRequest field, limits) of the form's fields
 FIELDS = (
@@ -67,9 +65,7 @@ FIELDS = (
     (3, "Early-stopping patience", "patience", {"min_value": 0}),
 )
 WATCHED, CONFIRM_DELETE, ESTIMATE = "train_watched_run", "train_confirm_delete", "train_estimate"
-STARTED, ENDED = "train_started", "train_ended_run"
-# job states after which the live panel stops polling
-ENDED_STATES = ("finished", "failed", "stopped", "interrupted", "exited")
+STARTED = "train_started"
 
 st.title("Train")
 root = jobs.models_root()
@@ -146,10 +142,8 @@ def request_form(catalog: str, listed: list[runs.RunSummary]
                         help="Bigger networks and batches a GPU trains in minutes.")
     arch = top[1].selectbox("Architecture", ["deeprock", "seed"], help=HELP["arch"])
     profile = f"{'gpu' if gpu else 'cpu'}_{arch}"
-    saved = selection_path(catalog)
     base = jobs.defaults(catalog, gpu, arch)
-    windows = selection_windows(str(saved), saved.stat().st_mtime if saved.is_file() else 0)
-    base = replace(base, **windows)
+    saved = selection_path(catalog)
     with st.form("new_run"):
         # a fresh default name after each start: a new widget key (its state cannot be reset)
         started = st.session_state.get(STARTED, 0)
@@ -163,9 +157,6 @@ def request_form(catalog: str, listed: list[runs.RunSummary]
         estimate = buttons[0].form_submit_button("Estimate epoch time")
         start = buttons[1].form_submit_button("Start training", type="primary")
     pressed = "start" if start else "estimate" if estimate else None
-    if windows:
-        st.caption(f"Sequence length {windows['seq_len']} and unique factor "
-                   f"{windows['unique_factor']} start from the saved selection's windows.")
     if arch == "seed":
         st.caption("The seed network is the post's: units, layers and embedding are fixed "
                    "(two LSTMs of 256 over scaled ids).")
@@ -178,19 +169,6 @@ def request_form(catalog: str, listed: list[runs.RunSummary]
             st.error(str(error))
         return None, name, None
     return request, name, pressed
-
-
-@st.cache_data(show_spinner=False, max_entries=4)
-def selection_windows(path: str, mtime: float) -> dict:
-    """The saved selection's window settings (Dataset health's Windows tab), {} without one;
-    mtime: a newer save reads again."""
-    if not mtime:
-        return {}
-    try:
-        chosen = Selection.load(path).settings
-    except ValueError:
-        return {}
-    return {"seq_len": chosen.seq_len, "unique_factor": chosen.unique_factor}
 
 
 def start(request: TrainRequest, name: str) -> None:
@@ -217,62 +195,39 @@ def show_estimate(request: TrainRequest) -> None:
         except JobError as error:
             st.error(str(error))
             return
-    epoch, epochs = found["epoch_seconds"], request.epochs
-    within = budget_epochs(epoch, request.max_minutes)
-    budget = ""
-    if within < epochs:
-        budget = (f" (the {request.max_minutes:g}-minute budget stops each run after {within} "
-                  "epochs)")
-        epochs = within
-    total_minutes = epoch * epochs * len(request.learning_rates) / 60
+    total_minutes = found["epoch_seconds"] * request.epochs * len(request.learning_rates) / 60
     st.session_state[ESTIMATE] = (
-        f"About {epoch:.0f} s per epoch ({found['batches_per_epoch']} batches "
+        f"About {found['epoch_seconds']:.0f} s per epoch ({found['batches_per_epoch']} batches "
         f"of {found['seconds_per_batch'] * 1000:.0f} ms) on {found['device']}: "
-        f"{epochs} epochs x {len(request.learning_rates)} rate(s){budget} ≈ "
+        f"{request.epochs} epochs x {len(request.learning_rates)} rate(s) ≈ "
         f"{total_minutes:.1f} minutes.")
 
 
-def budget_epochs(epoch_seconds: float, max_minutes: float) -> int:
-    """The epochs a time budget lets a run train: the recorder stops before an epoch that would
-    pass it, after one epoch at least."""
-    if not max_minutes or epoch_seconds <= 0:
-        return 10**9
-    return max(1, int(max_minutes * 60 // epoch_seconds))
-
-
-def progress_panel(folder: Path, state: str, status: dict, metrics: list[dict],
-                   max_minutes: float) -> None:
-    """Epoch, time left and speed from progress.json during an epoch, else from the last one."""
+def progress_panel(folder: Path, state: str, status: dict, metrics: list[dict]) -> None:
+    """Epoch, ETA and speed from progress.json during an epoch, else from the last epoch."""
     progress = runs.read_json(folder / runs.PROGRESS)
     columns = st.columns(4)
     epoch, epochs = progress.get("epoch", status.get("epoch", 0)), status.get("epochs", 0)
     columns[0].metric("Epoch", f"{epoch} / {epochs}" if epochs else epoch)
     eta = progress.get("eta_seconds")
-    if eta and max_minutes:  # the budget ends the run sooner than its epochs would
-        eta = min(eta, max(max_minutes * 60 - runs.seconds_used(metrics)
-                           - progress.get("elapsed_seconds", 0.0), 0.0))
-    columns[1].metric("Run time left", f"{eta / 60:.1f} min" if state == "running" and eta
-                      else "-", help="Until the whole run ends: its epochs, or its time budget")
+    columns[1].metric("Epoch ETA", f"{eta:.0f} s" if state == "running" and eta else "-")
     speed = progress.get("samples_per_second") or (metrics[-1].get("samples_per_second")
                                                    if metrics else None)
     columns[2].metric("Samples/s", f"{speed:,.0f}" if speed else "-")
     best = status.get("best_val_loss")
     columns[3].metric("Best val loss", f"{best:.3f}" if best is not None else "-")
     if state == "running" and progress.get("batches"):
-        done, elapsed = progress.get("batch", 0), progress.get("elapsed_seconds", 0.0)
-        left = elapsed * (progress["batches"] - done) / max(done, 1)
-        st.progress(min(done / progress["batches"], 1.0),
-                    text=f"epoch {epoch}: batch {done} of {progress['batches']}, about "
-                         f"{left:.0f} s left in this epoch")
+        st.progress(min(progress.get("batch", 0) / progress["batches"], 1.0),
+                    text=f"epoch {epoch}: batch {progress.get('batch', 0)} of "
+                         f"{progress['batches']}")
     if status.get("device"):
         cudnn = {True: "cuDNN LSTM kernel", False: "no cuDNN"}.get(status.get("cudnn"), "")
         st.caption(f"{status['device']} · {status.get('backend', '')} {cudnn}".strip())
 
 
-def watched_run(polling: bool) -> None:
-    """Polls the run folder every 2 s while `polling`; only this part of the page reruns. When
-    the run has ended, the whole page reruns once (the runs table and the verdict then show
-    it) and the panel stops polling."""
+@st.fragment(run_every=2)
+def watched_run() -> None:
+    """Polls the run folder every 2 s; only this part of the page reruns."""
     run = st.session_state.get(WATCHED)
     if not run:
         st.info("No run yet: fill in the form below and press Start training.")
@@ -288,39 +243,22 @@ def watched_run(polling: bool) -> None:
     if reason and state != "running":
         st.caption(reason)
     metrics = runs.read_metrics(folder)
-    train = runs.read_json(folder / runs.CONFIG).get("train", {})
-    progress_panel(folder, state, status, metrics, train.get("max_minutes", 0.0))
-    if state in ENDED_STATES and polling:
-        st.session_state[ENDED] = run
-        st.rerun()
+    progress_panel(folder, state, status, metrics)
     if state in ("running", "starting") and st.button("Stop", key="stop_run",
                                                       help="Abandon this epoch, keep the last"):
         jobs.stop(run)
-        st.session_state.pop(ENDED, None)
-    if state in ("stopped", "interrupted"):
-        resume_button(run, folder, train, metrics)
+    if state in ("stopped", "interrupted") and st.button("Resume", key="resume_run",
+                                                         type="primary"):
+        try:
+            jobs.resume(run)
+        except JobError as error:
+            st.error(str(error))
     if metrics:
         left, right = st.columns(2)
         left.plotly_chart(charts.loss_curves(metrics), key="loss_curves")
         right.plotly_chart(charts.accuracy_curves(metrics), key="accuracy_curves")
     if state in ("exited", "failed"):
         st.code(jobs.log_tail(run) or "(log.txt is empty)", language=None)
-
-
-def resume_button(run: str, folder: Path, train: dict, metrics: list[dict]) -> None:
-    """Resume with the run's own settings; its time budget is the run's total."""
-    budget = runs.budget_note(train.get("max_minutes", 0.0), metrics)
-    st.caption(f"Resume continues from epoch {len(metrics)} to {train.get('epochs', '?')} "
-               f"epochs with {budget}: the time budget counts the whole run, resumes "
-               "included.")
-    if st.button("Resume", key="resume_run", type="primary"):
-        try:
-            jobs.resume(run)
-        except JobError as error:
-            st.error(str(error))
-            return
-        st.session_state.pop(ENDED, None)
-        st.rerun()
 
 
 def runs_table(listed: list[runs.RunSummary]) -> None:
@@ -404,9 +342,7 @@ def evaluation(listed: list[runs.RunSummary]) -> None:
 
 listed = runs.list_runs(root)  # once a rerun: the form's defaults, the table, the panels
 reattach(listed)
-watched = st.session_state.get(WATCHED)
-live = bool(watched) and st.session_state.get(ENDED) != watched
-st.fragment(watched_run, run_every=2 if live else None)(live)
+watched_run()
 st.divider()
 st.subheader("New run")
 if not Path(current.catalog).is_file():

@@ -303,23 +303,3 @@ def test_two_jax_workers_train_one_model(catalog, tmp_path, lock):
     first, second = runs.read_metrics(run), runs.read_metrics(run / ".worker-1")
     assert len(first) == 1 and first[0]["val_loss"] == pytest.approx(second[0]["val_loss"])
     assert json.loads((run / "config.json").read_text())["facts"]["backend"] == "jax"
-
-
-def test_resume_keeps_the_runs_epochs_and_its_budget_is_the_runs_total(catalog, tmp_path, lock):
-    run = tmp_path / "run"
-    process = _start(catalog, run, lock, "--epochs", "4", "--patience", "0", "--max-minutes", "5")
-    _wait_for_epochs(run, 1, process)
-    process.kill()
-    process.wait()
-    done = runs.read_json(run / runs.STATUS)["epoch"]
-    rows = runs.read_metrics(run)[:done]
-    runs.write_metrics(run, [{**row, "seconds": 400.0} for row in rows])  # the budget is spent
-    resumed = run_cli(deeprock_command("train", "--out", str(run), "--resume", "--json"), lock)
-    assert "continuing to 4 epochs, no early stopping, 0.0 of the 5-minute budget left" in \
-        resumed.stderr
-    result = json_output(resumed)
-    assert result["epochs"] == done and "already used" in result["reason"]
-    again = run_cli(deeprock_command("train", "--out", str(run), "--resume", "--max-minutes", "0",
-                                     "--json"), lock)
-    assert "continuing to 4 epochs, no early stopping, no time budget" in again.stderr
-    assert json_output(again)["epochs"] == 4  # the run's own 4, not the option's default 20

@@ -179,12 +179,12 @@ def resume(run: str | os.PathLike, epochs: int | None = None) -> Path:
     if not (run / runs.CONFIG).exists() and runs.read_json(run / runs.JOB).get("argv"):
         return _launch(runs.read_json(run / runs.JOB)["argv"], run)
     try:
-        RunConfig.load(run / runs.CONFIG)
+        train = RunConfig.load(run / runs.CONFIG).train
     except ValueError as error:
         raise JobError(f"{run} cannot be resumed: {error}") from error
-    # the run keeps its own epochs, patience and total time budget (what is left of it)
-    more = ["--epochs", str(epochs)] if epochs else []
-    return _launch(["train", "--out", str(run), "--resume", *more], run)
+    return _launch(["train", "--out", str(run), "--resume", "--epochs", str(epochs or train.epochs),
+                    "--max-minutes", str(train.max_minutes), "--patience", str(train.patience)],
+                   run)
 
 
 def sweep_members(run: str | os.PathLike) -> list[Path]:
