@@ -1,14 +1,11 @@
-"""Keys and scales for rock: detect one from notes, and steer sampling toward it.
+"""Keys and scales for rock: detect one from notes, and how much of a token is in it.
 
     key = detect_key([40, 43, 45, 47, 50])          # Key(root=4, scale="minor-pentatonic", fit=1.0)
     key = Key.parse("E", "minor-pentatonic")
-    steer = ScaleSteering(key, vocabulary_tokens, strict=True)
-    scores = steer(logits_row)                       # out-of-scale tokens: -inf (strict)
+    shares = in_scale_shares(vocabulary_tokens, key) # per token: share of its pitches in the key
 
 muspy's scale consistency knows only major and minor, which misjudges rock: riffs live on the
-minor pentatonic and the blues scale (minor pentatonic + b5). Under "strict" a token is allowed
-only when every pitch is in the scale; otherwise a token's log-score gains log of its share of
-in-scale pitches (a chord half in the scale keeps half its probability; a note outside: none).
+minor pentatonic and the blues scale (minor pentatonic + b5).
 """
 
 from __future__ import annotations
@@ -18,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deeprock.music.tokens import PITCH_CLASSES, token_pitches
+from deeprock.generation.stats import vocabulary_pitches
+from deeprock.music.tokens import PITCH_CLASSES
 
 SCALES = {  # semitones above the root
     "major": (0, 2, 4, 5, 7, 9, 11),
@@ -28,8 +26,6 @@ SCALES = {  # semitones above the root
 }
 ROOT_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 _ROOT_ALIASES = {"DB": 1, "D#": 3, "E-": 3, "GB": 6, "G#": 8, "A#": 10, "B-": 10, "CB": 11}
-# a weighted (not strict) token outside the scale keeps this much: never quite impossible
-OUT_OF_SCALE_FLOOR = 1e-3
 
 
 def root_number(name: str) -> int:
@@ -98,25 +94,5 @@ def in_scale_shares(tokens: Sequence[str], key: Key) -> np.ndarray:
     """Per vocabulary token: the share of its pitches in the key (specials such as <unk>: 1,
     so that steering never decides about them; the sampler has its own rules for those)."""
     mask = key.pitch_classes()
-    shares = np.ones(len(tokens), np.float64)
-    for token_id, token in enumerate(tokens):
-        try:
-            pitches = token_pitches(token)
-        except ValueError:
-            continue
-        shares[token_id] = float(np.mean(mask[np.asarray(pitches) % 12]))
-    return shares
-
-
-class ScaleSteering:
-    """A callback on one row of logits: the scale's mask (strict) or weight (not strict)."""
-
-    def __init__(self, key: Key, tokens: Sequence[str], strict: bool) -> None:
-        self.key, self.strict = key, strict
-        shares = in_scale_shares(tokens, key)
-        with np.errstate(divide="ignore"):
-            self.bonus = (np.where(shares >= 1.0, 0.0, -np.inf) if strict
-                          else np.log(np.maximum(shares, OUT_OF_SCALE_FLOOR)))
-
-    def __call__(self, scores: np.ndarray, history: Sequence[int]) -> np.ndarray:
-        return scores + self.bonus
+    return np.array([float(np.mean(mask[np.asarray(pitches) % 12])) if pitches else 1.0
+                     for pitches in vocabulary_pitches(tokens)], np.float64)

@@ -54,19 +54,24 @@ def longest_repeats(ids: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np
     return longest
 
 
+def vocabulary_pitches(vocabulary: Sequence[str]) -> list[list[int]]:
+    """Per token: its pitches ('<unk>' and other special tokens sound none)."""
+    pitches = []
+    for token in vocabulary:
+        try:
+            pitches.append(token_pitches(token))
+        except ValueError:
+            pitches.append([])
+    return pitches
+
+
 def _vocabulary_pitches(vocabulary: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list]:
     """Per token: pitch-class counts (V x 12), is it a chord, its pitches (specials: none)."""
+    pitches = vocabulary_pitches(vocabulary)
     classes = np.zeros((len(vocabulary), 12), np.int64)
-    is_chord = np.zeros(len(vocabulary), bool)
-    pitches = []
-    for token_id, token in enumerate(vocabulary):
-        try:
-            chord = token_pitches(token)
-        except ValueError:  # '<unk>' and other special tokens sound no pitch
-            chord = []
+    for token_id, chord in enumerate(pitches):
         np.add.at(classes[token_id], [p % 12 for p in chord], 1)
-        is_chord[token_id] = len(chord) > 1
-        pitches.append(chord)
+    is_chord = np.array([len(chord) > 1 for chord in pitches], bool)
     return classes, is_chord, pitches
 
 

@@ -24,7 +24,8 @@ import numpy as np
 
 from deeprock.generation.riff import Riff
 from deeprock.generation.scales import scale_consistency
-from deeprock.music.tokens import TWELFTHS_PER_BAR, token_pitches
+from deeprock.generation.stats import vocabulary_pitches
+from deeprock.music.tokens import TWELFTHS_PER_BAR
 
 WINDOW_BARS = 8
 NEAR_JACCARD = 0.5
@@ -95,12 +96,7 @@ def dataset_structure(streams: Sequence[np.ndarray], vocabulary: Sequence[str],
                       deltas: Sequence[np.ndarray]) -> dict:
     """Each measure's median, p10 and p90 over the tracks (ids into `vocabulary`, and their
     deltas; a stream's first delta counts from its song's start, so its bars are the song's)."""
-    pitches = []
-    for token in vocabulary:
-        try:
-            pitches.append(token_pitches(token))
-        except ValueError:  # specials sound nothing
-            pitches.append([])
+    pitches = vocabulary_pitches(vocabulary)
     per_track = [structure(np.cumsum(delta), [pitches[i] for i in ids])
                  for ids, delta in zip(streams, deltas, strict=True)]
     summary = {}
