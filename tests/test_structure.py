@@ -51,6 +51,15 @@ def test_windows_slide_and_the_median_is_taken():
     assert measures["exact_repeat"] == pytest.approx(6 / 7)
 
 
+def test_windows_with_a_silent_bar_are_not_measured():
+    # 9 bars: the fifth is silent. Rests equal each other, so counted they would be repeats;
+    # only 8-bar windows where every bar plays are measured, and here there is none.
+    figures = [[(onset, "E2")] for onset in range(0, 48, 6)]
+    with_rest = [*figures[:4], [], *figures[4:], [(3, "E2")]]
+    assert riff_structure(_riff(with_rest))["exact_repeat"] is None
+    assert riff_structure(_riff([*figures, [(3, "E2")]]))["exact_repeat"] == 0.0
+
+
 def _onsets_and_chords(riff: Riff):
     return riff.onsets_twelfths(), riff.chords()
 

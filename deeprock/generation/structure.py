@@ -5,7 +5,9 @@
 
 A riff's onsets (twelfths of a quarter, from its deltas) are cut into 4/4 bars of 48 twelfths,
 the bar line at the riff's start (bar-period repetition does not depend on where it falls).
-Over every window of 8 bars (a shorter riff: one window of all its bars):
+Over every window of 8 bars in which every bar has an onset (a shorter riff: one window of all
+its bars; rests would otherwise count as repeats of each other — with them, the shared corpus's
+GM-guitar tracks measure 0.57 / 0.71 instead of the 0.43 / 0.57 of the playing windows):
 - exact repeat: share of bars 2..8 equal (same onsets in the bar, same pitches) to an earlier bar
 - near repeat: share whose set of (onset in bar, pitch) has Jaccard >= 0.5 with an earlier bar
 - groove: muspy's groove consistency, 1 - mean Hamming distance of adjacent bars' 48-slot onset
@@ -71,12 +73,12 @@ def window_measures(window: Sequence[Bar]) -> dict[str, float]:
 
 
 def structure(onsets_twelfths: np.ndarray, chords: Sequence[Sequence[int]]) -> dict:
-    """Median of each measure over the 8-bar windows (None for a riff under two bars)."""
+    """Median of each measure over the 8-bar windows of playing bars (None for a riff under two
+    bars or without such a window)."""
     cut = bars(onsets_twelfths, chords)
-    if len(cut) < 2:
-        return dict.fromkeys(MEASURES)
     starts = range(max(len(cut) - WINDOW_BARS, 0) + 1)
-    windows = [window_measures(cut[start:start + WINDOW_BARS]) for start in starts]
+    windows = [window_measures(window) for window in (cut[s:s + WINDOW_BARS] for s in starts)
+               if len(window) >= 2 and all(window)]
     return {name: _median([w[name] for w in windows]) for name in MEASURES}
 
 
