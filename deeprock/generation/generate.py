@@ -171,7 +171,6 @@ class GenerationRequest:
         return cls(**{**UNSTEERED, **data, "sampling": SamplingSettings(**data["sampling"])})
 
 
-
 @dataclass
 class GenerationResult:
     riffs: list[Riff]
