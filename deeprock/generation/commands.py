@@ -5,9 +5,11 @@
     deeprock generate --model models/demo --out riff.mid --variations 4 --primer none --bars 8
 
 With several variations each output gets the variation's number (riff-1.mid, riff-2.mid, ...).
---json prints {"seconds", "tokens", "notes", "structure", "settings", "outputs", "messages"}
-(structure: the generated part's bar repetition, groove and scale measures; and "riffs",
-one such object per variation, when there are several). Every output is prepared before any is
+--json prints {"seconds", "tokens", "notes", "structure", "key", "in_key", "settings",
+"outputs", "messages"} (structure: the generated part's bar repetition, groove and scale
+measures; key: the key steered toward, detected from the primer or chosen, or null; in_key:
+the share of the generated notes in it; and "riffs", one such object per variation, when there
+are several). Every output is prepared before any is
 written, so bad input writes nothing.
 """
 
@@ -37,6 +39,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--repetition-penalty", type=float, default=1.15, help="1: off")
     parser.add_argument("--max-repeat", type=int, default=8,
                         help="the same token at most N times in a row (0: no cap)")
+    parser.add_argument("--key", default="auto",
+                        help="the root to steer toward (E, F#, Bb), or auto: the primer's")
+    parser.add_argument("--scale", default="auto", help="major, minor, minor-pentatonic, "
+                        "blues, auto (the primer's) or any (no steering)")
+    parser.add_argument("--strict", action="store_true",
+                        help="only tokens whose every pitch is in the scale")
+    parser.add_argument("--max-copy", type=int, metavar="K",
+                        help="no more than K tokens in a row copied from the training songs "
+                             "(0: off; default: what an unseen song copies, README)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--variations", type=int, default=1)
     parser.add_argument("--primer", default="window",
@@ -71,9 +82,11 @@ def _request(args: argparse.Namespace):
     sampling = SamplingSettings(temperature=args.temperature, top_k=args.top_k,
                                 top_p=args.top_p, repetition_penalty=args.repetition_penalty,
                                 max_repeat=args.max_repeat)
+    guard = {} if args.max_copy is None else {"max_copy": args.max_copy}
     return GenerationRequest(length_tokens=args.length, length_bars=args.bars,
                              sampling=sampling, seed=args.seed, variations=args.variations,
-                             rhythm=args.rhythm)
+                             rhythm=args.rhythm, key=args.key, scale=args.scale,
+                             strict=args.strict, **guard)
 
 
 def make_primer(args: argparse.Namespace, run):
@@ -100,6 +113,7 @@ def make_primer(args: argparse.Namespace, run):
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from deeprock.generation.constraints import in_key_share
     from deeprock.generation.generate import RunError, generate, load_run, settings_record
     from deeprock.generation.outputs import OutputOptions, riff_files
     from deeprock.generation.primers import PrimerError
@@ -129,6 +143,7 @@ def _generate(args: argparse.Namespace) -> int:
                         "notes": sum(len(c) for c in riff.generated().chords()),
                         "outputs": paths, "difficulty": files.difficulty,
                         "structure": riff_structure(riff),
+                        "in_key": in_key_share(riff.generated().tokens, result.key),
                         "settings": settings_record(run, result.primer, request, number,
                                                     **options.to_dict())})
     _write(prepared, reports)
@@ -163,6 +178,7 @@ def _report(args: argparse.Namespace, reports: list[dict], result, seconds: floa
                     "generation_seconds": round(result.seconds, 4),
                     "tokens": first["tokens"], "notes": first["notes"],
                     "structure": first["structure"],
+                    "key": result.key, "in_key": first["in_key"],
                     "settings": first["settings"], "outputs": first["outputs"],
                     "messages": result.messages}
         if len(reports) > 1:

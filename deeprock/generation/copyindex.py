@@ -42,6 +42,18 @@ class _Hashed:
         return (self.prefix[starts + length] - self.prefix[starts]) * self.inverse_powers[starts]
 
 
+def ngram_hashes(ids: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """The hash of ids[start:start + length] for each start: the one CopyIndex compares."""
+    return _Hashed(ids).hashes(np.asarray(starts, np.int64), length)
+
+
+def row_hashes(rows: np.ndarray) -> np.ndarray:
+    """The same hash of each row of a 2-D id array (one n-gram a row), without prefix sums."""
+    rows = np.asarray(rows, np.int64)
+    terms = (rows.astype(np.uint64) + np.uint64(1)) * _powers(_BASE, rows.shape[1])
+    return terms.sum(axis=1, dtype=np.uint64)  # wraps mod 2**64, as the prefix sums do
+
+
 class CopyIndex:
     """Training token streams, indexed for longest-copy queries (build O(tokens), numpy)."""
 

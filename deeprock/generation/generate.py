@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from deeprock.generation.constraints import AUTO, Steering, check_key_settings, prepare
 from deeprock.generation.inference import broadcast_state, numpy_network
+from deeprock.generation.originality import DEFAULT_MAX_COPY
 from deeprock.generation.primers import MAX_GAP_TWELFTHS, Primer
 from deeprock.generation.riff import Riff
 from deeprock.generation.sampling import (
@@ -119,6 +121,10 @@ def _counts(values: list | None) -> np.ndarray:
     return counts
 
 
+# what a settings.json from before the key and the guard meant: neither
+UNSTEERED = {"scale": "any", "max_copy": 0}
+
+
 @dataclass
 class GenerationRequest:
     length_tokens: int = 200
@@ -128,10 +134,15 @@ class GenerationRequest:
     variations: int = 1
     rhythm: str = "model"  # "deeprock": the heads; "seed": "statistics" (model = same) or "fixed"
     first_variation: int = 0  # variations first_variation .. + variations - 1 of this seed
+    key: str = AUTO  # a root ("E", "F#"), or detected from the primer (constraints.py)
+    scale: str = AUTO  # a scales.SCALES name, "any" (no steering), or detected
+    strict: bool = False  # mask every token with a pitch outside the scale
+    max_copy: int = DEFAULT_MAX_COPY  # the originality guard's K (0: off)
 
     def checked(self) -> tuple[GenerationRequest, list[str]]:
         """A request within the limits (capped, with the messages), or a ValueError."""
         self.sampling.validated()
+        check_key_settings(self.key, self.scale, self.max_copy)
         messages = []
         if self.length_tokens < 1 or (self.length_bars is not None and self.length_bars < 1):
             raise ValueError("the length must be at least 1 token (or 1 bar)")
@@ -150,15 +161,14 @@ class GenerationRequest:
                 messages.append(f"length {bars} bars is capped at {MAX_BARS}")
                 bars = MAX_BARS
             tokens = MAX_TOKENS
-        return GenerationRequest(tokens, bars, self.sampling, self.seed, self.variations,
-                                 self.rhythm, self.first_variation), messages
+        return replace(self, length_tokens=tokens, length_bars=bars), messages
 
     def to_dict(self) -> dict:
         return {**asdict(self), "sampling": self.sampling.to_dict()}
 
     @classmethod
     def from_dict(cls, data: dict) -> GenerationRequest:
-        return cls(**{**data, "sampling": SamplingSettings(**data["sampling"])})
+        return cls(**{**UNSTEERED, **data, "sampling": SamplingSettings(**data["sampling"])})
 
 
 @dataclass
@@ -167,6 +177,7 @@ class GenerationResult:
     messages: list[str]
     seconds: float
     primer: Primer
+    key: dict | None = None  # the key steered toward (constraints.Steering.key_report)
 
 
 def generate(run: LoadedRun, primer: Primer, request: GenerationRequest) -> GenerationResult:
@@ -179,18 +190,22 @@ def generate(run: LoadedRun, primer: Primer, request: GenerationRequest) -> Gene
     if unknown:
         messages.append(f"{unknown} of {len(primer.riff)} primer tokens are not in the run's "
                         "vocabulary: the model reads them as <unk>")
+    steering, steering_messages = prepare(run, primer.riff.tokens, request)
+    messages += steering_messages
     rngs = variation_generators(request.seed, request.variations, request.first_variation)
     # one BLAS thread: these products are too small to share, and OpenBLAS threads that
     # spin-wait on a busy 2-core machine made every step several times slower
     with threadpool_limits(limits=1, user_api="blas"):
-        ids, deltas, durations = _sample(run, primer.riff, request, rngs)
+        ids, deltas, durations = _sample(run, primer.riff, request, rngs, steering)
     riffs = [_riff(run, primer.riff, ids[v], deltas[v], durations[v], request)
              for v in range(request.variations)]
-    return GenerationResult(riffs, messages, time.perf_counter() - started, primer)
+    return GenerationResult(riffs, messages + steering.messages(),
+                            time.perf_counter() - started, primer, steering.key_report())
 
 
 def _sample(run: LoadedRun, primer: Riff, request: GenerationRequest,
-            rngs: list[np.random.Generator]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            rngs: list[np.random.Generator], steering: Steering
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(variations, steps) arrays of generated ids and rhythm classes."""
     batch, steps = request.variations, request.length_tokens
     ids = np.zeros((batch, steps), np.int32)
@@ -212,7 +227,7 @@ def _sample(run: LoadedRun, primer: Riff, request: GenerationRequest,
     elapsed = np.zeros(batch, np.int64)
     for step in range(start, steps):
         token, delta, duration, state = _step(run, token, delta, duration, state, histories,
-                                              request, rngs, step)
+                                              request, rngs, step, steering)
         ids[:, step], deltas[:, step], durations[:, step] = token, delta, duration
         for history, value in zip(histories, token, strict=True):
             history.append(int(value))
@@ -253,9 +268,11 @@ def _feed(net, token, delta, duration, state) -> tuple:
     return logits, None, state
 
 
-def _step(run: LoadedRun, token, delta, duration, state, histories, request, rngs, step):
+def _step(run: LoadedRun, token, delta, duration, state, histories, request, rngs, step,
+          steering: Steering):
     """Feed the pending token of every variation; choose the next one and its rhythm."""
     logits, hidden, state = _feed(run.network, token, delta, duration, state)
+    logits = steering.adjust(logits, histories, step)  # key and originality (constraints.py)
     chosen = pick_tokens(logits, histories, request.sampling, rngs)
     temperature = request.sampling.temperature
     if run.arch == "deeprock":

@@ -110,11 +110,15 @@ def run_streams(catalog_path: str, split: RunSplit) -> RunStreams:
     catalog version and run selection, not on every Generate click (the window primers and
     the riff statistics share the reading). Runs whose split.json predates the tracks fall
     back to their files' guitar tracks, as the catalog labels them now."""
+    return _read_run_streams(catalog_path, catalog_version(catalog_path), split)
+
+
+def catalog_version(catalog_path: str) -> tuple:
+    """What changes when the catalog does: the key of the caches over a run's tracks."""
     _check_catalog(catalog_path)
     stat = os.stat(catalog_path)
     wal = Path(catalog_path + "-wal")  # a write may sit in the WAL, the main file untouched
-    version = (stat.st_mtime_ns, stat.st_size, wal.stat().st_size if wal.exists() else 0)
-    return _read_run_streams(catalog_path, version, split)
+    return (stat.st_mtime_ns, stat.st_size, wal.stat().st_size if wal.exists() else 0)
 
 
 @functools.lru_cache(maxsize=2)

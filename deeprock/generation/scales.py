@@ -43,7 +43,7 @@ def root_number(name: str) -> int:
 class Key:
     root: int  # pitch class 0 (C) .. 11 (B)
     scale: str  # a name in SCALES
-    fit: float = 1.0  # share of the notes it was detected from that lie in it
+    fit: float | None = 1.0  # share of the notes it was detected from in it (None: no notes)
 
     @classmethod
     def parse(cls, root: str, scale: str) -> Key:
@@ -61,7 +61,8 @@ class Key:
         return f"{ROOT_NAMES[self.root]} {self.scale}"
 
     def to_dict(self) -> dict:
-        return {"root": ROOT_NAMES[self.root], "scale": self.scale, "fit": round(self.fit, 4)}
+        fit = None if self.fit is None else round(self.fit, 4)
+        return {"root": ROOT_NAMES[self.root], "scale": self.scale, "fit": fit}
 
 
 def _scale_masks() -> tuple[list[tuple[int, str]], np.ndarray]:
@@ -70,18 +71,21 @@ def _scale_masks() -> tuple[list[tuple[int, str]], np.ndarray]:
     return keys, np.stack([Key(root, scale).pitch_classes() for root, scale in keys])
 
 
-def detect_key(pitches: Sequence[int]) -> Key | None:
-    """The (root, scale) holding the largest share of the notes; the smaller scale wins a tie
-    (a pentatonic line is in its major scale too, but saying pentatonic says more)."""
+def detect_key(pitches: Sequence[int], root: int | None = None,
+               scale: str | None = None) -> Key | None:
+    """The (root, scale) holding the largest share of the notes, among those with the given
+    root or scale when one is fixed; the smaller scale wins a tie (a pentatonic line is in its
+    major scale too, but saying pentatonic says more)."""
     counts = np.bincount(np.asarray(pitches, np.int64) % 12, minlength=12)
     if not counts.sum():
         return None
     keys, masks = _scale_masks()
     inside = masks @ counts
     sizes = masks.sum(axis=1)
-    best = max(range(len(keys)), key=lambda k: (inside[k], -sizes[k], -k))
-    root, scale = keys[best]
-    return Key(root, scale, float(inside[best] / counts.sum()))
+    allowed = [k for k, (r, s) in enumerate(keys)
+               if root in (None, r) and scale in (None, s)]
+    best = max(allowed, key=lambda k: (inside[k], -sizes[k], -k))
+    return Key(*keys[best], float(inside[best] / counts.sum()))
 
 
 def scale_consistency(pitches: Sequence[int]) -> float | None:
