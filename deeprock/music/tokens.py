@@ -15,6 +15,7 @@ meter change starts a new bar where it stands.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import numba
@@ -81,6 +82,12 @@ def bar_positions(onsets_twelfths: np.ndarray, meters: list[Meter]
     which = np.clip(np.searchsorted(starts, onsets, side="right") - 1, 0, None)
     since = onsets - starts[which]
     return since % lengths[which], first_bar[which] + since // lengths[which]
+
+
+def bar_twelfths_at(meters: list[Meter], onset_twelfths: int) -> int:
+    """The length of the bar an onset falls in: its meter's."""
+    starts = [meter.start_twelfths for meter in meters]
+    return meters[max(bisect.bisect_right(starts, onset_twelfths) - 1, 0)].bar_twelfths
 
 
 def pitch_name(pitch: int) -> str:
