@@ -94,7 +94,8 @@ def output_perplexity(run: LoadedRun, steps: int = 50) -> float:
     state = net.initial_state(1)
     token, entropies = np.array([1]), []
     for _ in range(steps):
-        logits, _, state = net.token_step(token, np.array([6]), np.array([6]), state)
+        logits, _, state = net.token_step(token, np.array([6]), np.array([6]), np.array([0]),
+                                          state)
         probabilities = softmax(logits)
         entropies.append(float(-(probabilities * np.log(probabilities + 1e-12)).sum()))
         token = np.array([int(np.argmax(probabilities[0, 1:])) + 1])

@@ -50,12 +50,15 @@ def record(rng: np.random.Generator, number: int) -> dict:
          "guitar_reason": "drum channel 10"},
     ]
     stream = {"idx": 1, "channel": 0, "names": VOCABULARY, "ids": ids,
-              "delta": np.full(len(ids), 3, "<i4"), "duration": np.full(len(ids), 3, "<i4")}
+              "delta": np.full(len(ids), 3, "<i4"), "duration": np.full(len(ids), 3, "<i4"),
+              "position": np.arange(len(ids), dtype="<i4") * 3 % 48,
+              "bar": np.arange(len(ids), dtype="<i4") * 3 // 48}
     return {"root": "/synthetic", "path": f"{number % 997}/song{number}.mid", "size": 1000,
             "mtime_ns": 1, "md5": md5, "status": "ok", "repairs": [], "error": None,
             "ticks_per_beat": 480, "seconds": 120.0, "tempo": 120.0,
             "content_key": f"{number // 2 if number % 30 == 3 else -number}",
-            "transposed_key": f"t{number}", "tracks": tracks, "streams": [stream]}
+            "transposed_key": f"t{number}", "meters": [[0, 4, 4]], "tracks": tracks,
+            "streams": [stream]}
 
 
 def synthesize(path: Path, files: int) -> float:

@@ -61,9 +61,10 @@ def write_catalog(path: str, streams: list[np.ndarray]) -> None:
                 "root": "/bench", "path": f"{number}.mid", "size": 0, "mtime_ns": 0,
                 "md5": None, "status": "ok", "repairs": [], "error": None,
                 "ticks_per_beat": 480, "seconds": 0.0, "tempo": 120.0, "content_key": None,
-                "transposed_key": None, "tracks": [track],
+                "transposed_key": None, "meters": [[0, 4, 4]], "tracks": [track],
                 "streams": [{"idx": 0, "channel": 0, "names": names, "ids": ids,
-                             "delta": np.zeros_like(ids), "duration": np.ones_like(ids)}]})
+                             "delta": np.zeros_like(ids), "duration": np.ones_like(ids),
+                             "position": np.zeros_like(ids), "bar": np.zeros_like(ids)}]})
 
 
 def seconds(call: Callable[[], object], repeat: int = 1) -> list[float]:

@@ -140,7 +140,8 @@ def request_form(catalog: str, listed: list[runs.RunSummary]
     top = st.columns([1, 1, 2])
     gpu = top[0].toggle("GPU defaults", value=recorded_gpu(listed) or gpu_listed(),
                         help="Bigger networks and batches a GPU trains in minutes.")
-    arch = top[1].selectbox("Architecture", ["deeprock", "seed"], help=HELP["arch"])
+    arch = top[1].selectbox("Architecture", ["deeprock", "transformer", "seed"],
+                            help=HELP["arch"])
     profile = f"{'gpu' if gpu else 'cpu'}_{arch}"
     base = jobs.defaults(catalog, gpu, arch)
     saved = selection_path(catalog)

@@ -33,8 +33,10 @@ def tiny_catalog(folder: Path, files: int = 12) -> Path:
     return catalog
 
 
-def tiny_run(run: Path, catalog: Path, arch: str = "deeprock", fit_batches: int = 30) -> Path:
-    """A run folder of a 16-unit model, fitted on a few batches so that it is not uniform."""
+def tiny_run(run: Path, catalog: Path, arch: str = "deeprock", fit_batches: int = 30,
+             positions: bool = True) -> Path:
+    """A run folder of a 16-unit model, fitted on a few batches so that it is not uniform;
+    positions=False: a deeprock run as trained before bar positions (config and model)."""
     from deeprock.corpus.catalog import Catalog
     from deeprock.training import runs
     from deeprock.training.config import RunConfig
@@ -46,14 +48,18 @@ def tiny_run(run: Path, catalog: Path, arch: str = "deeprock", fit_batches: int 
     data_settings = DataSettings(seq_len=SEQ_LEN, unique_factor=2, validation_share=0.2)
     with Catalog(catalog) as opened:
         data = build_training_data(opened, data_settings)
-    settings = ModelSettings(arch=arch, units=16, layers=2, embedding=8, rhythm_embedding=4)
+    settings = ModelSettings(arch=arch, units=16, layers=2, embedding=8, rhythm_embedding=4,
+                             positions=positions)
     ids = data.train.ids
     model = build_model(settings, len(data.vocabulary), seq_len=SEQ_LEN,
                         id_mean=float(ids.mean()), id_std=float(ids.std()), jit_compile=False)
     _fit(model, data, arch, fit_batches)
     run.mkdir(parents=True, exist_ok=True)
     model.save(run / "best.keras")
-    RunConfig(catalog=str(catalog), model=settings, data=data_settings).save(run / "config.json")
+    config = RunConfig(catalog=str(catalog), model=settings, data=data_settings).to_dict()
+    if not positions:  # what such a run's config.json holds: no word of positions
+        del config["model"]["positions"]
+    (run / "config.json").write_text(json.dumps(config))
     data.vocabulary.save(run / "vocab.json")
     runs.write_json(run / runs.SPLIT, run_split(data).to_dict())
     rhythm = {"delta_counts": np.bincount(data.train.delta, minlength=RHYTHM_CLASSES).tolist(),
@@ -78,6 +84,8 @@ def _fit(model, data, arch: str, batches: int) -> None:
         return
     inputs = {"tokens": tokens[:, :-1], "deltas": deltas[:, :-1],
               "durations": durations[:, :-1], "next_tokens": tokens[:, 1:]}
+    if "positions" in {tensor.name for tensor in model.inputs}:
+        inputs["positions"] = side.position[window][:, :-1]
     targets = {"next_token": tokens[:, 1:], "next_delta": deltas[:, 1:],
                "next_duration": durations[:, 1:]}
     model.fit(inputs, targets, batch_size=16, epochs=1, verbose=0)

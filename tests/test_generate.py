@@ -64,14 +64,17 @@ def test_numpy_steps_match_the_keras_model(runs, loaded):
     tokens = rng.integers(1, vocabulary, (3, SEQ_LEN)).astype("int32")
     deltas = rng.integers(0, 49, (3, SEQ_LEN)).astype("int32")
     durations = rng.integers(1, 49, (3, SEQ_LEN)).astype("int32")
+    positions = rng.integers(0, 96, (3, SEQ_LEN)).astype("int32")
     model = load_model(str(runs["deeprock"] / "best.keras"))
     expected = model({"tokens": tokens, "deltas": deltas, "durations": durations,
-                      "next_tokens": np.roll(tokens, -1, axis=1)}, training=False)
+                      "positions": positions, "next_tokens": np.roll(tokens, -1, axis=1)},
+                     training=False)
     net = loaded["deeprock"].network
+    assert net.takes_positions
     state = net.initial_state(3)
     for t in range(SEQ_LEN):
         logits, hidden, state = net.token_step(tokens[:, t], deltas[:, t], durations[:, t],
-                                               state)
+                                               positions[:, t], state)
         delta, duration = net.rhythm(hidden, np.roll(tokens, -1, axis=1)[:, t])
         np.testing.assert_allclose(softmax(logits), expected["next_token"][:, t], atol=1e-5)
         np.testing.assert_allclose(softmax(delta), expected["next_delta"][:, t], atol=1e-5)
@@ -245,6 +248,61 @@ def test_bad_run_folders(runs, tmp_path):
     (damaged / "best.keras").write_bytes(b"not a zip")
     with pytest.raises(RunError, match="cannot be loaded"):
         load_run(damaged)
+
+
+class RecordingNetwork:
+    """A network that notes the bar positions it is fed (a batch row each step)."""
+
+    def __init__(self, net) -> None:
+        self.net, self.fed = net, []
+
+    def __getattr__(self, name: str):
+        return getattr(self.net, name)
+
+    def token_step(self, tokens, deltas, durations, positions, state):
+        self.fed.append(np.asarray(positions).tolist())
+        return self.net.token_step(tokens, deltas, durations, positions, state)
+
+
+def test_generated_positions_continue_the_primers_bars(loaded):
+    from dataclasses import replace
+
+    waltz = [mido.MetaMessage("time_signature", numerator=3, denominator=4)]
+    guitar = notes(*[(i * 240, 40 + (i % 5) * 2, 200) for i in range(11)])
+    primer = primers.upload_primer(midi_bytes([waltz, guitar]), "waltz.mid", tokens=SEQ_LEN)
+    assert primer.bar_twelfths == 36
+    assert primer.position_twelfths.tolist() == [6 * i % 36 for i in range(11)]
+    run = replace(loaded["deeprock"], network=RecordingNetwork(loaded["deeprock"].network))
+    riffs = generate(run, primer, GenerationRequest(30, seed=2, variations=2)).riffs
+    fed = np.array([row * 2 if len(row) == 1 else row for row in run.network.fed])
+    assert fed[:10, 0].tolist() == primer.position_twelfths[:10].tolist()  # primed in batch 1
+    for variation, riff in enumerate(riffs):
+        positions = fed[:, variation]
+        assert len(positions) == len(riff) - 1  # every token but the last is fed
+        steps = range(len(primer.riff), len(riff) - 1)
+        assert all(positions[k] == (positions[k - 1] + riff.delta_twelfths[k]) % 36
+                   for k in steps)
+    run.network.fed.clear()
+    generate(run, Primer.none(), GenerationRequest(5, seed=2))
+    assert run.network.fed[0] == [0]  # no primer: the first token on the downbeat, in 4/4
+
+
+def test_a_run_from_before_positions_generates_evaluates_and_resumes(runs, tmp_path):
+    from deeprock.training.config import RunConfig
+    from deeprock.training.evaluate import evaluate_run
+    from deeprock.training.models import load_model
+    from deeprock.training.train import load_data, training_batches
+    from tests.generate_fixtures import tiny_run
+
+    old = tiny_run(tmp_path / "old", runs["catalog"], fit_batches=2, positions=False)
+    config = RunConfig.load(old / "config.json")
+    assert not config.model.positions and not load_run(old).network.takes_positions
+    assert len(generate(load_run(old), _window(runs, {"deeprock": load_run(old)}),
+                        GenerationRequest(12)).riffs[0]) == SEQ_LEN + 12
+    assert evaluate_run(old, str(runs["catalog"]))["windows"] > 0
+    batch = training_batches(config, load_data(config))[0]  # what a resume feeds
+    assert "positions" not in batch[0]
+    load_model(str(old / "best.keras")).train_on_batch(*batch)
 
 
 def test_upload_primers(loaded):

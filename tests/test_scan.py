@@ -234,6 +234,35 @@ def test_catalog_of_schema_1_is_migrated_and_rescanned(collection, tmp_path, old
         catalog.Catalog(path)
 
 
+def test_schema_3_catalog_gains_bar_positions_on_the_next_scan(collection, tmp_path,
+                                                               old_catalog):
+    import mido
+
+    from deeprock.corpus.health import health_report
+
+    meter = [mido.MetaMessage("time_signature", numerator=3, denominator=4)]
+    guitar = notes(*[(480 * beat, 40, 240) for beat in range(7)], program=30)
+    (collection / "rock/Waltz.mid").write_bytes(midi_bytes([meter, guitar]))
+    path = tmp_path / "old.sqlite"
+    scan.scan([collection], path)
+    with catalog.Catalog(path) as cat:
+        before = health_report(cat)
+    old_catalog(path, 3)
+    with catalog.Catalog(path) as cat:  # upgraded: marked for parsing, health still answers
+        assert cat.stale_files() == 10 and health_report(cat) == before
+        assert all(s.position is None and s.bar is None for s in cat.streams())
+    assert main(["health", "--catalog", str(path), "--json"]) == 0
+    scan.scan([collection], path)
+    with catalog.Catalog(path) as cat:
+        assert cat.stale_files() == 0
+        waltz = next(f["id"] for f in cat.files() if f["path"] == "rock/Waltz.mid")
+        stream = next(s for s in cat.streams() if s.file_id == waltz)
+        assert stream.meters == [(0, 3, 4)]
+        assert stream.position.tolist() == [0, 12, 24, 0, 12, 24, 0]
+        assert stream.bar.tolist() == [0, 0, 0, 1, 1, 1, 2]
+        assert all(len(s.position) == len(s.ids) == len(s.bar) for s in cat.streams())
+
+
 def columns(path: Path) -> set[tuple[str, str]]:
     db = sqlite3.connect(path)
     tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master")]

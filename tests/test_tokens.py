@@ -89,3 +89,44 @@ def test_vocabulary_round_trips_through_json(tmp_path):
 def test_vocabulary_rejects_malformed_json():
     with pytest.raises(ValueError, match="list of token strings"):
         Vocabulary.from_dict({"tokens": [1, 2]})
+
+
+def stream_in_meters(meters: list[tuple[int, int, int]], *events: tuple[int, int, int]
+                     ) -> tokens.TokenStream:
+    """Notes under time signatures (tick, numerator, denominator) in the conductor track."""
+    conductor, now = [], 0
+    for tick, numerator, denominator in meters:
+        conductor.append(mido.MetaMessage("time_signature", numerator=numerator,
+                                          denominator=denominator, time=tick - now))
+        now = tick
+    song = midi.load_bytes(midi_bytes([conductor, notes(*events)]))
+    return tokens.tokenize(song, song.tracks[0])
+
+
+QUARTERS = [(480 * beat, 40, 240) for beat in range(8)]  # one note on every beat, 8 beats
+
+
+def test_positions_count_from_the_bar_line_in_four_four():
+    stream = stream_of(*QUARTERS, (480 * 8 + 120, 42, 120))  # no time signature: 4/4
+    assert stream.position_twelfths.tolist() == [0, 12, 24, 36, 0, 12, 24, 36, 3]
+    assert stream.bar.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 2]
+
+
+def test_positions_in_three_four_and_six_eight_bars():
+    for numerator, denominator in ((3, 4), (6, 8)):  # both 36 twelfths
+        stream = stream_in_meters([(0, numerator, denominator)], *QUARTERS)
+        assert stream.position_twelfths.tolist() == [0, 12, 24, 0, 12, 24, 0, 12]
+        assert stream.bar.tolist() == [0, 0, 0, 1, 1, 1, 2, 2]
+    seven = stream_in_meters([(0, 7, 8)], *QUARTERS)  # 42 twelfths: 3.5 quarters
+    assert seven.position_twelfths.tolist() == [0, 12, 24, 36, 6, 18, 30, 0]
+    assert seven.bar.tolist() == [0, 0, 0, 0, 1, 1, 1, 2]
+
+
+def test_a_meter_change_starts_a_new_bar_where_it_stands():
+    # 4/4, then 3/4 from beat 6 (in the middle of bar 2, which is cut short), then 4/4 at beat 9
+    stream = stream_in_meters([(0, 4, 4), (480 * 6, 3, 4), (480 * 9, 4, 4)],
+                              *[(480 * beat, 40, 240) for beat in range(11)])
+    assert stream.position_twelfths.tolist() == [0, 12, 24, 36, 0, 12, 0, 12, 24, 0, 12]
+    assert stream.bar.tolist() == [0, 0, 0, 0, 1, 1, 2, 2, 2, 3, 3]
+    song = midi.load_bytes(midi_bytes([[], notes((0, 40, 240))]))
+    assert song.meters == [(0, 4, 4)]

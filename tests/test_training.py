@@ -303,3 +303,38 @@ def test_two_jax_workers_train_one_model(catalog, tmp_path, lock):
     first, second = runs.read_metrics(run), runs.read_metrics(run / ".worker-1")
     assert len(first) == 1 and first[0]["val_loss"] == pytest.approx(second[0]["val_loss"])
     assert json.loads((run / "config.json").read_text())["facts"]["backend"] == "jax"
+
+
+def test_batches_feed_bar_positions_and_transposition_keeps_them(catalog):
+    from deeprock.corpus.catalog import Catalog
+    from deeprock.training.config import RunConfig
+    from deeprock.training.models import ModelSettings, build_model
+    from deeprock.training.split import DataSettings, build_training_data
+    from deeprock.training.train import training_batches
+    from deeprock.training.vocab import position_classes
+
+    with Catalog(catalog) as opened:
+        data = build_training_data(opened, DataSettings(seq_len=16, unique_factor=2))
+        streams = list(opened.streams())
+    expected = position_classes(np.concatenate([s.position for s in streams]))
+    assert len(expected) == data.train.tokens + data.validation.tokens
+    assert data.train.position.max() < 96 and data.train.position.any()
+    for arch in ("seed", "deeprock", "transformer"):
+        config = RunConfig(catalog=str(catalog), model=ModelSettings(arch=arch),
+                           data=data.settings)
+        config.train.augment_semitones = 5
+        x, _ = training_batches(config, data)[0]
+        if arch == "seed":
+            assert not isinstance(x, dict)
+            continue
+        plain = training_batches(RunConfig(catalog=str(catalog), model=config.model,
+                                           data=data.settings), data)
+        starts = plain.starts[:len(x["positions"])]
+        window = starts[:, None] + np.arange(16)
+        np.testing.assert_array_equal(plain[0][0]["positions"], data.train.position[window])
+        np.testing.assert_array_equal(x["positions"], plain[0][0]["positions"])  # kept
+        assert not np.array_equal(x["tokens"], plain[0][0]["tokens"])  # moved
+        model = build_model(ModelSettings(arch=arch, units=16, layers=1, embedding=8), len(
+            data.vocabulary))
+        assert "positions" in {tensor.name for tensor in model.inputs}
+        model.train_on_batch(x, training_batches(config, data)[0][1])

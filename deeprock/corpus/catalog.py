@@ -17,7 +17,7 @@ import numpy as np
 
 from deeprock.corpus.vocabulary import Vocabulary
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # schema N-1 → N: statements that bring an older catalog up to date. New columns stay NULL
 # until the file is parsed again, so a migration also marks every file for the next scan.
 # New tables (3: the user's labels) come from SCHEMA itself.
@@ -25,6 +25,10 @@ MIGRATIONS = {
     2: ("ALTER TABLE files ADD COLUMN content_key TEXT",
         "ALTER TABLE files ADD COLUMN transposed_key TEXT"),
     3: ("ALTER TABLE tracks ADD COLUMN notes_probability REAL",),
+    # 4: where the bar lines fall (the file's meters, each token's place in its bar)
+    4: ("ALTER TABLE files ADD COLUMN meters TEXT",
+        "ALTER TABLE streams ADD COLUMN position BLOB",
+        "ALTER TABLE streams ADD COLUMN bar BLOB"),
 }
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -43,6 +47,7 @@ CREATE TABLE IF NOT EXISTS files (
     tempo REAL,
     content_key TEXT,                -- hash of the notes in beats: equal for re-saved copies
     transposed_key TEXT,             -- the same with pitched notes shifted to start at 0
+    meters TEXT,                     -- JSON [[start twelfths, numerator, denominator], ...]
     UNIQUE (root, path)
 );
 CREATE TABLE IF NOT EXISTS tracks (
@@ -71,6 +76,8 @@ CREATE TABLE IF NOT EXISTS streams (
     ids BLOB NOT NULL,               -- int32 token ids
     delta BLOB NOT NULL,             -- int32 twelfths of a quarter since the previous token
     duration BLOB NOT NULL,          -- int32 twelfths of a quarter
+    position BLOB,                   -- int32 twelfths from the bar line (NULL: scanned before 4)
+    bar BLOB,                        -- int32 0-based bar number in the song
     PRIMARY KEY (file_id, idx, channel)
 );
 CREATE TABLE IF NOT EXISTS vocabulary (id INTEGER PRIMARY KEY, token TEXT NOT NULL UNIQUE);
@@ -99,7 +106,7 @@ GUITAR = "COALESCE(u.guitar, t.guitar)"  # the user's decision overrides the sca
 # caller so that the rule lives in one place and the catalog imports nothing of the music layer
 Suspicion = Callable[[str | None, bool, float | None], bool]
 FILE_COLUMNS = ("root", "path", "size", "mtime_ns", "md5", "status", "repairs", "error",
-                "ticks_per_beat", "seconds", "tempo", "content_key", "transposed_key")
+                "ticks_per_beat", "seconds", "tempo", "content_key", "transposed_key", "meters")
 TRACK_COLUMNS = ("idx", "channel", "program", "name", "is_drum", "notes", "pitch_min",
                  "pitch_max", "polyphony", "guitar", "guitar_source", "guitar_probability",
                  "guitar_reason", "notes_probability")
@@ -117,6 +124,9 @@ class Stream:
     ids: np.ndarray
     delta: np.ndarray
     duration: np.ndarray
+    position: np.ndarray | None  # None: the catalog was upgraded and not scanned again yet
+    bar: np.ndarray | None
+    meters: list[tuple[int, int, int]] | None  # the file's (start twelfths, numerator, denom.)
 
 
 class Catalog:
@@ -210,6 +220,7 @@ class Catalog:
                         (record["root"], record["path"]))
         values = [record[c] for c in FILE_COLUMNS]
         values[FILE_COLUMNS.index("repairs")] = json.dumps(record["repairs"])
+        values[FILE_COLUMNS.index("meters")] = json.dumps(record["meters"])
         cursor = self.db.execute(
             f"INSERT INTO files ({', '.join(FILE_COLUMNS)}) "
             f"VALUES ({', '.join('?' * len(FILE_COLUMNS))})", values)
@@ -218,11 +229,13 @@ class Catalog:
             f"INSERT INTO tracks (file_id, {', '.join(TRACK_COLUMNS)}) "
             f"VALUES (?, {', '.join('?' * len(TRACK_COLUMNS))})",
             ([file_id, *(t[c] for c in TRACK_COLUMNS)] for t in record["tracks"]))
-        self.db.executemany("INSERT INTO streams VALUES (?, ?, ?, ?, ?, ?, ?)", (
-            (file_id, stream["idx"], stream["channel"], len(stream["ids"]),
-             _blob(self.vocabulary.ids(stream["names"])[stream["ids"]]),
-             _blob(stream["delta"]), _blob(stream["duration"]))
-            for stream in record["streams"]))
+        self.db.executemany(
+            "INSERT INTO streams (file_id, idx, channel, count, ids, delta, duration, position, "
+            "bar) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+                (file_id, stream["idx"], stream["channel"], len(stream["ids"]),
+                 _blob(self.vocabulary.ids(stream["names"])[stream["ids"]]),
+                 *(_blob(stream[name]) for name in ("delta", "duration", "position", "bar")))
+                for stream in record["streams"]))
 
     def status_counts(self, roots: Iterable[str] | None = None) -> dict[str, int]:
         where, params = _roots_clause(roots)
@@ -266,6 +279,7 @@ class Catalog:
         rows = [dict(zip(names, row, strict=True)) for row in cursor]
         for row in rows:
             row["repairs"] = json.loads(row["repairs"])
+            row["meters"] = _meters(row["meters"])
         return rows
 
     def files_matching(self, text: str, limit: int = 200) -> list[dict]:
@@ -357,10 +371,11 @@ class Catalog:
 
     def streams(self, guitar_only: bool = True) -> Iterator[Stream]:
         """Token streams in catalog order: the input of windows and training."""
-        rows = self._stream_rows("s.ids, s.delta, s.duration", guitar_only)
-        for file_id, idx, channel, ids, delta, duration in rows:
-            yield Stream(file_id, idx, channel, *(np.frombuffer(b, "<i4") for b in
-                                                  (ids, delta, duration)))
+        rows = self._stream_rows("s.ids, s.delta, s.duration, s.position, s.bar, f.meters",
+                                 guitar_only)
+        for file_id, idx, channel, *blobs, meters in rows:
+            yield Stream(file_id, idx, channel, *(None if b is None else np.frombuffer(b, "<i4")
+                                                  for b in blobs), _meters(meters))
 
     def _stream_rows(self, columns: str, guitar_only: bool) -> sqlite3.Cursor:
         """Stored streams in catalog order; guitar_only: of tracks that are guitars once the
@@ -374,6 +389,10 @@ class Catalog:
 def _dicts(cursor: sqlite3.Cursor) -> list[dict]:
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+def _meters(text: str | None) -> list[tuple[int, int, int]] | None:
+    return None if text is None else [tuple(meter) for meter in json.loads(text)]
 
 
 def _blob(values: np.ndarray) -> bytes:

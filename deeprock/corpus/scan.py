@@ -80,6 +80,8 @@ def analyze(root: str, path: str) -> dict:
         "seconds": round(song.length_seconds, 3) if song.tracks else None,
         "tempo": round(song.tempo, 3) if song.tracks else None,
         "content_key": content_key, "transposed_key": transposed_key,
+        "meters": [[m.start_twelfths, m.numerator, m.denominator]
+                   for m in tokens.song_meters(song)],
         "tracks": [], "streams": [],
     }
     for track in song.tracks:
@@ -92,6 +94,8 @@ def analyze(root: str, path: str) -> dict:
                 "idx": track.index, "channel": track.channel, "names": stream.names,
                 "ids": stream.ids.astype("<i4"), "delta": stream.delta_twelfths.astype("<i4"),
                 "duration": stream.duration_twelfths.astype("<i4"),
+                "position": stream.position_twelfths.astype("<i4"),
+                "bar": stream.bar.astype("<i4"),
             })
     return record
 

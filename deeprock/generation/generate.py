@@ -7,7 +7,10 @@
 "deeprock" runs time each token with their rhythm heads. "seed" runs (the post's network) only
 choose the next token; their rhythm is drawn from the training side's delta/duration statistics
 (rhythm.json, the default) or the post's fixed 0.3 quarters spacing ("fixed"). All variations
-advance together, one batched forward pass per step; each has its own Generator.
+advance together, one batched forward pass per step; each has its own Generator. A generated
+token's bar position follows from its delta: the previous position plus the delta, folded over
+the bar length of the primer's last meter (4/4 without a primer); runs trained before positions
+read none.
 """
 
 from __future__ import annotations
@@ -36,7 +39,13 @@ from deeprock.generation.sampling import (
 from deeprock.generation.weights import WeightsError, read_keras_weights
 from deeprock.music.tokens import TWELFTHS_PER_BAR, TWELFTHS_PER_QUARTER
 from deeprock.training.runs import RunSplit
-from deeprock.training.vocab import LONGER, MAX_RHYTHM_TWELFTHS, RHYTHM_CLASSES, rhythm_classes
+from deeprock.training.vocab import (
+    LONGER,
+    MAX_RHYTHM_TWELFTHS,
+    RHYTHM_CLASSES,
+    position_classes,
+    rhythm_classes,
+)
 
 MAX_TOKENS = 2000
 MAX_BARS = 128
@@ -196,14 +205,14 @@ def generate(run: LoadedRun, primer: Primer, request: GenerationRequest) -> Gene
     # one BLAS thread: these products are too small to share, and OpenBLAS threads that
     # spin-wait on a busy 2-core machine made every step several times slower
     with threadpool_limits(limits=1, user_api="blas"):
-        ids, deltas, durations = _sample(run, primer.riff, request, rngs, steering)
+        ids, deltas, durations = _sample(run, primer, request, rngs, steering)
     riffs = [_riff(run, primer.riff, ids[v], deltas[v], durations[v], request)
              for v in range(request.variations)]
     return GenerationResult(riffs, messages + steering.messages(),
                             time.perf_counter() - started, primer, steering.key_report())
 
 
-def _sample(run: LoadedRun, primer: Riff, request: GenerationRequest,
+def _sample(run: LoadedRun, primer: Primer, request: GenerationRequest,
             rngs: list[np.random.Generator], steering: Steering
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(variations, steps) arrays of generated ids and rhythm classes."""
@@ -211,9 +220,11 @@ def _sample(run: LoadedRun, primer: Riff, request: GenerationRequest,
     ids = np.zeros((batch, steps), np.int32)
     deltas = np.zeros((batch, steps), np.int32)
     durations = np.zeros((batch, steps), np.int32)
-    if len(primer):
+    position = np.zeros(batch, np.int64)  # the pending token's place in its bar
+    if len(primer.riff):
         pending = _prime(run, primer, batch)
-        histories = [[run.vocabulary.id(t) for t in primer.tokens] for _ in range(batch)]
+        histories = [[run.vocabulary.id(t) for t in primer.riff.tokens] for _ in range(batch)]
+        position[:] = primer.position_twelfths[-1]
         start = 0
     else:  # no primer: the first token drawn from the training counts, then the model
         counts = np.asarray(run.vocabulary.counts, np.float64)
@@ -226,8 +237,9 @@ def _sample(run: LoadedRun, primer: Riff, request: GenerationRequest,
     token, delta, duration = pending[:3]
     elapsed = np.zeros(batch, np.int64)
     for step in range(start, steps):
-        token, delta, duration, state = _step(run, token, delta, duration, state, histories,
-                                              request, rngs, step, steering)
+        token, delta, duration, state = _step(run, (token, delta, duration, position), state,
+                                              histories, request, rngs, step, steering)
+        position = (position + delta) % primer.bar_twelfths
         ids[:, step], deltas[:, step], durations[:, step] = token, delta, duration
         for history, value in zip(histories, token, strict=True):
             history.append(int(value))
@@ -245,37 +257,40 @@ def _without_unk(counts: np.ndarray) -> np.ndarray:
     return row
 
 
-def _prime(run: LoadedRun, primer: Riff, batch: int) -> tuple:
+def _prime(run: LoadedRun, primer: Primer, batch: int) -> tuple:
     """Feed all primer tokens but the last in batch 1, then copy the state per variation."""
-    net = run.network
-    ids = np.array([run.vocabulary.id(t) for t in primer.tokens], np.int32)
-    delta = rhythm_classes(primer.delta_twelfths)
-    duration = rhythm_classes(primer.duration_twelfths)
-    state = net.initial_state(1)
-    for position in range(len(ids) - 1):
-        state = _feed(net, ids[position:position + 1], delta[position:position + 1],
-                      duration[position:position + 1], state)[-1]
+    riff = primer.riff
+    ids = np.array([run.vocabulary.id(t) for t in riff.tokens], np.int32)
+    delta = rhythm_classes(riff.delta_twelfths)
+    duration = rhythm_classes(riff.duration_twelfths)
+    state = run.network.initial_state(1)
+    for step in range(len(ids) - 1):
+        one = slice(step, step + 1)
+        state = _feed(run.network, (ids[one], delta[one], duration[one],
+                                    primer.position_twelfths[one]), state)[-1]
     last = slice(len(ids) - 1, len(ids))
     return (np.repeat(ids[last], batch), np.repeat(delta[last], batch),
             np.repeat(duration[last], batch), broadcast_state(state, batch))
 
 
-def _feed(net, token, delta, duration, state) -> tuple:
-    """One step of either architecture: (logits, hidden or None, state)."""
-    if net.arch == "deeprock":
-        return net.token_step(token, delta, duration, state)
+def _feed(net, pending: tuple, state) -> tuple:
+    """One step of any architecture: (logits, hidden or None, state). pending: the token ids,
+    delta and duration classes and bar positions (twelfths) fed; the seed reads only ids."""
+    token, delta, duration, position = pending
+    if net.arch != "seed":
+        return net.token_step(token, delta, duration, position_classes(position), state)
     logits, state = net.token_step(token, state)
     return logits, None, state
 
 
-def _step(run: LoadedRun, token, delta, duration, state, histories, request, rngs, step,
+def _step(run: LoadedRun, pending: tuple, state, histories, request, rngs, step,
           steering: Steering):
     """Feed the pending token of every variation; choose the next one and its rhythm."""
-    logits, hidden, state = _feed(run.network, token, delta, duration, state)
+    logits, hidden, state = _feed(run.network, pending, state)
     logits = steering.adjust(logits, histories, step)  # key and originality (constraints.py)
     chosen = pick_tokens(logits, histories, request.sampling, rngs)
     temperature = request.sampling.temperature
-    if run.arch == "deeprock":
+    if run.arch != "seed":
         delta_logits, duration_logits = run.network.rhythm(hidden, chosen)
         next_delta = pick_classes(delta_logits, DELTA_ALLOWED, temperature, rngs)
         next_duration = pick_classes(duration_logits, DURATION_ALLOWED, temperature, rngs)

@@ -2,7 +2,8 @@
 
     net = numpy_network(read_keras_weights(path))   # DeeprockNetwork or SeedNetwork (weights.py)
     state = net.initial_state(batch=8)
-    logits, hidden, state = net.token_step(token_ids, delta_classes, duration_classes, state)
+    logits, hidden, state = net.token_step(token_ids, delta_classes, duration_classes,
+                                           position_classes, state)
     softmax(logits)                             # the Keras model's next_token output
 
 Why numpy (docs/architecture.md): a step of the Keras model called eagerly is 34 ms (no better than
@@ -92,26 +93,32 @@ class _Stacked:
 
 
 class DeeprockNetwork(_Stacked):
-    """The "deeprock" architecture: token + delta + duration embeddings in, three heads out.
+    """The "deeprock" architecture: token + delta + duration (+ bar position) embeddings in,
+    three heads out.
 
     The embeddings are folded into the first LSTM's kernel once (a table lookup per step
     instead of a matrix product), and the token embedding into the rhythm context's kernel.
+    A run trained before bar positions has no position embedding: its positions are ignored.
     """
 
     arch = "deeprock"
 
     def __init__(self, saved: SavedWeights) -> None:
-        tokens = np.asarray(saved.weights["token_embedding"][0], np.float32)
-        deltas = np.asarray(saved.weights["delta_embedding"][0], np.float32)
-        durations = np.asarray(saved.weights["duration_embedding"][0], np.float32)
         layers = sorted(name for name in saved.weights if name.startswith("lstm_"))
         self.lstms = [_lstm(saved, name) for name in layers]
+        # the first kernel's rows, in models._joined_inputs' order: token, delta, duration,
+        # position; each embedding times its rows is that input's share, one table per input
+        tables = [np.asarray(saved.weights[name][0], np.float32) for name in
+                  ("token_embedding", "delta_embedding", "duration_embedding",
+                   "position_embedding") if name in saved.weights]
+        splits = np.cumsum([0, *(table.shape[1] for table in tables)])
         first = self.lstms[0].kernel
-        split_delta = tokens.shape[1]
-        split_duration = split_delta + deltas.shape[1]
-        self.token_input = tokens @ first[:split_delta] + self.lstms[0].bias
-        self.delta_input = deltas @ first[split_delta:split_duration]
-        self.duration_input = durations @ first[split_duration:]
+        inputs = [table @ first[a:b] for table, a, b in zip(tables, splits[:-1], splits[1:],
+                                                            strict=True)]
+        tokens = tables[0]
+        self.token_input = inputs[0] + self.lstms[0].bias
+        self.delta_input, self.duration_input = inputs[1:3]
+        self.position_input = inputs[3] if len(inputs) > 3 else None
         self.token_kernel, self.token_bias = _dense(saved, "next_token")
         context_kernel, self.context_bias = _dense(saved, "rhythm_context")
         units = self.lstms[-1].units
@@ -124,14 +131,20 @@ class DeeprockNetwork(_Stacked):
     def vocabulary_size(self) -> int:
         return self.token_kernel.shape[1]
 
+    @property
+    def takes_positions(self) -> bool:
+        return self.position_input is not None
+
     def token_step(self, token_ids: np.ndarray, delta_classes: np.ndarray,
-                   duration_classes: np.ndarray, state: State
+                   duration_classes: np.ndarray, position_classes: np.ndarray, state: State
                    ) -> tuple[np.ndarray, np.ndarray, State]:
         """Feed one token per batch row: next-token logits (the sampler works on them; softmax
         gives the Keras model's probabilities), the top LSTM output (for the rhythm heads)
-        and the new state."""
+        and the new state. position_classes: each token's bar position (vocab.position_classes)."""
         projected = (self.token_input[token_ids] + self.delta_input[delta_classes]
                      + self.duration_input[duration_classes])
+        if self.position_input is not None:
+            projected = projected + self.position_input[position_classes]
         hidden, state = self._run(projected, state)
         return hidden @ self.token_kernel + self.token_bias, hidden, state
 
@@ -176,6 +189,8 @@ def numpy_network(saved: SavedWeights) -> DeeprockNetwork | SeedNetwork:
         return DeeprockNetwork(saved)
     if saved.model_name == "seed":
         return SeedNetwork(saved)
+    # "transformer": generation/attention_inference.py's TransformerNetwork (same token_step,
+    # rhythm, initial_state, arch and vocabulary_size) is returned here once it exists
     raise ValueError(f"model {saved.model_name!r} is neither a 'seed' nor a 'deeprock' run "
                      "model")
 

@@ -5,8 +5,10 @@
     primer = upload_primer(data, "my riff.mid")     # validated by deeprock.music.midi, size-limited
     primer = Primer.none()
 
-A primer is a Riff (tokens with their rhythm) plus where it came from; its tokens keep their
-spelling even when the run's vocabulary does not know them (the model then reads <unk>).
+A primer is a Riff (tokens with their rhythm) plus where it came from and where its tokens fall
+in their bars (the song's own meters; the generated tokens continue in the bar length of the
+primer's last meter); its tokens keep their spelling even when the run's vocabulary does not
+know them (the model then reads <unk>).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from deeprock.generation.riff import Riff
+from deeprock.music.tokens import TWELFTHS_PER_BAR, Meter, bar_twelfths_at
 from deeprock.training.runs import RunSplit
 
 UPLOAD_MAX_BYTES = 2 * 1024 * 1024  # a riff's MIDI is a few KB; a whole album is 1 MB
@@ -37,6 +40,17 @@ class Primer:
     riff: Riff
     source: str = ""  # the song path, the sanitized upload name, or ""
     messages: list[str] = field(default_factory=list)
+    # each token's place in its bar (twelfths from the bar line); None: 4/4 from the riff's start
+    position_twelfths: np.ndarray | None = None
+    bar_twelfths: int = TWELFTHS_PER_BAR  # the length of the last token's bar
+
+    def __post_init__(self) -> None:
+        if self.position_twelfths is None:
+            self.position_twelfths = self.riff.onsets_twelfths() % TWELFTHS_PER_BAR
+        self.position_twelfths = np.asarray(self.position_twelfths, np.int64)
+        if len(self.position_twelfths) != len(self.riff):
+            raise ValueError(f"a primer of {len(self.riff)} tokens needs as many positions, not "
+                             f"{len(self.position_twelfths)}")
 
     @classmethod
     def none(cls) -> Primer:
@@ -44,11 +58,16 @@ class Primer:
 
     def describe(self) -> dict:
         """What settings.json keeps: enough to use the very same primer again."""
-        return {"kind": self.kind, "source": self.source, "riff": self.riff.to_dict()}
+        return {"kind": self.kind, "source": self.source, "riff": self.riff.to_dict(),
+                "position_twelfths": self.position_twelfths.tolist(),
+                "bar_twelfths": self.bar_twelfths}
 
     @classmethod
     def from_description(cls, data: dict) -> Primer:
-        return cls(data["kind"], Riff.from_dict(data["riff"]), data.get("source", ""))
+        """A saved primer; one saved before bar positions counts 4/4 bars from its start."""
+        return cls(data["kind"], Riff.from_dict(data["riff"]), data.get("source", ""),
+                   position_twelfths=data.get("position_twelfths"),
+                   bar_twelfths=int(data.get("bar_twelfths", TWELFTHS_PER_BAR)))
 
     def last_window(self, window_tokens: int) -> Primer:
         """The last window_tokens tokens, saying so when the primer was longer."""
@@ -60,7 +79,8 @@ class Primer:
         cut = Riff(riff.tokens[-window_tokens:], delta, riff.duration_twelfths[-window_tokens:])
         note = (f"the primer has {len(riff)} tokens, more than the model's window of "
                 f"{window_tokens}: its last {window_tokens} are used")
-        return Primer(self.kind, cut, self.source, [*self.messages, note])
+        return Primer(self.kind, cut, self.source, [*self.messages, note],
+                      self.position_twelfths[-window_tokens:], self.bar_twelfths)
 
 
 def sanitized_name(name: str) -> str:
@@ -68,6 +88,25 @@ def sanitized_name(name: str) -> str:
     base = re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.basename(name.replace("\\", "/")))
     base = base.strip("._")[:80]
     return base or "upload.mid"
+
+
+def _bar_places(delta: np.ndarray, positions: np.ndarray | None, meters: list[Meter] | None,
+                start: int, end: int) -> dict:
+    """Primer arguments for tokens start..end-1 of a song's stream: their bar positions and the
+    bar length at the last one. A stream scanned before positions counts 4/4 bars from the
+    song's start, as every riff did before."""
+    onsets = np.cumsum(np.asarray(delta, np.int64))
+    if positions is None:
+        positions = onsets % TWELFTHS_PER_BAR
+    bar = bar_twelfths_at(meters or [Meter(0, 4, 4)], int(onsets[end - 1])) if end > start \
+        else TWELFTHS_PER_BAR
+    return {"position_twelfths": np.asarray(positions[start:end], np.int64), "bar_twelfths": bar}
+
+
+def _catalog_places(stream, start: int, end: int) -> dict:
+    """_bar_places of a catalog stream (its meters as stored with its file)."""
+    meters = [Meter(*meter) for meter in stream.meters] if stream.meters else None
+    return _bar_places(stream.delta, stream.position, meters, start, end)
 
 
 def _stream_riff(tokens: list[str], delta: np.ndarray, duration: np.ndarray) -> Riff:
@@ -154,7 +193,8 @@ def window_primer(catalog_path: str, split: RunSplit, rng: np.random.Generator,
     end = start + length
     riff = _stream_riff([read.tokens[i] for i in stream.ids[start:end]],
                         stream.delta[start:end], stream.duration[start:end])
-    return Primer("window", riff, f"{read.paths[stream.file_id][1]} (tokens {start}-{end - 1})")
+    return Primer("window", riff, f"{read.paths[stream.file_id][1]} (tokens {start}-{end - 1})",
+                  **_catalog_places(stream, start, end))
 
 
 def song_primer(catalog_path: str, song: str, tokens: int) -> Primer:
@@ -174,7 +214,8 @@ def song_primer(catalog_path: str, song: str, tokens: int) -> Primer:
         names = catalog.vocabulary.tokens
         riff = _stream_riff([names[i] for i in stream.ids[:tokens]], stream.delta[:tokens],
                             stream.duration[:tokens])
-        return Primer("song", riff, chosen["path"])
+        return Primer("song", riff, chosen["path"],
+                      **_catalog_places(stream, 0, min(tokens, len(stream.ids))))
 
 
 def upload_tracks(data: bytes, name: str) -> tuple[object, list]:
@@ -200,7 +241,7 @@ def upload_primer(data: bytes, name: str, tokens: int, track: int | None = None)
     """The opening `tokens` tokens of an uploaded file's guitar track (or pitched track number
     `track`, counted from 0 in file order); the first guitar by default."""
     from deeprock.music.guitar import decide
-    from deeprock.music.tokens import tokenize
+    from deeprock.music.tokens import song_meters, tokenize
 
     song, pitched = upload_tracks(data, name)
     messages = []
@@ -218,7 +259,9 @@ def upload_primer(data: bytes, name: str, tokens: int, track: int | None = None)
     stream = tokenize(song, chosen)
     riff = _stream_riff(stream.tokens[:tokens], stream.delta_twelfths[:tokens],
                         stream.duration_twelfths[:tokens])
-    return Primer("upload", riff, song.path, messages)
+    return Primer("upload", riff, song.path, messages,
+                  **_bar_places(stream.delta_twelfths, stream.position_twelfths,
+                                song_meters(song), 0, len(riff)))
 
 
 def read_upload(path: str | os.PathLike) -> bytes:

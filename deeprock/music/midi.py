@@ -50,6 +50,9 @@ class Song:
     ticks_per_beat: int = 480
     tempo_ticks: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
     tempo_qpm: np.ndarray = field(default_factory=lambda: np.full(1, 120.0))
+    # (tick, numerator, denominator) of each time signature, the first at tick 0 (4/4 when
+    # the file sets none): where the bar lines fall
+    meters: list[tuple[int, int, int]] = field(default_factory=lambda: [(0, 4, 4)])
     tracks: list[Track] = field(default_factory=list)
 
     def seconds(self, ticks: np.ndarray) -> np.ndarray:
@@ -151,6 +154,7 @@ def _fill(song: Song, readable: smf_formats.Normalized, sanitize: bool) -> list[
     if readable.smpte_qpm:  # SMPTE ticks are seconds: one tempo, that of the conversion
         tempos = [(0, round(60_000_000 / readable.smpte_qpm))]
     _set_tempo_map(song, tempos)
+    song.meters = _meters(score.time_signatures.numpy())
     # symusic reads on to the chunk end; say so, the file is not as its writer meant
     return [f"track {index}: missing end-of-track, read to the chunk end"
             for index, (_, stop) in enumerate(spans) if data[stop - 3 : stop] != b"\xff\x2f\x00"]
@@ -190,6 +194,21 @@ def _set_tempo_map(song: Song, tempos: list[tuple[int, int]]) -> None:
     ticks, mspq = np.array(tempos, dtype=np.int64).T
     song.tempo_ticks = ticks
     song.tempo_qpm = 60_000_000.0 / mspq
+
+
+def _meters(signatures: dict[str, np.ndarray]) -> list[tuple[int, int, int]]:
+    """Time signatures in order, the last of several at one tick winning; ones that cannot
+    be a meter (a zero numerator, a denominator not a power of two) are left out."""
+    by_tick: dict[int, tuple[int, int, int]] = {}
+    for tick, numerator, denominator in zip(signatures["time"].tolist(),
+                                            signatures["numerator"].tolist(),
+                                            signatures["denominator"].tolist(), strict=True):
+        if numerator > 0 and denominator > 0 and not denominator & (denominator - 1):
+            by_tick[tick] = (tick, numerator, denominator)
+    meters = [by_tick[tick] for tick in sorted(by_tick)]
+    if not meters or meters[0][0] > 0:
+        meters.insert(0, (0, 4, 4))
+    return meters
 
 
 def _reason(error: Exception, data: bytes) -> str:

@@ -1,17 +1,21 @@
 """A track → tokens: notes 'E4' and chords 'E2 B2 E3', each with its rhythm; the vocabulary.
 
-    stream = tokenize(song, track)  # .tokens, .delta_twelfths, .duration_twelfths
+    stream = tokenize(song, track)  # .tokens, .delta_twelfths, .duration_twelfths, .bar, ...
+    positions, bars = bar_positions(onsets_twelfths, song_meters(song))
 
 Rules (docs/architecture.md): pitch as music21 spells MIDI pitches; onsets quantized to the post's
 music21 grid (sixteenths and eighth-note triplets); notes form one chord of distinct pitches in
 ascending order as music21 gathers them (the post's tokens): each note not yet in a chord starts
 one and takes the following notes that start less than a sixteenth after it and end within a
 sixteenth of it. Rhythm is kept in twelfths of a quarter, the smallest unit holding both grids
-(a sixteenth is 3, a triplet eighth 4).
+(a sixteenth is 3, a triplet eighth 4). Each token also has its place in its bar, from the file's
+own time signatures: a bar of n/d lasts n * 48 / d twelfths (3/4 and 6/8 36, 7/8 42), and a
+meter change starts a new bar where it stands.
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import numba
@@ -36,10 +40,54 @@ class TokenStream:
     ids: np.ndarray  # index into names, one per token
     delta_twelfths: np.ndarray  # time since the previous token (the first: since the start)
     duration_twelfths: np.ndarray
+    position_twelfths: np.ndarray  # from the bar line of the token's bar
+    bar: np.ndarray  # 0-based bar number in the song
 
     @property
     def tokens(self) -> list[str]:
         return [self.names[i] for i in self.ids]
+
+
+@dataclass(frozen=True)
+class Meter:
+    start_twelfths: int  # from the song's start, on the token grid
+    numerator: int
+    denominator: int
+
+    @property
+    def bar_twelfths(self) -> int:
+        return max(round(self.numerator * 4 * TWELFTHS_PER_QUARTER / self.denominator), 1)
+
+
+def song_meters(song: Song) -> list[Meter]:
+    """The song's time signatures on the token grid; at one grid point the later one wins."""
+    starts = quantize_twelfths(np.array([tick for tick, _, _ in song.meters])
+                               / song.ticks_per_beat)
+    by_start = {int(start): Meter(int(start), numerator, denominator)
+                for start, (_, numerator, denominator) in zip(starts, song.meters, strict=True)}
+    return [by_start[start] for start in sorted(by_start)]
+
+
+def bar_positions(onsets_twelfths: np.ndarray, meters: list[Meter]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Each onset's position in its bar (twelfths from the bar line) and its 0-based bar number.
+
+    Bars run from each meter's start with that meter's length; a meter change in the middle of
+    a bar cuts it short (the cut bar still counts), and the new meter's first bar starts at it.
+    """
+    starts = np.array([meter.start_twelfths for meter in meters], np.int64)
+    lengths = np.array([meter.bar_twelfths for meter in meters], np.int64)
+    first_bar = np.concatenate(([0], np.cumsum(-(-np.diff(starts) // lengths[:-1]))))
+    onsets = np.asarray(onsets_twelfths, np.int64)
+    which = np.clip(np.searchsorted(starts, onsets, side="right") - 1, 0, None)
+    since = onsets - starts[which]
+    return since % lengths[which], first_bar[which] + since // lengths[which]
+
+
+def bar_twelfths_at(meters: list[Meter], onset_twelfths: int) -> int:
+    """The length of the bar an onset falls in: its meter's."""
+    starts = [meter.start_twelfths for meter in meters]
+    return meters[max(bisect.bisect_right(starts, onset_twelfths) - 1, 0)].bar_twelfths
 
 
 def pitch_name(pitch: int) -> str:
@@ -105,7 +153,7 @@ def tokenize(song: Song, track: Track) -> TokenStream:
     notes = track.notes
     if len(notes) == 0:
         empty = np.zeros(0, np.int64)
-        return TokenStream([], empty, empty, empty)
+        return TokenStream([], empty, empty, empty, empty, empty)
     spans = chord_spans(song, track)
     masks = np.zeros((len(spans.onsets_twelfths), 128), dtype=bool)
     masks[spans.group, notes["pitch"]] = True
@@ -114,7 +162,8 @@ def tokenize(song: Song, track: Track) -> TokenStream:
     names = [_chord_name(key.tobytes()) for key in keys]
     duration = np.maximum(spans.ends_twelfths - spans.onsets_twelfths, 1)
     delta = np.diff(spans.onsets_twelfths, prepend=0)
-    return TokenStream(names, inverse.ravel(), delta, duration)
+    positions, bars = bar_positions(spans.onsets_twelfths, song_meters(song))
+    return TokenStream(names, inverse.ravel(), delta, duration, positions, bars)
 
 
 _CHORD_NAMES: dict[bytes, str] = {}  # packed pitch set → name; chords repeat across tracks

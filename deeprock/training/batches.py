@@ -22,16 +22,20 @@ class WindowBatches(PyDataset):
     With `stride` > 1 an epoch takes one window in `stride` of the kept starts, a new random
     draw each epoch (seeded by seed and epoch, so a resumed run sees what an uninterrupted one
     would). `transpose` (a table from `transposition_table`) shifts each training window by a
-    random interval, keeping the original where the shifted tokens leave the vocabulary.
+    random interval, keeping the original where the shifted tokens leave the vocabulary (the
+    rhythm and the bar positions stay). `positions`: feed each token's bar position (the
+    model's "positions" input, models.takes_positions).
     """
 
     def __init__(self, side: Side, starts: np.ndarray, seq_len: int, batch_size: int, arch: str,
                  seed: int = 0, stride: int = 1, shuffle: bool = True,
-                 transpose: np.ndarray | None = None, share: tuple[int, int] = (0, 1)) -> None:
+                 transpose: np.ndarray | None = None, share: tuple[int, int] = (0, 1),
+                 positions: bool = False) -> None:
         super().__init__(workers=1, use_multiprocessing=False)
         self.side, self.all_starts, self.seq_len = side, starts, seq_len
         self.batch_size, self.arch, self.seed = batch_size, arch, seed
         self.stride, self.shuffle, self.transpose = max(stride, 1), shuffle, transpose
+        self.positions = positions
         self.share = share  # (this worker, workers): every worker draws the same epoch, and
         self.set_epoch(0)  # feeds its own equal slice of it
 
@@ -65,6 +69,8 @@ class WindowBatches(PyDataset):
             return ids[:, :-1, None].astype(np.float32), ids[:, -1]
         x = {"tokens": ids[:, :-1], "deltas": self.side.delta[positions[:, :-1]],
              "durations": self.side.duration[positions[:, :-1]], "next_tokens": ids[:, 1:]}
+        if self.positions:
+            x["positions"] = self.side.position[positions[:, :-1]]
         y = {"next_token": ids[:, 1:], "next_delta": self.side.delta[positions[:, 1:]],
              "next_duration": self.side.duration[positions[:, 1:]]}
         return x, y

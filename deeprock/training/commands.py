@@ -17,16 +17,19 @@ from pathlib import Path
 from deeprock.cliutil import CliError
 
 # Defaults per architecture where they differ: the seed is the post's, ours is tuned for a CPU.
+# The transformer's context is 256 tokens, about 16 bars of a riff (issue 14).
 ARCH_DEFAULTS = {"seed": {"seq_len": 100, "lr": 0.001, "stride": 1, "unique_factor": 13},
-                 "deeprock": {"seq_len": 64, "lr": 0.005, "stride": 0, "unique_factor": 10}}
+                 "deeprock": {"seq_len": 64, "lr": 0.005, "stride": 0, "unique_factor": 10},
+                 "transformer": {"seq_len": 256, "lr": 0.001, "stride": 0, "unique_factor": 10}}
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="train a model (or continue one) into a run folder")
     train.add_argument("--catalog", help="the catalog to train on (not needed with --resume)")
     train.add_argument("--out", required=True, help="run folder, e.g. models/NAME")
-    train.add_argument("--arch", choices=("seed", "deeprock"), default="deeprock")
-    train.add_argument("--seq-len", type=int, help="tokens of context (seed 100, deeprock 64)")
+    train.add_argument("--arch", choices=tuple(ARCH_DEFAULTS), default="deeprock")
+    train.add_argument("--seq-len", type=int, help="tokens of context (seed 100, deeprock 64, "
+                                                   "transformer 256)")
     train.add_argument("--unique-factor", type=int,
                        help="windows train when they hold more distinct tokens than this")
     train.add_argument("--epochs", type=int, default=20)

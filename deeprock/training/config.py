@@ -55,7 +55,9 @@ class RunConfig:
             raise ValueError(f"run format {version!r} is newer than this version reads "
                              f"({FORMAT_VERSION}): update DeepRock Studio")
         try:
-            return cls(catalog=data["catalog"], model=ModelSettings(**data["model"]),
+            # a run saved before bar positions has no "positions": its model reads none
+            model = ModelSettings(**{"positions": False, **data["model"]})
+            return cls(catalog=data["catalog"], model=model,
                        data=DataSettings(**data["data"]), train=TrainSettings(**data["train"]),
                        selection=data.get("selection"),
                        selection_sha256=data.get("selection_sha256"),

@@ -23,6 +23,7 @@ from deeprock.corpus.catalog import Catalog
 from deeprock.training import runs
 from deeprock.training.baselines import NgramBaseline, window_targets
 from deeprock.training.config import RunConfig
+from deeprock.training.models import ModelSettings, takes_positions
 from deeprock.training.split import DataError, Side, encode, read_streams, window_starts
 from deeprock.training.vocab import RunVocabulary
 
@@ -70,7 +71,7 @@ def evaluate_run(run: Path, catalog_path: str, seq_len: int | None = None,
     from deeprock.training.models import load_model
 
     model = load_model(str(Path(run) / runs.BEST))
-    heads = score(model, side, starts, seq_len, config.model.arch, last_only=targets == "last")
+    heads = score(model, side, starts, seq_len, config.model, last_only=targets == "last")
     targets = window_targets(starts, seq_len, scoring)
     token = heads["next_token"]
     best = runs.best_row(runs.read_metrics(Path(run))) or {}
@@ -100,12 +101,14 @@ def _scored_starts(side: Side, seq_len: int, unique_factor: int, arch: str,
     return starts
 
 
-def score(model, side: Side, starts: np.ndarray, seq_len: int, arch: str,
+def score(model, side: Side, starts: np.ndarray, seq_len: int, settings: ModelSettings,
           last_only: bool = False) -> dict:
     """Loss (mean negative log-likelihood), accuracy and perplexity of each head."""
     from deeprock.training.batches import WindowBatches
 
-    batches = WindowBatches(side, starts, seq_len, BATCH, arch, shuffle=False)
+    arch = settings.arch
+    batches = WindowBatches(side, starts, seq_len, BATCH, arch, shuffle=False,
+                            positions=takes_positions(settings))
     sums: dict[str, list[float]] = {}
     for index in range(len(batches)):
         x, y = batches[index]

@@ -7,22 +7,23 @@ as a (seq_len, 1) input, LSTM 256 → Dropout 0.3 → LSTM 256 → Dense 128 →
 Adam with InverseTimeDecay(lr, 1, 0.01), one next-token target per window. The scaling is a
 Normalization layer inside the model, so a saved model needs nothing else to run.
 
-"deeprock": embeddings of token, delta class and duration class → stacked LSTMs (cuDNN-compatible:
-tanh/sigmoid, no recurrent dropout, unroll off, use_cudnn="auto") → three softmax heads, trained on
-every position (sequence to sequence). The rhythm heads also see the embedding of the token they
-time (the target during training, the sampled one when generating): a chord and a fast lick do
-not share a duration. Layer names are a contract with generation's numpy inference:
-token_embedding, delta_embedding, duration_embedding, lstm_0..lstm_{n-1}, next_token,
-rhythm_context, next_delta, next_duration.
+"deeprock": embeddings of token, delta class, duration class and bar position ("positions", the
+token's place in its bar; absent in runs trained before positions) → stacked LSTMs
+(cuDNN-compatible: tanh/sigmoid, no recurrent dropout, unroll off, use_cudnn="auto") → three
+softmax heads, trained on every position (sequence to sequence). The rhythm heads also see the
+embedding of the token they time (the target during training, the sampled one when generating):
+a chord and a fast lick do not share a duration. Layer names are a contract with generation's
+numpy inference: token_embedding, delta_embedding, duration_embedding, position_embedding,
+lstm_0..lstm_{n-1}, next_token, rhythm_context, next_delta, next_duration.
 
 "transformer": decoder-only and causal, rotary positions over tokens (its attention layer is
-deeprock/training/transformer.py); inputs as "deeprock" plus "positions", the token's place in
-its bar, embedded beside the others; concatenated, projected to d_model (`units`), `layers`
-pre-norm blocks, the same three heads. A figure from a bar ago is one attention lookup away,
-where an LSTM must carry it through its state. Layer names, the numpy inference's contract:
-token_embedding, delta_embedding, duration_embedding, position_embedding, joined_projection,
-block_{i}_attention_norm, block_{i}_attention, block_{i}_ff_norm, block_{i}_ff_in,
-block_{i}_ff_out, final_norm, next_token, rhythm_context, next_delta, next_duration.
+deeprock/training/transformer.py); inputs as "deeprock", "positions" always among them;
+concatenated, projected to d_model (`units`), `layers` pre-norm blocks, the same three heads.
+A figure from a bar ago is one attention lookup away, where an LSTM must carry it through its
+state. Layer names, the numpy inference's contract: token_embedding, delta_embedding,
+duration_embedding, position_embedding, joined_projection, block_{i}_attention_norm,
+block_{i}_attention, block_{i}_ff_norm, block_{i}_ff_in, block_{i}_ff_out, final_norm,
+next_token, rhythm_context, next_delta, next_duration.
 """
 
 from __future__ import annotations
@@ -52,9 +53,15 @@ class ModelSettings:
     clipnorm: float = 1.0
     heads: int = 4  # transformer: attention heads (units / heads must be even)
     ff_multiplier: int = 4  # transformer: feed-forward width in units
+    positions: bool = True  # deeprock: read the bar position (False: a run from before them)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def takes_positions(settings: ModelSettings) -> bool:
+    """Whether the network has a "positions" input (the seed, the post's, never has)."""
+    return settings.arch == "transformer" or (settings.arch == "deeprock" and settings.positions)
 
 
 def build_model(settings: ModelSettings, vocabulary_size: int, seq_len: int | None = None,
@@ -104,35 +111,42 @@ def _seed_network(vocabulary_size: int, seq_len: int | None, id_mean: float, id_
 def _deeprock_network(settings: ModelSettings, vocabulary_size: int):
     from keras import Input, Model, layers
 
-    tokens = Input((None,), dtype="int32", name="tokens")
-    deltas = Input((None,), dtype="int32", name="deltas")
-    durations = Input((None,), dtype="int32", name="durations")
-    next_tokens = Input((None,), dtype="int32", name="next_tokens")
-    token_embedding = layers.Embedding(vocabulary_size, settings.embedding,
-                                       name="token_embedding")
-    x = layers.Concatenate(name="joined")([
-        token_embedding(tokens),
-        layers.Embedding(RHYTHM_CLASSES, settings.rhythm_embedding,
-                         name="delta_embedding")(deltas),
-        layers.Embedding(RHYTHM_CLASSES, settings.rhythm_embedding,
-                         name="duration_embedding")(durations)])
-    x = layers.Dropout(settings.input_dropout)(x)
+    names = ("tokens", "deltas", "durations", "next_tokens",
+             *(("positions",) if settings.positions else ()))
+    inputs = {name: Input((None,), dtype="int32", name=name) for name in names}
+    token_embedding, x = _joined_inputs(settings, inputs, vocabulary_size)
     for layer in range(settings.layers):
         x = layers.LSTM(settings.units, return_sequences=True, use_cudnn="auto",
                         name=f"lstm_{layer}")(x)
         x = layers.Dropout(settings.dropout)(x)
     token_head = layers.Dense(vocabulary_size, activation="softmax", dtype="float32",
                               name="next_token")(x)
-    context = layers.Concatenate(name="hidden_and_token")([x, token_embedding(next_tokens)])
+    context = layers.Concatenate(name="hidden_and_token")(
+        [x, token_embedding(inputs["next_tokens"])])
     context = layers.Dense(settings.units // 2, activation="relu", name="rhythm_context")(context)
     delta_head = layers.Dense(RHYTHM_CLASSES, activation="softmax", dtype="float32",
                               name="next_delta")(context)
     duration_head = layers.Dense(RHYTHM_CLASSES, activation="softmax", dtype="float32",
                                  name="next_duration")(context)
-    return Model({"tokens": tokens, "deltas": deltas, "durations": durations,
-                  "next_tokens": next_tokens},
-                 {"next_token": token_head, "next_delta": delta_head,
-                  "next_duration": duration_head}, name="deeprock")
+    return Model(inputs, {"next_token": token_head, "next_delta": delta_head,
+                          "next_duration": duration_head}, name="deeprock")
+
+
+def _joined_inputs(settings: ModelSettings, inputs: dict, vocabulary_size: int):
+    """(token embedding layer, the embeddings of token, delta, duration and, when an input,
+    bar position concatenated in that order, with input dropout): the numpy inference folds
+    them in this order."""
+    from keras import layers
+
+    token_embedding = layers.Embedding(vocabulary_size, settings.embedding,
+                                       name="token_embedding")
+    embedded = [layers.Embedding(classes, settings.rhythm_embedding, name=f"{name}_embedding")(
+        inputs[key]) for name, key, classes in (("delta", "deltas", RHYTHM_CLASSES),
+                                                ("duration", "durations", RHYTHM_CLASSES),
+                                                ("position", "positions", POSITION_CLASSES))
+        if key in inputs]
+    x = layers.Concatenate(name="joined")([token_embedding(inputs["tokens"]), *embedded])
+    return token_embedding, layers.Dropout(settings.input_dropout)(x)
 
 
 def _transformer_network(settings: ModelSettings, vocabulary_size: int):
@@ -141,14 +155,7 @@ def _transformer_network(settings: ModelSettings, vocabulary_size: int):
 
     names = ("tokens", "deltas", "durations", "positions", "next_tokens")
     inputs = {name: Input((None,), dtype="int32", name=name) for name in names}
-    token_embedding = layers.Embedding(vocabulary_size, settings.embedding,
-                                       name="token_embedding")
-    rhythm = [layers.Embedding(classes, settings.rhythm_embedding, name=f"{name}_embedding")(
-        inputs[key]) for name, key, classes in (("delta", "deltas", RHYTHM_CLASSES),
-                                                ("duration", "durations", RHYTHM_CLASSES),
-                                                ("position", "positions", POSITION_CLASSES))]
-    x = layers.Concatenate(name="joined")([token_embedding(inputs["tokens"]), *rhythm])
-    x = layers.Dropout(settings.input_dropout)(x)
+    token_embedding, x = _joined_inputs(settings, inputs, vocabulary_size)
     x = layers.Dense(settings.units, name="joined_projection")(x)
     for block in range(settings.layers):
         x = _transformer_block(x, settings, f"block_{block}")

@@ -21,7 +21,7 @@ import numpy as np
 from deeprock.corpus.catalog import Catalog, Stream
 from deeprock.corpus.groups import components
 from deeprock.corpus.windows import TrackKey, WindowStats
-from deeprock.training.vocab import RunVocabulary, rhythm_classes
+from deeprock.training.vocab import RunVocabulary, position_classes, rhythm_classes
 
 
 class DataError(ValueError):
@@ -42,7 +42,8 @@ class DataSettings:
 
 @dataclass
 class Side:
-    """One side of the split: its tracks' tokens concatenated, rhythm as classes."""
+    """One side of the split: its tracks' tokens concatenated, rhythm and bar position as
+    classes."""
 
     keys: list[TrackKey]
     files: list[int]
@@ -50,6 +51,7 @@ class Side:
     ids: np.ndarray
     delta: np.ndarray
     duration: np.ndarray
+    position: np.ndarray
     offsets: np.ndarray = field(repr=False)
 
     @property
@@ -166,7 +168,13 @@ def _first_percent(streams: list[Stream], percent: float) -> list[Stream]:
 
 
 def encode(streams: list[Stream], lookup: np.ndarray) -> Side:
-    """Concatenate streams (catalog ids → run ids, rhythm → classes) with track offsets."""
+    """Concatenate streams (catalog ids → run ids, rhythm and position → classes) with track
+    offsets."""
+    stale = sum(s.position is None for s in streams)
+    if stale:
+        raise DataError(f"{stale} of {len(streams)} tracks were scanned before the catalog "
+                        "held bar positions (it was upgraded): scan their folder again")
+
     def joined(name: str) -> np.ndarray:
         parts = [getattr(s, name) for s in streams]
         return np.concatenate(parts).astype(np.int32) if parts else np.zeros(0, np.int32)
@@ -175,7 +183,8 @@ def encode(streams: list[Stream], lookup: np.ndarray) -> Side:
     offsets = np.concatenate(([0], np.cumsum([len(s.ids) for s in streams], dtype=np.int64)))
     return Side([(s.file_id, s.idx, s.channel) for s in streams], [s.file_id for s in streams],
                 catalog_ids, lookup[catalog_ids] if len(lookup) else catalog_ids,
-                rhythm_classes(joined("delta")), rhythm_classes(joined("duration")), offsets)
+                rhythm_classes(joined("delta")), rhythm_classes(joined("duration")),
+                position_classes(joined("position")), offsets)
 
 
 def window_starts(side: Side, seq_len: int, unique_factor: int) -> np.ndarray:

@@ -230,7 +230,8 @@ def _fit(config: RunConfig, run: Path, data: TrainingData, rows: list[dict], sta
     share = (place.index, place.count) if place else (0, 1)
     batches = training_batches(config, data, share)
     held_out = WindowBatches(data.validation, validation_starts(data.validation_starts, config),
-                             seq_len, batches.batch_size, arch, shuffle=False, share=share)
+                             seq_len, batches.batch_size, arch, shuffle=False, share=share,
+                             positions=batches.positions)
     done = int(status.get("epoch", 0))
     with environment.strategy(train.distribute):
         model = _model(config, run, data, done)
@@ -249,13 +250,15 @@ def training_batches(config: RunConfig, data: TrainingData, share: tuple[int, in
     """The training side's batches as `fit` (and the estimate) draw them; each of `share[1]`
     workers feeds its share of a batch."""
     from deeprock.training.batches import WindowBatches, transposition_table
+    from deeprock.training.models import takes_positions
 
     train = config.train
     table = (transposition_table(data.vocabulary, train.augment_semitones)
              if train.augment_semitones else None)
     return WindowBatches(data.train, data.train_starts, config.data.seq_len,
                          train.batch_size // share[1], config.model.arch, seed=train.seed,
-                         stride=config.data.stride, transpose=table, share=share)
+                         stride=config.data.stride, transpose=table, share=share,
+                         positions=takes_positions(config.model))
 
 
 def _model(config: RunConfig, run: Path, data: TrainingData, done: int):

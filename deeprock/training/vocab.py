@@ -29,6 +29,11 @@ LONGER = RHYTHM_CLASSES - 1
 POSITION_CLASSES = 96
 
 
+def position_classes(twelfths: np.ndarray) -> np.ndarray:
+    """Position in the bar → class (bars longer than POSITION_CLASSES twelfths share the last)."""
+    return np.clip(np.asarray(twelfths), 0, POSITION_CLASSES - 1).astype(np.int32)
+
+
 def rhythm_classes(twelfths: np.ndarray) -> np.ndarray:
     """Time in twelfths → class (the value itself up to 4 bars, LONGER beyond)."""
     return np.clip(np.asarray(twelfths), 0, LONGER).astype(np.int32)
