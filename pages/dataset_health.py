@@ -12,6 +12,7 @@ import streamlit as st
 from deeprock import settings
 from deeprock.app import render, review_ui, ui
 from deeprock.corpus import health, labels
+from deeprock.corpus.artists import artist_table, artists_path
 from deeprock.corpus.catalog import Catalog, CatalogError
 from deeprock.corpus.dedup import find_duplicates
 from deeprock.corpus.selection import (
@@ -51,6 +52,13 @@ def overview(stamp: tuple) -> dict:
         return {"summary": cat.summary(), "guitars": cat.guitar_counts(),
                 "repairs": health.repair_counts(cat), "failures": cat.failures(),
                 "missing": cat.missing_metadata(), "paths": cat.file_keys()}
+
+
+@st.cache_data(show_spinner="Counting per artist…", max_entries=4)
+def artist_rows(stamp: tuple, rule_stamp: float | bool) -> list[dict]:
+    """Keyed by the artist rule file's mtime too: editing the rule shows at once."""
+    with Catalog(stamp[0]) as cat:
+        return artist_table(cat)
 
 
 @st.cache_resource(show_spinner="Reading the token streams…", max_entries=4)
@@ -126,6 +134,16 @@ with tabs[0]:
         st.caption("Files that could not be read")
         st.dataframe(pd.DataFrame(data["failures"])[["root", "path", "error"]],
                      hide_index=True, width="stretch")
+    with st.expander("Artists: files, guitar tracks and tokens per artist"):
+        rule_file = artists_path(current.catalog)
+        st.caption(f"Each file's artist is the folder above it, unless {rule_file} sets a "
+                   "level (the Nth folder under the scanned root) or per-folder overrides.")
+        try:
+            st.dataframe(pd.DataFrame(artist_rows(STAMP, rule_file.is_file()
+                                                  and os.path.getmtime(rule_file))),
+                         hide_index=True, width="stretch")
+        except ValueError as error:
+            st.error(str(error))
 
 with tabs[1]:
     if groups is None:

@@ -35,6 +35,7 @@ from deeprock.atomic import write_atomic
 from deeprock.corpus import labels, scan
 from deeprock.music import guitar, midi
 from deeprock.music.guitar_features import FEATURE_GROUPS, FEATURE_NAMES, track_features
+from deeprock.music.trees import from_sklearn
 
 ROOT = Path(__file__).resolve().parents[1]
 DRUM_MIN_NOTES = 16
@@ -217,25 +218,9 @@ def _print_mistakes(data: LabelledSet, probability: np.ndarray, count: int = 8) 
 
 
 def export(model: HistGradientBoostingClassifier, info: dict) -> guitar.TreeEnsemble:
-    """The fitted trees as flat arrays (children after parents, leaves -1), as guitar reads them.
-
-    HistGradientBoostingClassifier keeps its trees in _predictors; the check in main() catches
-    any change in their layout, since scikit-learn is pinned but not frozen forever.
-    """
-    arrays: dict[str, list] = {name: [] for name in guitar.TREE_FIELDS}
-    roots = []
-    for (predictor,) in model._predictors:
-        nodes, offset = predictor.nodes, len(arrays["feature"])
-        roots.append(offset)
-        leaf = nodes["is_leaf"].astype(bool)
-        arrays["feature"] += np.where(leaf, 0, nodes["feature_idx"]).tolist()
-        arrays["split"] += np.where(leaf, 0.0, nodes["num_threshold"]).tolist()
-        arrays["left"] += np.where(leaf, -1, nodes["left"].astype(np.int64) + offset).tolist()
-        arrays["right"] += np.where(leaf, -1, nodes["right"].astype(np.int64) + offset).tolist()
-        arrays["value"] += np.where(leaf, nodes["value"], 0.0).tolist()
-    return guitar.TreeEnsemble(
-        FEATURE_NAMES, float(model._baseline_prediction.ravel()[0]), np.array(roots),
-        **{name: np.array(values) for name, values in arrays.items()}, info=info)
+    """The fitted trees as the flat arrays guitar reads (deeprock.music.trees)."""
+    trees, baseline = from_sklearn(model)
+    return guitar.TreeEnsemble(FEATURE_NAMES, float(baseline[0]), trees, info=info)
 
 
 def check_export(ensemble: guitar.TreeEnsemble, model: HistGradientBoostingClassifier,
@@ -298,7 +283,7 @@ def _train(argv: list[str] | None) -> int:
     check_export(ensemble, model, data.features)
     write_json(args.out, ensemble.to_dict())
     print(f"\nwrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB, "
-          f"{len(ensemble.roots)} trees, {len(ensemble.feature)} nodes)")
+          f"{len(ensemble.trees.roots)} trees, {len(ensemble.trees.feature)} nodes)")
     return 0
 
 

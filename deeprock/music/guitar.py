@@ -21,6 +21,7 @@ import numpy as np
 
 from deeprock.music.guitar_features import FEATURE_NAMES, track_features
 from deeprock.music.midi import Song, Track
+from deeprock.music.trees import Trees, TreesError
 
 # GM nylon, steel, jazz, clean, muted, overdriven, distortion, harmonics
 GUITAR_PROGRAMS = range(24, 32)
@@ -33,7 +34,6 @@ INFERRED_THRESHOLD = 0.4  # best F1 on unseen artists in scripts/train_guitar_mo
 # a metadata guitar whose notes give less than this is flagged for review, never overruled:
 # a drum pattern, a bass line or a piano part under a guitar program
 SUSPICIOUS_BELOW = 0.1
-TREE_FIELDS = ("feature", "split", "left", "right", "value")
 
 
 class GuitarModelError(ValueError):
@@ -62,58 +62,21 @@ def is_suspicious(source: str | None, guitar: bool, notes_probability: float | N
 
 @dataclass(frozen=True, eq=False)
 class TreeEnsemble:
-    """Gradient-boosted trees, all nodes in flat arrays: P(guitar) = sigmoid(baseline + leaves).
-
-    An internal node sends a sample left when feature <= split; a leaf has left = right = -1
-    and carries its value. Children come after their parent, so there are no cycles.
-    """
+    """Gradient-boosted trees over track_features: P(guitar) = sigmoid(baseline + leaves)."""
 
     feature_names: tuple[str, ...]
     baseline: float
-    roots: np.ndarray
-    feature: np.ndarray
-    split: np.ndarray
-    left: np.ndarray
-    right: np.ndarray
-    value: np.ndarray
+    trees: Trees
     info: dict = field(default_factory=dict)  # how it was trained and how well it did
 
-    def __post_init__(self) -> None:
-        _check_trees(self)
-
     def probability(self, features: np.ndarray) -> float:
-        """Walk every tree at once, one level per step; a leaf points at itself."""
-        node = self.roots
-        for _ in range(self._depth):
-            go_left = features[self.feature[node]] <= self.split[node]
-            node = np.where(go_left, self._left[node], self._right[node])
-        raw = self.baseline + float(self.value[node].sum())
+        raw = float(self.trees.raw(features, np.array([self.baseline]))[0, 0])
         return float(1.0 / (1.0 + np.exp(-raw)))
 
-    @functools.cached_property
-    def _left(self) -> np.ndarray:
-        return np.where(self.left < 0, np.arange(len(self.left)), self.left)
-
-    @functools.cached_property
-    def _right(self) -> np.ndarray:
-        return np.where(self.right < 0, np.arange(len(self.right)), self.right)
-
-    @functools.cached_property
-    def _depth(self) -> int:
-        depth, level = 0, self.roots
-        while (level := level[self.left[level] >= 0]).size:
-            level = np.concatenate((self.left[level], self.right[level]))
-            depth += 1
-        return depth
-
     def to_dict(self) -> dict:
-        return {
-            "format": MODEL_FORMAT, "version": MODEL_VERSION,
-            "feature_names": list(self.feature_names), "baseline": self.baseline,
-            "roots": self.roots.tolist(),
-            **{name: getattr(self, name).tolist() for name in TREE_FIELDS},
-            "info": self.info,
-        }
+        return {"format": MODEL_FORMAT, "version": MODEL_VERSION,
+                "feature_names": list(self.feature_names), "baseline": self.baseline,
+                **self.trees.to_dict(), "info": self.info}
 
     @classmethod
     def from_dict(cls, data: dict) -> TreeEnsemble:
@@ -126,34 +89,11 @@ class TreeEnsemble:
             raise GuitarModelError("the model's feature names differ from guitar_features: "
                                    "retrain with scripts/train_guitar_model.py")
         try:
-            integers = {name: np.asarray(data[name], np.int64)
-                        for name in ("roots", "feature", "left", "right")}
-            floats = {name: np.asarray(data[name], np.float64) for name in ("split", "value")}
-            baseline = float(data["baseline"])
+            return cls(FEATURE_NAMES, float(data["baseline"]),
+                       Trees.from_dict(data, len(FEATURE_NAMES)), info=data.get("info", {}))
         except (KeyError, TypeError, ValueError) as error:
-            raise GuitarModelError(f"model arrays unreadable: {error!r}") from error
-        return cls(FEATURE_NAMES, baseline, **integers, **floats, info=data.get("info", {}))
-
-
-def _check_trees(model: TreeEnsemble) -> None:
-    """Shapes and indices that make probability() safe: each node's children follow it."""
-    nodes = len(model.feature)
-    if any(getattr(model, name).shape != (nodes,) for name in TREE_FIELDS):
-        raise GuitarModelError("model node arrays differ in length or are not flat")
-    if model.roots.ndim != 1 or not model.roots.size:
-        raise GuitarModelError("model has no trees")
-    internal = model.left >= 0
-    index = np.arange(nodes)
-    valid = (
-        np.all((model.roots >= 0) & (model.roots < nodes))
-        and np.array_equal(internal, model.right >= 0)
-        and np.all((model.left[internal] > index[internal]) & (model.left[internal] < nodes))
-        and np.all((model.right[internal] > index[internal]) & (model.right[internal] < nodes))
-        and np.all((model.feature >= 0) & (model.feature < len(model.feature_names)))
-        and np.all(np.isfinite(model.value)) and not np.any(np.isnan(model.split))
-    )
-    if not valid:
-        raise GuitarModelError("model trees are malformed (child, root or feature index)")
+            raise GuitarModelError(str(error) if isinstance(error, TreesError)
+                                   else f"model arrays unreadable: {error!r}") from error
 
 
 def load_model(path: str | Path = MODEL_PATH) -> TreeEnsemble:

@@ -44,7 +44,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         train.add_argument(f"--{name}", type=kind, default=default)
     train.add_argument("--stride", type=int, help="an epoch takes 1 in N windows (deeprock: "
                                                   "seq_len/2, seed: 1)")
-    train.add_argument("--split-by", choices=("song", "artist"), default="song")
+    train.add_argument("--split-by", choices=("song", "artist", "artist-songs"), default="song")
+    train.add_argument("--artists", type=lambda text: [a for a in text.split(",") if a],
+                       default=[], help="comma-separated: train on these artists only")
     train.add_argument("--selection", help="a saved training selection (default: the one beside "
                                            "the catalog, if any)")
     train.add_argument("--no-selection", action="store_true", help="every guitar track")
@@ -118,7 +120,8 @@ def config_from_args(args: argparse.Namespace):
                                                           else defaults["unique_factor"]),
                           validation_share=args.validation_share, split_seed=args.seed,
                           split_by=args.split_by, min_count=args.min_count,
-                          data_percent=args.data_percent, stride=stride),
+                          data_percent=args.data_percent, stride=stride,
+                          artists=args.artists),
         train=TrainSettings(epochs=args.epochs, batch_size=args.batch_size,
                             patience=args.patience, max_minutes=args.max_minutes,
                             augment_semitones=args.augment, precision=args.precision,

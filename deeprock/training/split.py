@@ -12,12 +12,12 @@ parsed again.
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from deeprock.corpus.artists import file_artists, files_of
 from deeprock.corpus.catalog import Catalog, Stream
 from deeprock.corpus.groups import components
 from deeprock.corpus.windows import TrackKey, WindowStats
@@ -34,10 +34,13 @@ class DataSettings:
     unique_factor: int = 10
     validation_share: float = 0.1
     split_seed: int = 0
-    split_by: str = "song"  # "song" (duplicate groups whole) or "artist" (its folder whole)
+    # "song" (duplicate groups whole), "artist" (every file of an artist on one side) or
+    # "artist-songs" (songs held out within each artist, so each artist is on both sides)
+    split_by: str = "song"
     min_count: int = 2
     data_percent: float = 100.0
     stride: int = 1  # training windows start every `stride` kept starts (random phase per epoch)
+    artists: list[str] = field(default_factory=list)  # train on these artists only (none: all)
 
 
 @dataclass
@@ -84,9 +87,16 @@ def build_training_data(catalog: Catalog, settings: DataSettings,
                         tracks: Collection[TrackKey] | None = None) -> TrainingData:
     """Streams of the selection's tracks (or every guitar track), split, encoded, windowed."""
     streams = read_streams(catalog, tracks)
+    if settings.artists:
+        try:
+            chosen = files_of(catalog, settings.artists)
+        except ValueError as error:
+            raise DataError(str(error)) from error
+        streams = [s for s in streams if s.file_id in chosen]
     if not streams:
         raise DataError(f"catalog {catalog.path} has no guitar track with tokens"
                         + (" in this selection" if tracks is not None else "")
+                        + (f" by {', '.join(settings.artists)}" if settings.artists else "")
                         + ": scan a folder with guitar parts, or accept inferred guitars")
     paths = catalog.file_keys()
     validation_files = split_files(catalog, {s.file_id for s in streams}, settings, paths)
@@ -117,19 +127,38 @@ def read_streams(catalog: Catalog, tracks: Collection[TrackKey] | None) -> list[
 def split_files(catalog: Catalog, file_ids: set[int], settings: DataSettings,
                 paths: dict[int, tuple[str, str]]) -> set[int]:
     """The validation side's file ids: whole units (duplicate groups, or artists) drawn in a
-    seeded order until they hold the validation share of the files."""
-    units = _units(catalog, file_ids, settings.split_by, paths)
-    order = np.random.default_rng(settings.split_seed).permutation(len(units))
-    wanted = settings.validation_share * len(file_ids)
+    seeded order until they hold the validation share of the files; by "artist-songs", each
+    artist's songs drawn apart, the last song of its order always left to training."""
+    rng = np.random.default_rng(settings.split_seed)
+    units = _units(catalog, file_ids, "song" if settings.split_by == "artist-songs"
+                   else settings.split_by, paths)
+    if settings.split_by == "artist-songs":
+        artists = file_artists(catalog)
+        by_artist: dict[str, list[set[int]]] = {}
+        for unit in units:  # a song filed under two artists goes with its first file's
+            by_artist.setdefault(artists[min(unit)], []).append(unit)
+        validation = set()
+        for artist in sorted(by_artist):
+            songs = by_artist[artist]
+            share = settings.validation_share * sum(len(song) for song in songs)
+            validation |= _draw(songs, rng.permutation(len(songs))[:-1], share)
+    else:
+        validation = _draw(units, rng.permutation(len(units)),
+                           settings.validation_share * len(file_ids))
+    if settings.validation_share > 0 and len(validation) == len(file_ids):
+        raise DataError(f"{len(file_ids)} files in {len(units)} song group(s): too few to hold "
+                        "any out for validation; add songs or lower the validation share")
+    return validation
+
+
+def _draw(units: list[set[int]], order: np.ndarray, wanted: float) -> set[int]:
+    """Units in order until they hold `wanted` files, skipping one that overshoots by half."""
     validation: set[int] = set()
     for position in order:
         if len(validation) >= wanted:
             break
         if len(validation) + len(units[position]) <= max(wanted * 1.5, 1) or not validation:
             validation |= units[position]
-    if settings.validation_share > 0 and len(validation) == len(file_ids):
-        raise DataError(f"{len(file_ids)} files in {len(units)} song group(s): too few to hold "
-                        "any out for validation; add songs or lower the validation share")
     return validation
 
 
@@ -138,17 +167,20 @@ def _units(catalog: Catalog, file_ids: set[int], split_by: str,
     """Files that must stay on one side together: duplicate groups joined transitively."""
     from deeprock.corpus.dedup import find_duplicates
 
-    by_path: dict[str, list[int]] = {}
-    for file_id in file_ids:
-        by_path.setdefault(paths[file_id][1], []).append(file_id)
     if split_by == "artist":
-        joined = [[f for path, fs in by_path.items() if os.path.dirname(path) == folder for f in fs]
-                  for folder in {os.path.dirname(p) for p in by_path}]
+        by_artist: dict[str, list[int]] = {}
+        for file_id, artist in file_artists(catalog).items():
+            if file_id in file_ids:
+                by_artist.setdefault(artist, []).append(file_id)
+        joined = list(by_artist.values())
     elif split_by == "song":
+        by_path: dict[str, list[int]] = {}
+        for file_id in file_ids:
+            by_path.setdefault(paths[file_id][1], []).append(file_id)
         joined = [[f for path in group.files for f in by_path.get(path, [])]
                   for group in find_duplicates(catalog)]
     else:
-        raise DataError(f"split_by must be 'song' or 'artist', not {split_by!r}")
+        raise DataError(f"split_by must be 'song', 'artist' or 'artist-songs', not {split_by!r}")
     links = [(members[0], other) for members in joined for other in members[1:]]
     return [set(unit) for unit in components(sorted(file_ids), links)]
 
