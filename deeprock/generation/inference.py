@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from deeprock.generation.attention_inference import TransformerNetwork
 from deeprock.generation.weights import SavedWeights
 
 State = list[tuple[np.ndarray, np.ndarray]]  # (h, c) per layer, each (batch, units)
@@ -176,6 +177,8 @@ def numpy_network(saved: SavedWeights) -> DeeprockNetwork | SeedNetwork:
         return DeeprockNetwork(saved)
     if saved.model_name == "seed":
         return SeedNetwork(saved)
+    if saved.model_name == "transformer":
+        return TransformerNetwork(saved)
     raise ValueError(f"model {saved.model_name!r} is neither a 'seed' nor a 'deeprock' run "
                      "model")
 
