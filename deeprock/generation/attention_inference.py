@@ -23,8 +23,8 @@ window attention breaks down then; recomputing the window holds). Positions are 
 window, never past the context, with Keras' own float32 angles: no drift however long the riff.
 
 Why numpy, not a compiled step (bench/RESULTS.md, "Transformer step"): at batch 1 a step is a few
-small matrix products, where TensorFlow's per-call overhead dominates (docs/architecture.md: 34 ms eager,
-1.8 ms in a tf.function, 0.3 ms in numpy for the LSTM). Layer names are the contract of
+small matrix products, where TensorFlow's per-call overhead dominates (docs/architecture.md: 34 ms
+eager, 1.8 ms in a tf.function, 0.3 ms in numpy for the LSTM). Layer names are the contract of
 deeprock/training/models.py; the attention's arithmetic is deeprock/training/transformer.py's.
 """
 
