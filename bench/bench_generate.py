@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from deeprock.generation.generate import GenerationRequest, LoadedRun, generate
-from deeprock.generation.inference import numpy_network, softmax
+from deeprock.generation.heads import softmax
+from deeprock.generation.inference import numpy_network
 from deeprock.generation.primers import Primer
 from deeprock.generation.weights import read_keras_weights
 from deeprock.music.tokens import PITCH_NAMES

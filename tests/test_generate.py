@@ -29,7 +29,7 @@ from deeprock.generation.generate import (
     regenerate,
     settings_record,
 )
-from deeprock.generation.inference import softmax
+from deeprock.generation.heads import softmax
 from deeprock.generation.midi_out import riff_midi
 from deeprock.generation.outputs import OutputOptions, riff_files
 from deeprock.generation.primers import Primer, PrimerError

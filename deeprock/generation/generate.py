@@ -107,7 +107,7 @@ def load_run(path: str | Path) -> LoadedRun:
     files = check_run_folder(run)
     config, vocabulary = files.config, files.vocabulary
     try:
-        network = numpy_network(read_keras_weights(run / BEST))
+        network = numpy_network(read_keras_weights(run / BEST), int(config.data.seq_len))
     except (WeightsError, OSError, KeyError, ValueError) as error:  # damaged or foreign file
         raise RunError(f"run {run}: {BEST} cannot be loaded ({type(error).__name__}: "
                        f"{str(error).splitlines()[0] if str(error) else 'no message'})") from error

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from deeprock.generation.attention_inference import TransformerNetwork
+from deeprock.generation.heads import RhythmHeads
 from deeprock.generation.weights import SavedWeights
 
 State = list[tuple[np.ndarray, np.ndarray]]  # (h, c) per layer, each (batch, units)
@@ -28,11 +30,6 @@ EPSILON = 1e-7  # keras.config.epsilon(), the floor of the seed model's Normaliz
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (np.tanh(0.5 * x) + 1.0)  # = 1/(1+e^-x), without overflow warnings
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
 @dataclass
@@ -120,12 +117,10 @@ class DeeprockNetwork(_Stacked):
         self.delta_input, self.duration_input = inputs[1:3]
         self.position_input = inputs[3] if len(inputs) > 3 else None
         self.token_kernel, self.token_bias = _dense(saved, "next_token")
-        context_kernel, self.context_bias = _dense(saved, "rhythm_context")
+        context_kernel, context_bias = _dense(saved, "rhythm_context")
         units = self.lstms[-1].units
-        self.context_hidden = context_kernel[:units]
-        self.context_token = tokens @ context_kernel[units:]
-        self.delta_kernel, self.delta_bias = _dense(saved, "next_delta")
-        self.duration_kernel, self.duration_bias = _dense(saved, "next_duration")
+        self.rhythm = RhythmHeads.read(saved, context_kernel[:units],
+                                       tokens @ context_kernel[units:], context_bias)
 
     @property
     def vocabulary_size(self) -> int:
@@ -147,14 +142,6 @@ class DeeprockNetwork(_Stacked):
             projected = projected + self.position_input[position_classes]
         hidden, state = self._run(projected, state)
         return hidden @ self.token_kernel + self.token_bias, hidden, state
-
-    def rhythm(self, hidden: np.ndarray, next_ids: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray]:
-        """Delta and duration class logits of the token chosen to come next."""
-        context = np.maximum(hidden @ self.context_hidden + self.context_token[next_ids]
-                             + self.context_bias, 0.0)
-        return (context @ self.delta_kernel + self.delta_bias,
-                context @ self.duration_kernel + self.duration_bias)
 
 
 class SeedNetwork(_Stacked):
@@ -183,16 +170,18 @@ class SeedNetwork(_Stacked):
         return dense @ self.token_kernel + self.token_bias, state
 
 
-def numpy_network(saved: SavedWeights) -> DeeprockNetwork | SeedNetwork:
-    """The numpy twin of a saved run model (its name says the architecture)."""
+def numpy_network(saved: SavedWeights, context: int | None = None
+                  ) -> DeeprockNetwork | SeedNetwork | TransformerNetwork:
+    """The numpy twin of a saved run model (its name says the architecture); context: the
+    transformer's window (the run's seq_len; the .keras file does not say it)."""
     if saved.model_name == "deeprock":
         return DeeprockNetwork(saved)
     if saved.model_name == "seed":
         return SeedNetwork(saved)
-    # "transformer": generation/attention_inference.py's TransformerNetwork (same token_step,
-    # rhythm, initial_state, arch and vocabulary_size) is returned here once it exists
-    raise ValueError(f"model {saved.model_name!r} is neither a 'seed' nor a 'deeprock' run "
-                     "model")
+    if saved.model_name == "transformer":
+        return TransformerNetwork(saved, context) if context else TransformerNetwork(saved)
+    raise ValueError(f"model {saved.model_name!r} is not a 'seed', 'deeprock' or "
+                     "'transformer' run model")
 
 
 def broadcast_state(state: State, batch: int) -> State:

@@ -17,7 +17,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from deeprock.generation.generate import LoadedRun
-from deeprock.generation.inference import softmax
+from deeprock.generation.heads import softmax
 from deeprock.generation.primers import run_streams
 from deeprock.training.vocab import position_classes, rhythm_classes
 
