@@ -3,6 +3,8 @@
     deeprock generate --model models/demo --out riff.mid --length 200 --seed 7 --wav riff.wav \
         --tab riff.txt --gp5 riff.gp5 --musicxml riff.musicxml --json
     deeprock generate --model models/demo --out riff.mid --variations 4 --primer none --bars 8
+    deeprock generate --model models/demo --out loop.mid --loop-bars 2 --repeats 4 \
+        --practice-tempo 70 --count-in --click --wav loop.wav
 
 With several variations each output gets the variation's number (riff-1.mid, riff-2.mid, ...).
 --json prints {"seconds", "tokens", "notes", "structure", "key", "in_key", "settings",
@@ -33,6 +35,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="the MIDI file to write")
     parser.add_argument("--length", type=int, default=200, help="tokens to generate")
     parser.add_argument("--bars", type=int, help="generate this many 4/4 bars instead")
+    parser.add_argument("--loop-bars", type=int, default=0,
+                        help="loop mode: a figure of exactly N 4/4 bars (0: free, the model "
+                             "alone)")
+    parser.add_argument("--repeats", type=int, default=1, help="loop mode: play the figure K "
+                        "times")
+    parser.add_argument("--turnaround", action=argparse.BooleanOptionalAction, default=True,
+                        help="loop mode: the last repeat's final bar sampled again")
     parser.add_argument("--temperature", type=float, default=0.9, help="0: greedy")
     parser.add_argument("--top-k", type=int, default=0, help="0: off")
     parser.add_argument("--top-p", type=float, default=0.95, help="1: off")
@@ -62,6 +71,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--program", type=int, default=30, help="30 distortion, 29 overdriven, "
                         "27 clean, 25 acoustic")
     parser.add_argument("--tempo", type=float, default=120.0, help="beats per minute")
+    parser.add_argument("--practice-tempo", type=float, default=100.0, metavar="PERCENT",
+                        help="play back at this percent of --tempo (MIDI and audio)")
+    parser.add_argument("--count-in", action="store_true", help="one bar of clicks first")
+    parser.add_argument("--click", action="store_true", help="a click on every beat "
+                        "(channel 10, the downbeat accented)")
     parser.add_argument("--primer-mode", default="marker", choices=("marker", "track", "omit"))
     parser.add_argument("--backing", action="store_true", help="add drums and bass")
     parser.add_argument("--tuning", default="standard", help="for --tab and --gp5")
@@ -77,8 +91,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _request(args: argparse.Namespace):
     from deeprock.generation.generate import GenerationRequest
+    from deeprock.generation.loop import LoopSettings
     from deeprock.generation.sampling import SamplingSettings
 
+    if args.loop_bars and args.bars is not None:
+        raise CliError("--bars and --loop-bars are two lengths: give one")
     sampling = SamplingSettings(temperature=args.temperature, top_k=args.top_k,
                                 top_p=args.top_p, repetition_penalty=args.repetition_penalty,
                                 max_repeat=args.max_repeat)
@@ -86,7 +103,8 @@ def _request(args: argparse.Namespace):
     return GenerationRequest(length_tokens=args.length, length_bars=args.bars,
                              sampling=sampling, seed=args.seed, variations=args.variations,
                              rhythm=args.rhythm, key=args.key, scale=args.scale,
-                             strict=args.strict, **guard)
+                             strict=args.strict, **guard,
+                             loop=LoopSettings(args.loop_bars, args.repeats, args.turnaround))
 
 
 def make_primer(args: argparse.Namespace, run):
@@ -116,13 +134,16 @@ def _generate(args: argparse.Namespace) -> int:
     from deeprock.generation.constraints import in_key_share
     from deeprock.generation.generate import RunError, generate, load_run, settings_record
     from deeprock.generation.outputs import OutputOptions, riff_files
+    from deeprock.generation.practice import Practice
     from deeprock.generation.primers import PrimerError
     from deeprock.generation.structure import riff_structure
 
     started = time.perf_counter()
+    practice = Practice(args.practice_tempo, args.count_in, args.click, loop=args.loop_bars > 0)
     options = OutputOptions(program=args.program, tempo_bpm=args.tempo,
                             primer_mode=args.primer_mode, backing=args.backing,
-                            tuning=args.tuning, capo=args.capo, soundfont=args.soundfont)
+                            tuning=args.tuning, capo=args.capo, soundfont=args.soundfont,
+                            practice=practice)
     formats = tuple(kind for kind, flag in OUTPUT_FLAGS.items() if getattr(args, flag))
     try:
         run = load_run(args.model)

@@ -25,6 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from deeprock.generation.constraints import AUTO, Steering, check_key_settings, prepare
 from deeprock.generation.inference import broadcast_state, numpy_network
+from deeprock.generation.loop import LoopSettings, loop_riff
 from deeprock.generation.originality import DEFAULT_MAX_COPY
 from deeprock.generation.primers import MAX_GAP_TWELFTHS, Primer
 from deeprock.generation.riff import Riff
@@ -50,6 +51,9 @@ from deeprock.training.vocab import (
 MAX_TOKENS = 2000
 MAX_BARS = 128
 MAX_VARIATIONS = 16
+# a loop's first token may come a two-bar gap after the primer: sample past it, then cut
+LOOP_MARGIN_BARS = -(-MAX_GAP_TWELFTHS // TWELFTHS_PER_BAR)
+TURNAROUND_STREAM = 2**32  # turnaround draws: [seed, 2**32 + variation], no figure's stream
 RHYTHM_MODES = ("model", "statistics", "fixed")
 FIXED_SPACING_QUARTERS = 0.3  # the post's offset between generated notes
 FIXED_DURATION_TWELFTHS = TWELFTHS_PER_QUARTER  # the post's notes kept music21's default quarter
@@ -147,11 +151,13 @@ class GenerationRequest:
     scale: str = AUTO  # a scales.SCALES name, "any" (no steering), or detected
     strict: bool = False  # mask every token with a pitch outside the scale
     max_copy: int = DEFAULT_MAX_COPY  # the originality guard's K (0: off)
+    loop: LoopSettings = field(default_factory=LoopSettings)  # loop.py; bars 0: free
 
     def checked(self) -> tuple[GenerationRequest, list[str]]:
         """A request within the limits (capped, with the messages), or a ValueError."""
         self.sampling.validated()
         check_key_settings(self.key, self.scale, self.max_copy)
+        self.loop.checked()
         messages = []
         if self.length_tokens < 1 or (self.length_bars is not None and self.length_bars < 1):
             raise ValueError("the length must be at least 1 token (or 1 bar)")
@@ -170,6 +176,8 @@ class GenerationRequest:
                 messages.append(f"length {bars} bars is capped at {MAX_BARS}")
                 bars = MAX_BARS
             tokens = MAX_TOKENS
+        if self.loop.bars:  # enough bars that the figure is whole after the first gap
+            tokens, bars = MAX_TOKENS, self.loop.bars + LOOP_MARGIN_BARS
         return replace(self, length_tokens=tokens, length_bars=bars), messages
 
     def to_dict(self) -> dict:
@@ -177,7 +185,8 @@ class GenerationRequest:
 
     @classmethod
     def from_dict(cls, data: dict) -> GenerationRequest:
-        return cls(**{**UNSTEERED, **data, "sampling": SamplingSettings(**data["sampling"])})
+        return cls(**{**UNSTEERED, **data, "sampling": SamplingSettings(**data["sampling"]),
+                      "loop": LoopSettings(**data.get("loop", {}))})
 
 
 @dataclass
@@ -208,6 +217,9 @@ def generate(run: LoadedRun, primer: Primer, request: GenerationRequest) -> Gene
         ids, deltas, durations = _sample(run, primer, request, rngs, steering)
     riffs = [_riff(run, primer.riff, ids[v], deltas[v], durations[v], request)
              for v in range(request.variations)]
+    if request.loop.bars:
+        riffs = [_loop(run, primer, request, riff, request.first_variation + v)
+                 for v, riff in enumerate(riffs)]
     return GenerationResult(riffs, messages + steering.messages(),
                             time.perf_counter() - started, primer, steering.key_report())
 
@@ -335,6 +347,17 @@ def _first_bars(riff: Riff, bars: int) -> Riff:
     keep = max(keep, riff.primer_length + 1)
     return Riff(riff.tokens[:keep], riff.delta_twelfths[:keep], riff.duration_twelfths[:keep],
                 riff.primer_length)
+
+
+def _loop(run: LoadedRun, primer: Primer, request: GenerationRequest, riff: Riff,
+          variation: int) -> Riff:
+    """Loop mode (loop.py); the turnaround's draws come from a stream of their own."""
+    def continue_for(context: Riff, bars: int) -> Riff:
+        again = replace(request, length_bars=bars, variations=1, loop=LoopSettings(),
+                        first_variation=TURNAROUND_STREAM + variation)
+        return generate(run, Primer(primer.kind, context, primer.source), again).riffs[0]
+
+    return loop_riff(riff, request.loop, continue_for)
 
 
 def settings_record(run: LoadedRun, primer: Primer, request: GenerationRequest,

@@ -1,12 +1,15 @@
 """A riff → a Standard MIDI file a learner can open, hear and play along with.
 
     data = riff_midi(riff, program=30, tempo_bpm=120, primer="marker", backing=True)
+    data = riff_midi(riff, practice=Practice(tempo_percent=70, count_in=True, click=True))
     write_riff_midi("data/riffs/NAME/riff.mid", riff)
 
 Track 0 holds tempo, 4/4 and the markers; the guitar plays on channel 1 (index 0). The primer is
 marked with a "primer" / "generated" marker pair, played on a track of its own, or left out (the
 post's outputs silently included it). Backing, off by default: drums on channel 10 (index 9) and
-a bass doubling the riff's lowest notes, each on its own track.
+a bass doubling the riff's lowest notes, each on its own track. Practice playback (practice.py):
+a slower tempo, a count-in bar and a click on a track of their own (channel 10 too); every
+track ends where the riff does, or on the bar line after it when drums or a click fill bars.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from itertools import pairwise
 import mido
 
 from deeprock.atomic import write_atomic
+from deeprock.generation.practice import CLICK_CHANNEL, PLAIN, Practice, click_notes
 from deeprock.generation.riff import Riff
 from deeprock.music.tokens import BEATS_PER_BAR, TWELFTHS_PER_BAR, TWELFTHS_PER_QUARTER
 
@@ -79,14 +83,15 @@ def _lowest_per_onset(notes: list[Note]) -> list[Note]:
     return [lowest[onset] for onset in sorted(lowest)]
 
 
-def drum_notes(length_twelfths: int) -> list[Note]:
-    """A plain rock beat over every bar: kick on 1 and 3, snare on 2 and 4, eighth hi-hats,
-    a crash on the first downbeat."""
-    bars = max(1, -(-length_twelfths // TWELFTHS_PER_BAR))
+def drum_notes(start_tick: int, end_tick: int) -> list[Note]:
+    """A plain rock beat over every bar from start_tick: kick on 1 and 3, snare on 2 and 4,
+    eighth hi-hats, a crash on the first downbeat."""
+    bar_ticks = BEATS_PER_BAR * TICKS_PER_BEAT
+    bars = max(1, -(-(end_tick - start_tick) // bar_ticks))
     eighth = TICKS_PER_BEAT // 2
-    notes: list[Note] = [(0, eighth, CRASH, 110)]
+    notes: list[Note] = [(start_tick, eighth, CRASH, 110)]
     for bar in range(bars):
-        start = bar * 4 * TICKS_PER_BEAT
+        start = start_tick + bar * bar_ticks
         for beat in range(4):
             notes.append((start + beat * TICKS_PER_BEAT, eighth, (KICK, SNARE)[beat % 2], 105))
         notes.extend((start + e * eighth, eighth // 2, CLOSED_HAT, 80 if e % 2 else 95)
@@ -94,12 +99,17 @@ def drum_notes(length_twelfths: int) -> list[Note]:
     return notes
 
 
-def note_track(name: str, channel: int, program: int | None, notes: list[Note]) -> mido.MidiTrack:
-    """Notes → a track with absolute times turned into deltas.
+def note_track(name: str, channel: int, program: int | None, notes: list[Note],
+               end_tick: int | None = None) -> mido.MidiTrack:
+    """Notes → a track with absolute times turned into deltas, cut at end_tick (where its end
+    of track goes, so that every track ends where the riff does).
 
     A pitch struck again while it still sounds is cut at the new onset: MIDI cannot hold two
     notes of one pitch on one channel, and an off after the new on would silence the new one.
     """
+    if end_tick is not None:
+        notes = [(onset, min(duration, end_tick - onset), pitch, velocity)
+                 for onset, duration, pitch, velocity in notes if onset < end_tick]
     notes = _cut_overlaps(notes)
     events = []  # (tick, order, message): offs before ons at one tick
     for onset, duration, pitch, velocity in notes:
@@ -111,7 +121,7 @@ def note_track(name: str, channel: int, program: int | None, notes: list[Note]) 
     track = mido.MidiTrack([mido.MetaMessage("track_name", name=name)])
     if program is not None:
         track.append(mido.Message("program_change", channel=channel, program=program))
-    _append_timed(track, events)
+    _append_timed(track, events, end_tick)
     return track
 
 
@@ -127,15 +137,17 @@ def _cut_overlaps(notes: list[Note]) -> list[Note]:
     return cut
 
 
-def _append_timed(track: mido.MidiTrack, events: list[tuple[int, int, mido.Message]]) -> None:
+def _append_timed(track: mido.MidiTrack, events: list[tuple[int, int, mido.Message]],
+                  end_tick: int | None = None) -> None:
     now = 0
     for tick, _, message in events:
         track.append(message.copy(time=tick - now))
         now = tick
-    track.append(mido.MetaMessage("end_of_track", time=0))
+    track.append(mido.MetaMessage("end_of_track", time=max(0, (end_tick or 0) - now)))
 
 
-def conductor_track(tempo_bpm: float, markers: list[tuple[int, str]]) -> mido.MidiTrack:
+def conductor_track(tempo_bpm: float, markers: list[tuple[int, str]],
+                    end_tick: int | None = None) -> mido.MidiTrack:
     """Tempo, 4/4 and the (tick, text) markers."""
     track = mido.MidiTrack([
         mido.MetaMessage("track_name", name="DeepRock riff"),
@@ -143,41 +155,56 @@ def conductor_track(tempo_bpm: float, markers: list[tuple[int, str]]) -> mido.Mi
         mido.MetaMessage("time_signature", numerator=BEATS_PER_BAR, denominator=4),
     ])
     _append_timed(track, [(tick, 0, mido.MetaMessage("marker", text=text))
-                          for tick, text in markers])
+                          for tick, text in markers], end_tick)
     return track
 
 
 def riff_midi(riff: Riff, program: int = 30, tempo_bpm: float = 120, primer: str = "marker",
-              backing: bool = False) -> bytes:
+              backing: bool = False, practice: Practice = PLAIN) -> bytes:
     """The riff as a type-1 MIDI file (bytes); see the module docstring for the layout."""
-    _check_options(program, tempo_bpm, primer)
-    generated_onset = riff.generated_onset_twelfths()
-    markers: list[tuple[int, str]] = []
-    shift = 0
-    if primer == "omit":  # whole bars dropped, so that accents keep their place in the bar
-        shift = generated_onset - generated_onset % TWELFTHS_PER_BAR
-        played = riff.generated()
-        parts = [("Guitar", GUITAR_CHANNEL, played)]
-    elif primer == "track":
-        played = riff
-        parts = [("Guitar", GUITAR_CHANNEL, riff.generated()),
-                 ("Primer", PRIMER_CHANNEL, riff.primer())][:1 + (riff.primer_length > 0)]
-    else:
-        played = riff
-        parts = [("Guitar", GUITAR_CHANNEL, riff)]
-        if riff.primer_length:
-            markers = [(0, "primer"), (generated_onset * TICKS_PER_TWELFTH, "generated")]
-    tracks = [note_track(name, channel, program, riff_notes(part, shift))
+    _check_options(program, practice.playback_bpm(tempo_bpm), primer)
+    played, parts, markers, shift = _primer_layout(riff, primer)
+    lead_in = TWELFTHS_PER_BAR if practice.count_in else 0
+    shift -= lead_in  # a count-in bar moves everything one bar later
+    end = played.end_twelfths() - shift if len(played) else lead_in
+    if backing or practice.click:  # parts that fill whole bars end the file on a bar line
+        end = -(-end // TWELFTHS_PER_BAR) * TWELFTHS_PER_BAR
+    end_tick = end * TICKS_PER_TWELFTH
+    tracks = [note_track(name, channel, program, riff_notes(part, shift), end_tick)
               for name, channel, part in parts]
     if backing and len(played):
-        tracks.append(note_track("Bass", BASS_CHANNEL, BASS_PROGRAM, bass_notes(played, shift)))
+        tracks.append(note_track("Bass", BASS_CHANNEL, BASS_PROGRAM, bass_notes(played, shift),
+                                 end_tick))
         tracks.append(note_track("Drums", DRUM_CHANNEL, None,
-                                 drum_notes(played.end_twelfths() - shift)))
+                                 drum_notes(lead_in * TICKS_PER_TWELFTH, end_tick), end_tick))
+    if practice.click or practice.count_in:
+        clicks = click_notes(0, (end if practice.click else lead_in) * TICKS_PER_TWELFTH,
+                             TICKS_PER_BEAT, BEATS_PER_BAR)
+        tracks.append(note_track("Click", CLICK_CHANNEL, None, clicks, end_tick))
+    ticks = [((onset + lead_in) * TICKS_PER_TWELFTH, text) for onset, text in markers]
+    if practice.count_in:
+        ticks.insert(0, (0, "count-in"))
     song = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
-    song.tracks.extend([conductor_track(tempo_bpm, markers), *tracks])
+    song.tracks.extend([conductor_track(practice.playback_bpm(tempo_bpm), ticks, end_tick),
+                        *tracks])
     buffer = io.BytesIO()
     song.save(file=buffer)
     return buffer.getvalue()
+
+
+def _primer_layout(riff: Riff, primer: str) -> tuple[Riff, list, list[tuple[int, str]], int]:
+    """What plays, the (name, channel, riff) parts, the markers in twelfths, the shift."""
+    generated_onset = riff.generated_onset_twelfths()
+    if primer == "omit":  # whole bars dropped, so that accents keep their place in the bar
+        played = riff.generated()
+        return (played, [("Guitar", GUITAR_CHANNEL, played)], [],
+                generated_onset - generated_onset % TWELFTHS_PER_BAR)
+    if primer == "track":
+        parts = [("Guitar", GUITAR_CHANNEL, riff.generated()),
+                 ("Primer", PRIMER_CHANNEL, riff.primer())][:1 + (riff.primer_length > 0)]
+        return riff, parts, [], 0
+    markers = [(0, "primer"), (generated_onset, "generated")] if riff.primer_length else []
+    return riff, [("Guitar", GUITAR_CHANNEL, riff)], markers, 0
 
 
 def _check_options(program: int, tempo_bpm: float, primer: str) -> None:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from deeprock.generation.practice import PLAIN, Practice
 from deeprock.generation.riff import Riff
 from deeprock.music.tokens import TWELFTHS_PER_QUARTER
 
@@ -38,6 +39,7 @@ class OutputOptions:
     tuning: str = "standard"
     capo: int = 0
     soundfont: str | None = None
+    practice: Practice = PLAIN  # playback tempo, count-in, click, loop (in the MIDI and audio)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -93,7 +95,8 @@ class RiffRender:
 
         options = self.options
         return riff_midi(self.riff, program=options.program, tempo_bpm=options.tempo_bpm,
-                         primer=options.primer_mode, backing=options.backing)
+                         primer=options.primer_mode, backing=options.backing,
+                         practice=options.practice)
 
     @cached_property
     def txt(self) -> bytes:
@@ -122,7 +125,8 @@ class RiffRender:
         from deeprock.music.audio import AudioError, AudioUnavailable, midi_to_wav_bytes
 
         try:
-            return midi_to_wav_bytes(self.mid, self.options.soundfont)
+            return midi_to_wav_bytes(self.mid, self.options.soundfont,
+                                     exact_length=self.options.practice.loop)
         except (AudioUnavailable, AudioError) as error:
             return str(error)
 

@@ -13,6 +13,7 @@ it must exist, last at least as long as the MIDI, and not be silent.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import mido
 import numpy as np
 
 from deeprock.music.midi import load
@@ -184,10 +186,30 @@ def _check_wav(info: WavInfo, midi_seconds: float, midi_path: str | os.PathLike,
                          f"{font} is unusable or lacks the instruments")
 
 
-def midi_to_wav_bytes(midi: bytes, soundfont: str | os.PathLike | None = None) -> bytes:
-    """The same for bytes in memory (a page's riff): WAV bytes back."""
+def midi_to_wav_bytes(midi: bytes, soundfont: str | os.PathLike | None = None,
+                      exact_length: bool = False) -> bytes:
+    """The same for bytes in memory (a page's riff): WAV bytes back. exact_length: as long as
+    the MIDI to the sample (its end of track), for a loop (exact_wav says why)."""
     with tempfile.TemporaryDirectory(prefix="deeprock-audio-") as folder:
         midi_path, wav_path = Path(folder) / "riff.mid", Path(folder) / "riff.wav"
         midi_path.write_bytes(midi)
         render_wav(midi_path, wav_path, soundfont)
-        return wav_path.read_bytes()
+        data = wav_path.read_bytes()
+    if exact_length:
+        data = exact_wav(data, mido.MidiFile(file=io.BytesIO(midi)).length)
+    return data
+
+
+def exact_wav(data: bytes, seconds: float) -> bytes:
+    """The WAV cut, or padded with silence, to `seconds`: a loop's release tail would play as
+    a gap before every repeat when the file is looped, and a loop needs no ending."""
+    with wave.open(io.BytesIO(data), "rb") as reader:
+        params = reader.getparams()
+        frames = reader.readframes(params.nframes)
+    size = round(seconds * params.framerate) * params.sampwidth * params.nchannels
+    silence = b"\x80" if params.sampwidth == 1 else b"\0"  # 8-bit WAV is unsigned
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setparams(params)
+        writer.writeframes(frames[:size].ljust(size, silence))
+    return out.getvalue()
