@@ -56,10 +56,12 @@ def curve_table(folder: Path) -> None:
         print(f"| {row['epoch']} | {wall:.1f} | {cpu:.1f} | {loss:.3f} | {math.exp(loss):.1f} |")
 
 
-def same_targets(folder: Path, catalog: str) -> dict:
+def same_targets(folder: Path, catalog: str, seq_len: int | None = None) -> dict:
+    """The token after each held-out window (of seq_len tokens; default the run's own)."""
+    window = ["--seq-len", str(seq_len)] if seq_len else []
     result = subprocess.run(
         [sys.executable, "-m", "deeprock.cli", "evaluate", "--model", str(folder),
-         "--catalog", catalog, "--held-out", "--targets", "last", "--json"],
+         "--catalog", catalog, "--held-out", "--targets", "last", *window, "--json"],
         capture_output=True, text=True, check=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     return json.loads(result.stdout)
