@@ -37,7 +37,7 @@ def record(rng: np.random.Generator, number: int) -> dict:
     md5 = f"{number // 50 if number % 50 == 1 else number:032x}"  # 2% exact copies
     no_program = number % 40 == 0
     track = {"is_drum": False, "notes": len(ids), "pitch_min": 40, "pitch_max": 76,
-             "polyphony": 1.2, "name": "" if no_program else "Guitar"}
+             "polyphony": 1.2, "name": "" if no_program else "Guitar", "notes_probability": None}
     tracks = [
         {**track, "idx": 1, "channel": 0, "program": None if no_program else 30,
          "guitar": not no_program or bool(number % 80), "guitar_source":

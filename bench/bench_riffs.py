@@ -69,7 +69,7 @@ def train_pair(catalog: str, out: Path, names: list[str], cpu_minutes: float) ->
     started = time.monotonic()
     while any(p.poll() is None for p in processes.values()):
         time.sleep(POLL_SECONDS)
-        for name, process in processes.items():
+        for process in processes.values():
             if process.poll() is None and (
                     _cpu_seconds(process.pid) >= cpu_minutes * 60
                     or time.monotonic() - started > 3 * cpu_minutes * 60):

@@ -98,6 +98,16 @@ def window_stats(stamp: tuple, seq_len: int, choice: SelectionSettings,
     return stats, np.array([key[0] for key in stats.keys], dtype=np.int64)
 
 
+PAGE_ROWS = 200  # rows a table sends at a time: a million-file catalog's never all at once
+
+
+def page_of(rows: int, key: str) -> slice:
+    """The rows of the page the user picks, as a slice; a picker only when there are pages."""
+    pages = max(1, -(-rows // PAGE_ROWS))
+    page = st.number_input(f"Page (of {pages:,})", 1, pages, 1, key=key) if pages > 1 else 1
+    return slice((page - 1) * PAGE_ROWS, page * PAGE_ROWS)
+
+
 data = overview(STAMP)
 summary, paths = data["summary"], data["paths"]
 if summary["files"] == 0:
@@ -160,8 +170,9 @@ with tabs[1]:
             one_per_group.append(kind)
         if of_kind:
             with st.expander(f"{kind}: {len(of_kind)} groups"):
-                st.dataframe(pd.DataFrame({"files": [" | ".join(g.files) for g in of_kind],
-                                           "count": [len(g.files) for g in of_kind]}),
+                shown = of_kind[page_of(len(of_kind), f"{kind}_page")]
+                st.dataframe(pd.DataFrame({"files": [" | ".join(g.files) for g in shown],
+                                           "count": [len(g.files) for g in shown]}),
                              hide_index=True, width="stretch")
 
 with tabs[2]:
@@ -198,9 +209,10 @@ with tabs[3]:
             column.write(f"{paths[window.track[0]][1]}, track {window.track[1]}, from token "
                          f"{window.start}: {window.distinct} distinct tokens")
             column.code(" | ".join(catalog.vocabulary.decode(window.ids)), wrap_lines=True)
-    st.caption("Per song: windows dropped by this unique_factor")
-    st.dataframe(pd.DataFrame(health.window_breakdown(stats, track_files, paths,
-                                                      unique_factor)),
+    st.caption("Per song: windows dropped by this unique_factor, most dropped first")
+    songs = page_of(len(np.unique(track_files)), "songs_page")
+    st.dataframe(pd.DataFrame(health.window_breakdown(stats, track_files, paths, unique_factor,
+                                                      songs)),
                  hide_index=True, width="stretch", height=240)
     if st.button("Save training selection", type="primary"):
         path = selection_path(current.catalog)

@@ -72,7 +72,7 @@ IMPORT_NAMES = {"pyguitarpro": "guitarpro"}  # distribution → the module it in
 # Pinned but never imported by us: a package we import needs them, and its release fixes theirs.
 USED_THROUGH = {"jaxlib": "jax",  # JAX's compiled half (the Keras backend for multi-machine)
                 "llvmlite": "numba",  # numba's compiler, released in step with numba
-                "scipy": "datasketch"}  # MinHash LSH's dependency (JAX's too)
+                "scipy": "jax"}  # JAX's dependency
 
 
 def pinned(path: Path = ROOT / "requirements.txt") -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -17,10 +17,10 @@ import numpy as np
 
 from deeprock.corpus.vocabulary import Vocabulary
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # schema N-1 → N: statements that bring an older catalog up to date. New columns stay NULL
 # until the file is parsed again, so a migration also marks every file for the next scan.
-# New tables (3: the user's labels) come from SCHEMA itself.
+# New tables (3: the user's labels; 4: the version search's store) come from SCHEMA itself.
 MIGRATIONS = {
     2: ("ALTER TABLE files ADD COLUMN content_key TEXT",
         "ALTER TABLE files ADD COLUMN transposed_key TEXT"),
@@ -29,6 +29,7 @@ MIGRATIONS = {
     4: ("ALTER TABLE files ADD COLUMN meters TEXT",
         "ALTER TABLE streams ADD COLUMN position BLOB",
         "ALTER TABLE streams ADD COLUMN bar BLOB"),
+    5: (),  # the duplicate search's store: its dedup_* tables come from SCHEMA
 }
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -97,6 +98,22 @@ CREATE VIEW IF NOT EXISTS user_labels AS
     WHERE seq = (SELECT MAX(seq) FROM labels m
                  WHERE m.md5 = l.md5 AND m.idx = l.idx AND m.channel = l.channel)
       AND guitar IS NOT NULL;
+-- the version search's store (lsh.py), a cache of what the files rows hold: rebuilt from them
+-- when missing, so that a rescan adding files computes their shingles and band keys only
+CREATE TABLE IF NOT EXISTS dedup_files (
+    file_id INTEGER PRIMARY KEY,     -- no foreign key: lsh.py drops a vanished file's keys
+    md5 TEXT NOT NULL,               -- the file's, since SQLite may give a new file an old id
+    shingles BLOB NOT NULL,          -- sorted unique uint32
+    bands BLOB                       -- int64 LSH band keys; NULL: not indexed yet
+);
+CREATE TABLE IF NOT EXISTS dedup_bands (
+    key INTEGER NOT NULL, file_id INTEGER NOT NULL, PRIMARY KEY (key, file_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dedup_pairs (     -- verified similar pairs, first < second
+    first INTEGER NOT NULL, second INTEGER NOT NULL, PRIMARY KEY (first, second)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dedup_pairs_by_second ON dedup_pairs (second);
+CREATE TABLE IF NOT EXISTS dedup_common (shingle INTEGER PRIMARY KEY);  -- the clichés dropped
 """
 # tracks with their file and the user's label: every guitar query reads through this
 LABELLED_TRACKS = ("tracks t JOIN files f ON f.id = t.file_id LEFT JOIN user_labels u "
@@ -287,6 +304,13 @@ class Catalog:
         return self._file_rows(f"SELECT id, {', '.join(FILE_COLUMNS)} FROM files "
                                "WHERE path LIKE ? ORDER BY path LIMIT ?", (f"%{text}%", limit))
 
+    def duplicate_keys(self) -> list[dict]:
+        """Each file's id, path and the keys that make duplicates (md5, content, transposed):
+        the duplicate search's rows, a fraction of files() on a million-file catalog."""
+        cursor = self.db.execute("SELECT id, path, md5, content_key, transposed_key FROM files "
+                                 "ORDER BY path")
+        return _dicts(cursor)
+
     def file_keys(self) -> dict[int, tuple[str, str]]:
         """file id → (root, path): names that survive a rescan, unlike ids."""
         return {i: (root, path) for i, root, path in
@@ -369,21 +393,29 @@ class Catalog:
             ids.append(np.frombuffer(blob, "<i4"))
         return keys, ids
 
-    def streams(self, guitar_only: bool = True) -> Iterator[Stream]:
-        """Token streams in catalog order: the input of windows and training."""
+    def streams(self, guitar_only: bool = True,
+                file_ids: Collection[int] | None = None) -> Iterator[Stream]:
+        """Token streams in catalog order (of these files only): the input of windows,
+        training and the duplicate search."""
         rows = self._stream_rows("s.ids, s.delta, s.duration, s.position, s.bar, f.meters",
-                                 guitar_only)
+                                 guitar_only, file_ids)
         for file_id, idx, channel, *blobs, meters in rows:
             yield Stream(file_id, idx, channel, *(None if b is None else np.frombuffer(b, "<i4")
                                                   for b in blobs), _meters(meters))
 
-    def _stream_rows(self, columns: str, guitar_only: bool) -> sqlite3.Cursor:
+    def _stream_rows(self, columns: str, guitar_only: bool,
+                     file_ids: Collection[int] | None = None) -> sqlite3.Cursor:
         """Stored streams in catalog order; guitar_only: of tracks that are guitars once the
         user's labels are applied."""
+        where = [GUITAR] if guitar_only else []
+        if file_ids is not None:
+            where.append("s.file_id IN (SELECT value FROM json_each(?))")
         return self.db.execute(
             f"SELECT s.file_id, s.idx, s.channel, {columns} FROM {LABELLED_TRACKS} JOIN streams s "
             "ON s.file_id = t.file_id AND s.idx = t.idx AND s.channel = t.channel "
-            f"{'WHERE ' + GUITAR if guitar_only else ''} ORDER BY s.file_id, s.idx, s.channel")
+            f"{'WHERE ' + ' AND '.join(where) if where else ''} "
+            "ORDER BY s.file_id, s.idx, s.channel",
+            () if file_ids is None else (json.dumps(list(file_ids)),))
 
 
 def _dicts(cursor: sqlite3.Cursor) -> list[dict]:

@@ -56,16 +56,17 @@ def vocabulary_rows(tokens: list[str], ids: list[np.ndarray]) -> list[tuple[str,
 
 
 def window_breakdown(stats, track_files: np.ndarray, paths: dict[int, tuple[str, str]],
-                     unique_factor: int, limit: int = 200) -> list[dict]:
-    """Windows kept and total per song (file), most dropped first: where repetition lives.
+                     unique_factor: int, rows: slice = slice(0, 200)) -> list[dict]:
+    """Windows kept and total per song (file), most dropped first: where repetition lives;
+    only `rows` of that order (a page of the table).
 
-    ``track_files`` is the file id of each of stats.keys; vectorized for 100k-file catalogs.
+    ``track_files`` is the file id of each of stats.keys; vectorized for 1M-file catalogs.
     """
     kept, total = stats.per_track(unique_factor)
     files, index = np.unique(track_files, return_inverse=True)
     song_kept = np.bincount(index, weights=kept, minlength=len(files)).astype(np.int64)
     song_total = np.bincount(index, weights=total, minlength=len(files)).astype(np.int64)
-    order = np.argsort(song_kept - song_total, kind="stable")[:limit]  # most dropped first
+    order = np.argsort(song_kept - song_total, kind="stable")[rows]  # most dropped first
     return [{"path": paths[int(files[i])][1], "windows": int(song_total[i]),
              "kept": int(song_kept[i]), "dropped": int(song_total[i] - song_kept[i])}
             for i in order if song_total[i]]

@@ -1,0 +1,248 @@
+"""The version search kept in the catalog: shingles, MinHash LSH band keys, verified pairs.
+
+    shingles = stored_shingles(catalog, representative_ids)   # {file_id: uint32 shingles}
+    pairs = similar_pairs(catalog, shingles)   # {(file_id, file_id)} at SIMILAR_JACCARD or more
+
+datasketch's in-memory index took 1.8 GB at 100k files, linear in the files. Here the band keys
+live in the catalog (dedup_bands, indexed by key) and candidates are files sharing a key; only
+files without stored keys (new, re-parsed, relabelled, or touched by a change of the cliché set)
+are hashed and looked up, so a rescan that adds files costs those files. The signatures are
+datasketch's MinHash (its affine32 scheme, seed 1), by a compiled loop: the same band buckets,
+so the same candidates as MinHashLSH with these parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+
+import numba
+import numpy as np
+
+from deeprock.corpus import labels
+from deeprock.corpus.catalog import Catalog
+from deeprock.corpus.shingles import file_shingles, mix64, similar
+
+# distinct songs anywhere, clichés dropped: at most 0.08 on the shared corpus, 0.21 on the
+# demo corpora (40 to 400 files, 12 seeds)
+SIMILAR_JACCARD = 0.5
+SIMILAR_MIN_SHARED = 10  # fewer shared shingles is too little evidence, whatever the Jaccard
+COMMON_UNITS, COMMON_SHARE = 10, 0.01  # a shingle in more songs than both of these is a cliché
+# 42 bands of 3 rows. A pair at Jaccard J becomes a candidate with odds 1 - (1 - J^3)^42:
+# 0.996 at J = 0.5 (datasketch's own choice for a 0.35 threshold, 32 x 4, gave 0.87), 0.04 at 0.1
+NUM_PERM, LSH_BANDS, LSH_ROWS = 128, 42, 3
+MASK_32, SHIFT_32 = np.uint64((1 << 32) - 1), np.uint64(32)
+BAND_SEED = np.uint64(0x9E3779B97F4A7C15)
+CHUNK_FILES = 10_000  # files hashed and stored at a time: ~80 MB of keys in flight
+
+
+def permutations(seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's MinHash permutations (its default "affine32" scheme), drawn as it draws
+    them: odd multipliers a and offsets b of h → a·h + b mod 2^32."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return a.astype(np.uint64), b.astype(np.uint64)
+
+
+PERM_A, PERM_B = permutations()
+
+
+def fmix32(values: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer: datasketch mixes each input hash with it once."""
+    values = values.astype(np.uint32)
+    values = (values ^ (values >> np.uint32(16))) * np.uint32(0x85EBCA6B)
+    values = (values ^ (values >> np.uint32(13))) * np.uint32(0xC2B2AE35)
+    return values ^ (values >> np.uint32(16))
+
+
+@numba.njit(cache=True, nogil=True)
+def signatures(mixed: np.ndarray, starts: np.ndarray, a: np.ndarray,
+               b: np.ndarray) -> np.ndarray:
+    """MinHash of each set mixed[starts[i]:starts[i + 1]] (fmix32 applied): the minimum over
+    the set of (a·h + b) mod 2^32 for each permutation (a, b)."""
+    out = np.empty((len(starts) - 1, len(a)), np.uint32)
+    for i in range(len(starts) - 1):
+        for k in range(len(a)):
+            best = MASK_32
+            for j in range(starts[i], starts[i + 1]):
+                value = (np.uint64(mixed[j]) * a[k] + b[k]) & MASK_32
+                if value < best:
+                    best = value
+            out[i, k] = best
+    return out
+
+
+def band_keys(sets: list[np.ndarray]) -> np.ndarray:
+    """(len(sets), LSH_BANDS) int64 keys: equal keys, equal rows of that band (odds 2^-64)."""
+    if not sets:  # the compiled loop's first call loads it: not for nothing
+        return np.zeros((0, LSH_BANDS), np.int64)
+    starts = np.zeros(len(sets) + 1, np.int64)
+    starts[1:] = np.cumsum([len(s) for s in sets])
+    values = np.concatenate(sets)
+    rows = signatures(fmix32(values), starts, PERM_A, PERM_B)[:, : LSH_BANDS * LSH_ROWS]
+    rows = rows.reshape(len(sets), LSH_BANDS, LSH_ROWS).astype(np.uint64)
+    band = np.arange(LSH_BANDS, dtype=np.uint64) * BAND_SEED
+    keys = mix64(((rows[..., 0] << SHIFT_32) | rows[..., 1]) ^ band)
+    return mix64(keys ^ rows[..., 2]).view(np.int64)
+
+
+def stored_shingles(catalog: Catalog, files: dict[int, str]) -> dict[int, np.ndarray]:
+    """The shingles of these files (file id → md5: the units' representatives), computed for
+    those the store lacks; stored files that are no longer among them are forgotten."""
+    db = catalog.db
+    with db:
+        stored = dict(db.execute("SELECT file_id, md5 FROM dedup_files"))
+        gone = {i for i, md5 in stored.items() if files.get(i) != md5} | (
+            _relabelled(catalog) & stored.keys())
+        _forget(catalog, gone, drop=True)
+        missing = [i for i in files if i not in stored or i in gone]
+        for first in range(0, len(missing), 20_000):
+            found = file_shingles(catalog, missing[first : first + 20_000])
+            db.executemany("INSERT INTO dedup_files VALUES (?, ?, ?, NULL)",
+                           ((i, files[i], s.astype("<u4").tobytes()) for i, s in found.items()))
+    return {file_id: np.frombuffer(blob, "<u4") for file_id, blob in
+            db.execute("SELECT file_id, shingles FROM dedup_files")}
+
+
+def _relabelled(catalog: Catalog) -> set[int]:
+    """Files with a label, when the labels changed since the store was built: their guitar
+    streams, hence their shingles, may have changed."""
+    version = str(labels.version(catalog))
+    row = catalog.db.execute("SELECT value FROM meta WHERE key = 'dedup_labels'").fetchone()
+    if row is not None and row[0] == version:
+        return set()
+    catalog.db.execute("INSERT OR REPLACE INTO meta VALUES ('dedup_labels', ?)", (version,))
+    return {file_id for (file_id,) in catalog.db.execute(
+        "SELECT id FROM files WHERE md5 IN (SELECT md5 FROM labels)")}
+
+
+def _forget(catalog: Catalog, file_ids: Iterable[int], drop: bool) -> None:
+    """Remove the files' band keys and pairs; drop: their shingles too, else mark them stale."""
+    db = catalog.db
+    for file_id in file_ids:
+        row = db.execute("SELECT bands FROM dedup_files WHERE file_id = ?", (file_id,)).fetchone()
+        if row and row[0]:
+            db.executemany("DELETE FROM dedup_bands WHERE key = ? AND file_id = ?",
+                           ((int(k), file_id) for k in np.frombuffer(row[0], "<i8")))
+        db.execute("DELETE FROM dedup_pairs WHERE first = ? OR second = ?", (file_id, file_id))
+        db.execute("DELETE FROM dedup_files WHERE file_id = ?" if drop else
+                   "UPDATE dedup_files SET bands = NULL WHERE file_id = ?", (file_id,))
+
+
+def similar_pairs(catalog: Catalog, shingles: dict[int, np.ndarray]) -> set[tuple[int, int]]:
+    """Pairs of stored files (first < second) sharing at least SIMILAR_JACCARD of their
+    uncommon shingles: LSH proposes candidates, exact sets decide. Clichés (shingles in more
+    than max(COMMON_UNITS, COMMON_SHARE) of the files) are dropped first: they made distinct
+    songs look alike. Only files without band keys are hashed and looked up."""
+    common = _common(shingles)
+    with catalog.db:
+        _restale(catalog, shingles, common)
+        stale = [i for (i,) in catalog.db.execute(
+            "SELECT file_id FROM dedup_files WHERE bands IS NULL ORDER BY file_id")]
+        _index(catalog, stale, _Dropped(shingles, common))
+    return set(catalog.db.execute("SELECT first, second FROM dedup_pairs"))
+
+
+class _Dropped(dict):
+    """file id → its shingles without the clichés, computed on first use."""
+
+    def __init__(self, shingles: dict[int, np.ndarray], common: np.ndarray) -> None:
+        super().__init__()
+        self.shingles, self.common = shingles, common
+
+    def __missing__(self, file_id: int) -> np.ndarray:
+        values = self.shingles[file_id]
+        self[file_id] = values[~np.isin(values, self.common, assume_unique=True)]
+        return self[file_id]
+
+
+def _common(shingles: dict[int, np.ndarray]) -> np.ndarray:
+    """The clichés, sorted. Counted in 16 slices of the value range: a whole np.unique with
+    counts holds ~5 bytes a shingle more, the largest part of a search's memory."""
+    if not shingles:
+        return np.zeros(0, np.uint32)
+    flat = np.concatenate(list(shingles.values()))
+    limit = max(COMMON_UNITS, COMMON_SHARE * len(shingles))
+    found = []
+    for part in range(16):
+        values, counts = np.unique(flat[(flat >> np.uint32(28)) == part], return_counts=True)
+        found.append(values[counts > limit])
+    return np.concatenate(found)
+
+
+def _restale(catalog: Catalog, shingles: dict[int, np.ndarray], common: np.ndarray) -> None:
+    """A new cliché set changes the sets of the files holding a shingle that joined or left
+    it: those lose their keys and pairs, to be hashed again."""
+    db = catalog.db
+    before = np.array([s for (s,) in db.execute("SELECT shingle FROM dedup_common")], np.uint32)
+    changed = np.setxor1d(before, common)
+    if not len(changed):
+        return
+    ids = np.fromiter(shingles, np.int64, len(shingles))
+    ends = np.cumsum(np.fromiter((len(s) for s in shingles.values()), np.int64, len(ids)))
+    hits = np.flatnonzero(np.isin(np.concatenate(list(shingles.values())), changed))
+    _forget(catalog, np.unique(ids[np.searchsorted(ends, hits, "right")]).tolist(), drop=False)
+    db.execute("DELETE FROM dedup_common")
+    db.executemany("INSERT INTO dedup_common VALUES (?)", ((int(s),) for s in common))
+
+
+def _index(catalog: Catalog, stale: list[int], dropped: _Dropped) -> None:
+    """Hash the stale files, store their keys, verify and store their candidate pairs."""
+    db = catalog.db
+    indexed = [i for i in stale if len(dropped[i]) >= SIMILAR_MIN_SHARED]
+    few = len(indexed) * 10 < db.execute("SELECT COUNT(*) FROM dedup_files").fetchone()[0]
+    new_keys = []  # kept only when few: what the key index is searched for
+    for first in range(0, len(indexed), CHUNK_FILES):  # memory stays bounded by a chunk
+        chunk = indexed[first : first + CHUNK_FILES]
+        keys = band_keys([dropped[i] for i in chunk])
+        owners = np.repeat(np.array(chunk, np.int64), LSH_BANDS)
+        if few:
+            new_keys.append((keys.ravel(), owners))
+        _insert_pairs(db, "dedup_bands", keys.ravel(), owners, sort=True)
+        db.executemany("UPDATE dedup_files SET bands = ? WHERE file_id = ?",
+                       zip((row.astype("<i8").tobytes() for row in keys), chunk, strict=True))
+    db.executemany("UPDATE dedup_files SET bands = x'' WHERE file_id = ?",
+                   ((i,) for i in set(stale) - set(indexed)))
+    candidates = _candidates(db, new_keys) if few else _all_candidates(db, set(indexed))
+    db.executemany("INSERT OR IGNORE INTO dedup_pairs VALUES (?, ?)", (
+        pair for pair in sorted(candidates)
+        if similar(dropped[pair[0]], dropped[pair[1]], SIMILAR_JACCARD, SIMILAR_MIN_SHARED)))
+
+
+def _insert_pairs(db: sqlite3.Connection, table: str, first: np.ndarray, second: np.ndarray,
+                  sort: bool = False) -> None:
+    """Rows of two integer columns in one statement: SQLite unpacks the JSON, ~10x faster than
+    executemany. Sorted rows build the key index's B-tree in order."""
+    if sort:
+        order = np.argsort(first, kind="stable")
+        first, second = first[order], second[order]
+    rows = json.dumps(np.stack([first, second], axis=1).tolist())
+    db.execute(f"INSERT INTO {table} SELECT value ->> 0, value ->> 1 FROM json_each(?)", (rows,))
+
+
+def _all_candidates(db: sqlite3.Connection, stale: set[int]) -> set[tuple[int, int]]:
+    """Pairs sharing a key with a stale file, by one pass over the key index: when most files
+    are stale (a first search), cheaper than a look-up for each."""
+    pairs = set()
+    for (members,) in db.execute("SELECT group_concat(file_id) FROM dedup_bands GROUP BY key "
+                                 "HAVING COUNT(*) > 1"):
+        ids = sorted(map(int, members.split(",")))
+        pairs |= {(a, b) for at, a in enumerate(ids) for b in ids[at + 1 :]
+                  if a in stale or b in stale}
+    return pairs
+
+
+def _candidates(db: sqlite3.Connection,
+                new_keys: list[tuple[np.ndarray, np.ndarray]]) -> set[tuple[int, int]]:
+    """Pairs of the new keys' files with every file sharing a key, by the key index."""
+    if not new_keys:
+        return set()
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS stale_keys (key INTEGER, file_id INTEGER)")
+    db.execute("DELETE FROM stale_keys")
+    for keys, owners in new_keys:
+        _insert_pairs(db, "temp.stale_keys", keys, owners)
+    rows = db.execute("SELECT s.file_id, b.file_id FROM stale_keys s JOIN dedup_bands b "
+                      "ON b.key = s.key AND b.file_id != s.file_id")
+    return {(min(a, b), max(a, b)) for a, b in rows}

@@ -1,0 +1,148 @@
+"""The version search kept in the catalog (lsh.py) against datasketch's in-memory index.
+
+The in-memory search is the one dedup.py used before the store: kept here as the reference.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from datasketch import MinHash, MinHashLSH
+
+from deeprock.corpus import dedup, lsh
+from deeprock.corpus.catalog import Catalog
+from deeprock.corpus.demo import generate
+from deeprock.corpus.scan import scan
+from deeprock.corpus.shingles import similar
+from deeprock.music.tokens import PITCH_NAMES
+from tests.test_dedup import with_notes_changed
+
+
+def in_memory_pairs(_: Catalog, shingles: dict[int, np.ndarray]) -> set[tuple[int, int]]:
+    """The former dedup._similar_pairs over dedup._drop_common, on the same stored shingles."""
+    ids = list(shingles)
+    sets = [shingles[i] for i in ids]
+    if sets:
+        values, counts = np.unique(np.concatenate(sets), return_counts=True)
+        common = values[counts > max(lsh.COMMON_UNITS, lsh.COMMON_SHARE * len(sets))]
+        sets = [s[~np.isin(s, common, assume_unique=True)] for s in sets]
+    index = MinHashLSH(num_perm=lsh.NUM_PERM, params=(lsh.LSH_BANDS, lsh.LSH_ROWS))
+    sketches = {}
+    for at, values in enumerate(sets):
+        if len(values) >= lsh.SIMILAR_MIN_SHARED:
+            sketches[at] = MinHash(lsh.NUM_PERM, hashfunc=int)
+            sketches[at].update_batch(values.tolist())
+            index.insert(at, sketches[at], check_duplication=False)
+    return {(min(ids[at], ids[other]), max(ids[at], ids[other]))
+            for at, sketch in sketches.items() for other in index.query(sketch)
+            if other > at and similar(sets[at], sets[other], lsh.SIMILAR_JACCARD,
+                                      lsh.SIMILAR_MIN_SHARED)}
+
+
+def reference_groups(path: Path, monkeypatch) -> list[dedup.DuplicateGroup]:
+    with monkeypatch.context() as patch, Catalog(path) as catalog:
+        patch.setattr(lsh, "similar_pairs", in_memory_pairs)
+        return dedup.find_duplicates(catalog)
+
+
+def stored_groups(path: Path) -> list[dedup.DuplicateGroup]:
+    with Catalog(path) as catalog:
+        return dedup.find_duplicates(catalog)
+
+
+def test_signatures_are_datasketchs():
+    rng = np.random.default_rng(0)
+    sets = [np.unique(rng.integers(0, 2**32, size, dtype=np.uint32)) for size in (1, 10, 300)]
+    found = lsh.signatures(lsh.fmix32(np.concatenate(sets)), np.cumsum([0, *map(len, sets)]),
+                           lsh.PERM_A, lsh.PERM_B)
+    for values, row in zip(sets, found, strict=True):
+        sketch = MinHash(lsh.NUM_PERM, hashfunc=int)
+        sketch.update_batch(values.tolist())
+        assert np.array_equal(row, sketch.hashvalues)
+
+
+@pytest.mark.parametrize(("files", "seed"), [(150, 0), (40, 1), (40, 3)])
+def test_demo_corpus_groups_equal_the_in_memory_search(tmp_path, monkeypatch, files, seed):
+    generate(tmp_path / "demo", files=files, seed=seed)
+    path = tmp_path / "c.sqlite"
+    scan([str(tmp_path / "demo")], str(path), jobs=1)
+    found = stored_groups(path)
+    assert {g.kind for g in found} == set(dedup.KINDS) or files < 150
+    assert found == reference_groups(path, monkeypatch)
+    assert stored_groups(path) == found  # a second run reads the store
+
+
+@pytest.mark.corpus
+def test_shared_corpus_groups_equal_the_in_memory_search(shared_corpus, tmp_path, monkeypatch):
+    path = tmp_path / "c.sqlite"
+    scan([str(shared_corpus)], str(path), jobs=2)
+    found = stored_groups(path)
+    assert sum(g.kind == "version" for g in found) > 30
+    assert found == reference_groups(path, monkeypatch)
+
+
+VOCABULARY = [PITCH_NAMES[p] for p in range(40, 76)] + [
+    f"{PITCH_NAMES[p]} {PITCH_NAMES[p + 7]}" for p in range(28, 52)]
+
+
+def synthetic(rng: np.random.Generator, number: int, ids: np.ndarray) -> dict:
+    """A one-track guitar file of these token ids, with keys of its own."""
+    track = {"idx": 0, "channel": 0, "program": 30, "name": "Guitar", "is_drum": False,
+             "notes": len(ids), "pitch_min": 40, "pitch_max": 80, "polyphony": 1.0,
+             "guitar": True, "guitar_source": "metadata", "guitar_probability": 1.0,
+             "guitar_reason": "synthetic", "notes_probability": 1.0}
+    delta = rng.choice([3, 6, 12], len(ids)).astype("<i4")
+    return {"root": "/synthetic", "path": f"{number % 7}/song{number}.mid", "size": 1,
+            "mtime_ns": 1, "md5": f"{number:032x}", "status": "ok", "repairs": [],
+            "error": None, "ticks_per_beat": 480, "seconds": 60.0, "tempo": 120.0,
+            "content_key": f"c{number}", "transposed_key": f"t{number}", "tracks": [track],
+            "streams": [{"idx": 0, "channel": 0, "names": VOCABULARY, "ids": ids,
+                         "delta": delta, "duration": delta}]}
+
+
+def test_planted_versions_in_a_synthetic_catalog(tmp_path, monkeypatch):
+    """300 random songs, 30 of them copied with 5 of their 150 tokens changed."""
+    rng = np.random.default_rng(5)
+    path = tmp_path / "s.sqlite"
+    songs = [rng.integers(0, len(VOCABULARY), 150) for _ in range(300)]
+    copies = []
+    for song in songs[:30]:
+        copy = song.copy()
+        changed = rng.choice(len(copy), 5, replace=False)
+        copy[changed] = rng.integers(0, len(VOCABULARY), 5)
+        copies.append(copy)
+    with Catalog(path) as catalog, catalog.batch():
+        for number, ids in enumerate(songs + copies):
+            catalog.put_file(synthetic(np.random.default_rng(number % 300), number, ids))
+    found = stored_groups(path)
+    planted = {(f"{n % 7}/song{n}.mid", f"{(n + 300) % 7}/song{n + 300}.mid") for n in range(30)}
+    assert {tuple(sorted(g.files)) for g in found} == {tuple(sorted(p)) for p in planted}
+    assert found == reference_groups(path, monkeypatch)
+
+
+def test_a_rescan_hashes_only_the_new_files_and_finds_a_new_version(tmp_path, monkeypatch):
+    root = tmp_path / "demo"
+    generate(root, files=150, seed=0)
+    path = tmp_path / "c.sqlite"
+    scan([str(root)], str(path), jobs=1)
+    grouped = {f for g in stored_groups(path) for f in g.files}
+    source = next(p for p in sorted(root.rglob("*.mid"))
+                  if str(p.relative_to(root)) not in grouped)
+    (root / "moved").mkdir()
+    version = root / "moved" / "renamed.mid"  # a version only the similarity search can find
+    version.write_bytes(with_notes_changed(source.read_bytes(), 40))
+    hashed = []
+    band_keys = lsh.band_keys
+    monkeypatch.setattr(lsh, "band_keys", lambda sets: hashed.append(len(sets)) or band_keys(sets))
+    scan([str(root)], str(path), jobs=1)
+    after = stored_groups(path)
+    assert 1 <= sum(hashed) < 15  # the new file, and those a changed cliché set touches
+    pair = {str(source.relative_to(root)), "moved/renamed.mid"}
+    assert any(g.kind == "version" and pair <= set(g.files) for g in after)
+    assert after == reference_groups(path, monkeypatch)
+    version.unlink()
+    scan([str(root)], str(path), jobs=1)
+    assert not any("moved/renamed.mid" in g.files for g in stored_groups(path))
+    assert stored_groups(path) == reference_groups(path, monkeypatch)
