@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from deeprock.corpus.catalog import Catalog
-from deeprock.music.tokens import PITCH_NAMES
+from deeprock.music.tokens import PITCH_NAMES, TWELFTHS_PER_BAR
 
 VOCABULARY = [PITCH_NAMES[p] for p in range(40, 88)] + [
     f"{PITCH_NAMES[p]} {PITCH_NAMES[p + 7]}" for p in range(28, 60)]
@@ -43,6 +43,13 @@ def song(number: int) -> np.ndarray:
     return rng.integers(0, len(VOCABULARY), rng.integers(100, 400)).astype("<i4")
 
 
+def bar_places(delta: np.ndarray) -> dict:
+    """4/4 bar positions and numbers of a stream's onsets (the scan's streams carry them)."""
+    onsets = np.cumsum(delta)
+    return {"position": (onsets % TWELFTHS_PER_BAR).astype("<i4"),
+            "bar": (onsets // TWELFTHS_PER_BAR).astype("<i4")}
+
+
 def record(number: int) -> dict:
     copy_of = number - 1 if number % 50 == 1 else number  # 2% exact copies
     ids = song(copy_of)
@@ -55,8 +62,10 @@ def record(number: int) -> dict:
             "mtime_ns": 1, "md5": f"{copy_of:032x}", "status": "ok", "repairs": [],
             "error": None, "ticks_per_beat": 480, "seconds": 120.0, "tempo": 120.0,
             "content_key": f"c{copy_of}", "transposed_key": f"t{copy_of}", "tracks": [track],
+            "meters": [[0, 4, 4]],
             "streams": [{"idx": 1, "channel": 0, "names": VOCABULARY, "ids": ids,
-                         "delta": delta, "duration": delta}]}
+                         "delta": delta, "duration": delta,
+                         **bar_places(delta)}]}
 
 
 def synthesize(path: Path, first: int, last: int) -> float:

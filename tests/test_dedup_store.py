@@ -16,7 +16,7 @@ from deeprock.corpus.catalog import Catalog
 from deeprock.corpus.demo import generate
 from deeprock.corpus.scan import scan
 from deeprock.corpus.shingles import similar
-from deeprock.music.tokens import PITCH_NAMES
+from deeprock.music.tokens import PITCH_NAMES, TWELFTHS_PER_BAR
 from tests.test_dedup import with_notes_changed
 
 
@@ -87,6 +87,13 @@ VOCABULARY = [PITCH_NAMES[p] for p in range(40, 76)] + [
     f"{PITCH_NAMES[p]} {PITCH_NAMES[p + 7]}" for p in range(28, 52)]
 
 
+def bar_places(delta: np.ndarray) -> dict:
+    """4/4 bar positions and numbers of a stream's onsets (the scan's streams carry them)."""
+    onsets = np.cumsum(delta)
+    return {"position": (onsets % TWELFTHS_PER_BAR).astype("<i4"),
+            "bar": (onsets // TWELFTHS_PER_BAR).astype("<i4")}
+
+
 def synthetic(rng: np.random.Generator, number: int, ids: np.ndarray) -> dict:
     """A one-track guitar file of these token ids, with keys of its own."""
     track = {"idx": 0, "channel": 0, "program": 30, "name": "Guitar", "is_drum": False,
@@ -98,8 +105,10 @@ def synthetic(rng: np.random.Generator, number: int, ids: np.ndarray) -> dict:
             "mtime_ns": 1, "md5": f"{number:032x}", "status": "ok", "repairs": [],
             "error": None, "ticks_per_beat": 480, "seconds": 60.0, "tempo": 120.0,
             "content_key": f"c{number}", "transposed_key": f"t{number}", "tracks": [track],
+            "meters": [[0, 4, 4]],
             "streams": [{"idx": 0, "channel": 0, "names": VOCABULARY, "ids": ids,
-                         "delta": delta, "duration": delta}]}
+                         "delta": delta, "duration": delta,
+                         **bar_places(delta)}]}
 
 
 def test_planted_versions_in_a_synthetic_catalog(tmp_path, monkeypatch):
