@@ -108,6 +108,25 @@ def page_of(rows: int, key: str) -> slice:
     return slice((page - 1) * PAGE_ROWS, page * PAGE_ROWS)
 
 
+# the user's unique_factor, kept apart from its slider: the slider is a new widget whenever
+# sequence_length changes its maximum, and would start again from its default
+UNIQUE_FACTOR, UNIQUE_FACTOR_SLIDER = "health_unique_factor", "health_unique_factor_slider"
+
+
+def unique_factor_slider(seq_len: int, default: int) -> int:
+    """The unique_factor slider: the user's value while this sequence_length allows it, else
+    the largest allowed, said so (the user's value returns with a longer sequence_length)."""
+    wanted, largest = st.session_state.get(UNIQUE_FACTOR, default), seq_len - 1
+    chosen = st.slider("unique_factor (keep windows with more distinct tokens)", 0, largest,
+                       min(wanted, largest), key=UNIQUE_FACTOR_SLIDER,
+                       on_change=lambda: st.session_state.update(
+                           {UNIQUE_FACTOR: st.session_state[UNIQUE_FACTOR_SLIDER]}))
+    if wanted > largest:
+        st.caption(f"unique_factor {wanted} needs windows longer than {seq_len} tokens: "
+                   f"{largest} for now, {wanted} again with a longer sequence_length.")
+    return chosen
+
+
 data = overview(STAMP)
 summary, paths = data["summary"], data["paths"]
 if summary["files"] == 0:
@@ -184,8 +203,7 @@ choice = SelectionSettings(accept_inferred=accept, inferred_threshold=threshold,
 
 with tabs[3]:
     seq_len = st.slider("sequence_length", 10, 200, choice.seq_len, 5)
-    unique_factor = st.slider("unique_factor (keep windows with more distinct tokens)", 0,
-                              seq_len - 1, min(choice.unique_factor, seq_len - 1))
+    unique_factor = unique_factor_slider(seq_len, choice.unique_factor)
     stats, track_files = window_stats(STAMP, seq_len, choice, groups)
     selection = selection_for(STAMP, choice, groups)
     kept = stats.kept(unique_factor)
@@ -248,16 +266,17 @@ with tabs[5]:
                  + ("; repairs: " + "; ".join(picked["repairs"]) if picked["repairs"] else ""))
         tracks = pd.DataFrame(catalog.tracks(picked["id"]))
         if not tracks.empty:
-            st.dataframe(tracks[["idx", "channel", "program", "name", "notes", "guitar",
-                                 "guitar_source", "guitar_probability", "guitar_reason"]],
-                         hide_index=True, width="stretch")
+            st.dataframe(ui.channels_from_one(tracks[[
+                "idx", "channel", "program", "name", "notes", "guitar", "guitar_source",
+                "guitar_probability", "guitar_reason"]]), hide_index=True, width="stretch")
             song = ui.load_midi(os.path.join(picked["root"], picked["path"]))
             labels = [f"track {t.index}, channel {t.channel + 1}: {t.name or 'no name'}"
                       for t in song.tracks]
             if labels:
+                # keyed by the file: a new pick starts from its own first track and guitar
                 which = st.selectbox("Piano roll of", range(len(labels)),
-                                     format_func=labels.__getitem__)
+                                     format_func=labels.__getitem__, key=f"roll_{picked['id']}")
                 st.plotly_chart(render.track_roll(song, song.tracks[which]), width="stretch")
-                tab_view.show(song)
+                tab_view.show(song, key=f"tab_{picked['id']}")
     else:
         st.caption("No file matches.")

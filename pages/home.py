@@ -93,6 +93,7 @@ def show_catalog() -> None:
             table = pd.DataFrame(result["problems"])[["root", "path", "status", "repairs",
                                                       "error"]]
             table["repairs"] = table["repairs"].map("; ".join)
+            table["error"] = table["error"].fillna("")  # a recovered file has repairs, no error
             st.dataframe(table, hide_index=True, width="stretch")
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from deeprock import settings
-from deeprock.corpus.selection import selection_path
+from deeprock.corpus.selection import Selection, selection_path
 from deeprock.training import charts, jobs, runs
 from deeprock.training.jobs import JobError, TrainRequest
 
@@ -43,8 +44,9 @@ HELP = {
                          "keys, same songs (0: off).",
     "patience": "Stop after this many epochs without a better validation loss (0: never), "
                 "before the model memorises songs.",
-    "max_minutes": "Time budget: training stops cleanly at the end of the epoch that passes it "
-                   "(0: none).",
+    "max_minutes": "Time budget of the whole run, resumes included: training stops cleanly "
+                   "after the last epoch that fits in it, and Resume continues with what is "
+                   "left (0: none).",
 }
 # (column, label, TrainRequest field, limits) of the form's fields
 FIELDS = (
@@ -65,7 +67,9 @@ FIELDS = (
     (3, "Early-stopping patience", "patience", {"min_value": 0}),
 )
 WATCHED, CONFIRM_DELETE, ESTIMATE = "train_watched_run", "train_confirm_delete", "train_estimate"
-STARTED = "train_started"
+STARTED, ENDED = "train_started", "train_ended_run"
+# job states after which the live panel stops polling
+ENDED_STATES = ("finished", "failed", "stopped", "interrupted", "exited")
 
 st.title("Train")
 root = jobs.models_root()
@@ -91,7 +95,9 @@ def shown_name(folder: Path) -> str:
 
 
 def watch(run: str | Path) -> None:
+    """Show `run` in the live panel, which polls until it sees the run ended."""
     st.session_state[WATCHED] = str(run)
+    st.session_state.pop(ENDED, None)
 
 
 def reattach(listed: list[runs.RunSummary]) -> None:
@@ -143,8 +149,9 @@ def request_form(catalog: str, listed: list[runs.RunSummary]
     arch = top[1].selectbox("Architecture", ["deeprock", "transformer", "seed"],
                             help=HELP["arch"])
     profile = f"{'gpu' if gpu else 'cpu'}_{arch}"
-    base = jobs.defaults(catalog, gpu, arch)
     saved = selection_path(catalog)
+    windows = selection_windows(str(saved), saved.stat().st_mtime if saved.is_file() else 0.0)
+    base = replace(jobs.defaults(catalog, gpu, arch), **windows)
     with st.form("new_run"):
         # a fresh default name after each start: a new widget key (its state cannot be reset)
         started = st.session_state.get(STARTED, 0)
@@ -158,6 +165,10 @@ def request_form(catalog: str, listed: list[runs.RunSummary]
         estimate = buttons[0].form_submit_button("Estimate epoch time")
         start = buttons[1].form_submit_button("Start training", type="primary")
     pressed = "start" if start else "estimate" if estimate else None
+    if windows:
+        st.caption(f"Sequence length {windows['seq_len']} and unique factor "
+                   f"{windows['unique_factor']} start from the saved training selection "
+                   "(Dataset health, Windows tab).")
     if arch == "seed":
         st.caption("The seed network is the post's: units, layers and embedding are fixed "
                    "(two LSTMs of 256 over scaled ids).")
@@ -170,6 +181,19 @@ def request_form(catalog: str, listed: list[runs.RunSummary]
             st.error(str(error))
         return None, name, None
     return request, name, pressed
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def selection_windows(path: str, mtime: float) -> dict:
+    """The saved selection's window settings (Dataset health's Windows tab), {} without a
+    readable one; mtime: a newer save is read again."""
+    if not mtime:
+        return {}
+    try:
+        chosen = Selection.load(path).settings
+    except ValueError:
+        return {}
+    return {"seq_len": chosen.seq_len, "unique_factor": chosen.unique_factor}
 
 
 def start(request: TrainRequest, name: str) -> None:
@@ -196,39 +220,43 @@ def show_estimate(request: TrainRequest) -> None:
         except JobError as error:
             st.error(str(error))
             return
-    total_minutes = found["epoch_seconds"] * request.epochs * len(request.learning_rates) / 60
-    st.session_state[ESTIMATE] = (
-        f"About {found['epoch_seconds']:.0f} s per epoch ({found['batches_per_epoch']} batches "
-        f"of {found['seconds_per_batch'] * 1000:.0f} ms) on {found['device']}: "
-        f"{request.epochs} epochs x {len(request.learning_rates)} rate(s) ≈ "
-        f"{total_minutes:.1f} minutes.")
+    st.session_state[ESTIMATE] = jobs.describe_estimate(found, request)
 
 
-def progress_panel(folder: Path, state: str, status: dict, metrics: list[dict]) -> None:
-    """Epoch, ETA and speed from progress.json during an epoch, else from the last epoch."""
+def progress_panel(folder: Path, state: str, status: dict, metrics: list[dict],
+                   max_minutes: float) -> None:
+    """Epoch, the run's time left and speed from progress.json during an epoch, else from the
+    last epoch."""
     progress = runs.read_json(folder / runs.PROGRESS)
     columns = st.columns(4)
     epoch, epochs = progress.get("epoch", status.get("epoch", 0)), status.get("epochs", 0)
     columns[0].metric("Epoch", f"{epoch} / {epochs}" if epochs else epoch)
     eta = progress.get("eta_seconds")
-    columns[1].metric("Epoch ETA", f"{eta:.0f} s" if state == "running" and eta else "-")
+    if eta and max_minutes:  # the budget ends the run sooner than its epochs would
+        eta = min(eta, max(max_minutes * 60 - runs.seconds_used(metrics)
+                           - progress.get("elapsed_seconds", 0.0), 0.0))
+    columns[1].metric("Run time left", f"{eta / 60:.1f} min" if state == "running" and eta
+                      else "-", help="Until the whole run ends: its epochs, or its time budget")
     speed = progress.get("samples_per_second") or (metrics[-1].get("samples_per_second")
                                                    if metrics else None)
     columns[2].metric("Samples/s", f"{speed:,.0f}" if speed else "-")
     best = status.get("best_val_loss")
     columns[3].metric("Best val loss", f"{best:.3f}" if best is not None else "-")
     if state == "running" and progress.get("batches"):
-        st.progress(min(progress.get("batch", 0) / progress["batches"], 1.0),
-                    text=f"epoch {epoch}: batch {progress.get('batch', 0)} of "
-                         f"{progress['batches']}")
+        done, elapsed = progress.get("batch", 0), progress.get("elapsed_seconds", 0.0)
+        left = elapsed * (progress["batches"] - done) / max(done, 1)
+        st.progress(min(done / progress["batches"], 1.0),
+                    text=f"epoch {epoch}: batch {done} of {progress['batches']}, about "
+                         f"{left:.0f} s left in this epoch")
     if status.get("device"):
         cudnn = {True: "cuDNN LSTM kernel", False: "no cuDNN"}.get(status.get("cudnn"), "")
         st.caption(f"{status['device']} · {status.get('backend', '')} {cudnn}".strip())
 
 
-@st.fragment(run_every=2)
-def watched_run() -> None:
-    """Polls the run folder every 2 s; only this part of the page reruns."""
+def watched_run(polling: bool) -> None:
+    """The watched run's panel, polling its folder every 2 s while `polling` (only this part of
+    the page reruns). When the run has ended the whole page reruns once, so the runs table and
+    the verdict show it, and the panel stops polling."""
     run = st.session_state.get(WATCHED)
     if not run:
         st.info("No run yet: fill in the form below and press Start training.")
@@ -244,22 +272,38 @@ def watched_run() -> None:
     if reason and state != "running":
         st.caption(reason)
     metrics = runs.read_metrics(folder)
-    progress_panel(folder, state, status, metrics)
+    train = runs.read_json(folder / runs.CONFIG).get("train", {})
+    progress_panel(folder, state, status, metrics, train.get("max_minutes", 0.0))
+    if state in ENDED_STATES and polling:
+        st.session_state[ENDED] = run
+        st.rerun()
     if state in ("running", "starting") and st.button("Stop", key="stop_run",
                                                       help="Abandon this epoch, keep the last"):
         jobs.stop(run)
-    if state in ("stopped", "interrupted") and st.button("Resume", key="resume_run",
-                                                         type="primary"):
-        try:
-            jobs.resume(run)
-        except JobError as error:
-            st.error(str(error))
+    if state in ("stopped", "interrupted"):
+        resume_button(run, train, metrics)
     if metrics:
         left, right = st.columns(2)
         left.plotly_chart(charts.loss_curves(metrics), key="loss_curves")
         right.plotly_chart(charts.accuracy_curves(metrics), key="accuracy_curves")
     if state in ("exited", "failed"):
         st.code(jobs.log_tail(run) or "(log.txt is empty)", language=None)
+
+
+def resume_button(run: str, train: dict, metrics: list[dict]) -> None:
+    """Resume with the run's own settings: its time budget counts the whole run."""
+    budget = train.get("max_minutes", 0.0)
+    st.caption(f"Resume continues from epoch {len(metrics)} to {train.get('epochs', '?')} "
+               "epochs" + (f" with {runs.budget_note(budget, metrics)}: the time budget counts "
+                           "the whole run, resumes included." if budget else "."))
+    if st.button("Resume", key="resume_run", type="primary"):
+        try:
+            jobs.resume(run)
+        except JobError as error:
+            st.error(str(error))
+            return
+        st.session_state.pop(ENDED, None)
+        st.rerun()  # the whole page: the panel polls again
 
 
 def runs_table(listed: list[runs.RunSummary]) -> None:
@@ -343,7 +387,7 @@ def evaluation(listed: list[runs.RunSummary]) -> None:
 
 listed = runs.list_runs(root)  # once a rerun: the form's defaults, the table, the panels
 reattach(listed)
-watched_run()
+panel = st.container()  # filled after the form: a Start there changes the watched run
 st.divider()
 st.subheader("New run")
 if not Path(current.catalog).is_file():
@@ -356,6 +400,10 @@ else:
         show_estimate(request)
     if st.session_state.get(ESTIMATE):
         st.info(st.session_state[ESTIMATE])
+watched = st.session_state.get(WATCHED)
+live = bool(watched) and st.session_state.get(ENDED) != watched
+with panel:
+    st.fragment(watched_run, run_every=2 if live else None)(live)
 with st.expander("Devices"):
     st.write("An NVIDIA GPU is listed by nvidia-smi." if gpu_listed()
              else "No NVIDIA GPU listed by nvidia-smi: training runs on the CPU.")

@@ -1,6 +1,7 @@
 """Training from the browser: Chromium starts a tiny training on the Train page and sees its
-loss curve appear. Fixtures (Chromium, the demo corpus, `streamlit run app.py`) come from
-tests/test_browser.py; skipped where Chromium or playwright is missing, except on CI."""
+loss curve appear, then the runs table and the verdict once it has finished, without a reload.
+Fixtures (Chromium, the demo corpus, `streamlit run app.py`) come from tests/test_browser.py;
+skipped where Chromium or playwright is missing, except on CI."""
 
 from __future__ import annotations
 
@@ -56,6 +57,10 @@ def test_start_a_tiny_training_and_see_the_loss_curve(playwright_api, train_env,
         expect(charts.first.get_by_text("Loss", exact=True)).to_be_visible()
         expect(charts.first.locator("path.scatterpts, path.point").first).to_be_attached()
         expect(page.get_by_text("browser: finished")).to_be_visible(timeout=TRAINING_MS)
+        # the run's end reruns the page once, no reload: the runs table and the verdict
+        expect(page.get_by_role("heading", name="Runs", exact=True)).to_be_visible(
+            timeout=TIMEOUT_MS)
+        expect(page.get_by_text("interpolated trigram").first).to_be_visible()
         page.screenshot(path=str(tmp_path / "train.png"), full_page=True)
     run = train_env / "browser"
     assert runs.read_metrics(run), "the curve came from metrics.csv"

@@ -67,6 +67,49 @@ def test_page_counts_sliders_and_selection(demo_folder, tmp_path, monkeypatch):
     assert saved.tracks and "Saved" in app.success[0].value
 
 
+def test_unique_factor_keeps_the_users_value_when_sequence_length_moves(demo_folder, tmp_path,
+                                                                       monkeypatch):
+    """The slider is a new widget when sequence_length changes its maximum: before, it went
+    back to 10 silently."""
+    catalog = use(tmp_path, monkeypatch, demo_folder)
+    scan.scan([demo_folder], catalog, jobs=1)
+    app = open_page()
+    slider(app, "unique_factor").set_value(14).run()
+    slider(app, "sequence_length").set_value(50).run()
+    assert slider(app, "unique_factor").value == 14
+    slider(app, "sequence_length").set_value(10).run()  # windows of 10 hold at most 9 distinct
+    assert slider(app, "unique_factor").value == 9
+    assert any("unique_factor 14 needs windows longer than 10 tokens: 9 for now" in c.value
+               for c in app.caption)
+    slider(app, "sequence_length").set_value(60).run()
+    assert slider(app, "unique_factor").value == 14
+    assert not any("needs windows longer" in c.value for c in app.caption)
+    app.switch_page("pages/train.py").run()
+    app.switch_page("pages/dataset_health.py").run()
+    assert slider(app, "unique_factor").value == 14  # and when the user comes back
+
+
+def test_recovered_files_on_home_show_their_repairs_and_no_none(demo_folder, tmp_path,
+                                                                 monkeypatch):
+    catalog = use(tmp_path, monkeypatch, demo_folder)
+    scan.scan([demo_folder], catalog, jobs=1)
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    table = next(f.value for f in app.dataframe if "repairs" in f.value.columns)
+    recovered = table[table["status"] == "recovered"]
+    assert len(recovered) and (recovered["error"] == "").all()
+    assert (recovered["repairs"] != "").all()
+    assert not table["error"].isna().any()
+
+
+def test_count_charts_tick_whole_numbers():
+    from deeprock.app import render
+
+    few = render.bars(["a", "b"], [3, 1], horizontal=True)
+    assert (few.layout.xaxis.dtick, few.layout.xaxis.tickformat) == (1, ",d")
+    many = render.bars(["a", "b"], [300, 1])
+    assert many.layout.yaxis.dtick is None and many.layout.yaxis.tickformat == ",d"
+
+
 def test_page_explains_a_missing_and_an_empty_catalog(tmp_path, monkeypatch):
     empty = tmp_path / "empty"
     empty.mkdir()

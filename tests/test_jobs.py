@@ -80,6 +80,51 @@ def test_defaults_follow_the_architecture_and_the_device():
     assert (seed.seq_len, seed.unique_factor) == (100, 13)  # the post's
 
 
+def test_resume_keeps_the_runs_epochs_budget_and_patience(tmp_path, capsys, monkeypatch):
+    """`--resume` without options continues with the run's own values (before: argparse's
+    defaults, so a 4-epoch run resumed trained 20) and says what it continues with."""
+    from deeprock.training import train
+    from deeprock.training.config import RunConfig, TrainSettings
+
+    run = tmp_path / "run"
+    RunConfig(catalog="c.sqlite", train=TrainSettings(epochs=4, patience=2, max_minutes=3.0)
+              ).save(run / runs.CONFIG)
+    runs.write_metrics(run, [{"epoch": 1, "val_loss": 4.0, "seconds": 60.0},
+                             {"epoch": 2, "val_loss": 3.0, "seconds": 60.0}])
+    kept = config_from_args(_parser().parse_args(["train", "--out", str(run), "--resume"]))
+    assert (kept.train.epochs, kept.train.patience, kept.train.max_minutes) == (4, 2, 3.0)
+    more = config_from_args(_parser().parse_args(["train", "--out", str(run), "--resume",
+                                                  "--epochs", "6", "--max-minutes", "0"]))
+    assert (more.train.epochs, more.train.patience, more.train.max_minutes) == (6, 2, 0.0)
+    fresh = config_from_args(_parser().parse_args(["train", "--catalog", "c.sqlite", "--out",
+                                                   str(tmp_path / "new")]))
+    assert fresh.train == TrainSettings()  # a new run: the defaults
+    asked = []
+    monkeypatch.setattr(train, "train_run", lambda config, *rest: asked.append(config) or {})
+    monkeypatch.setattr(train, "catch_stop_requests", lambda: None)  # pytest keeps its SIGTERM
+    from deeprock.cli import main
+
+    assert main(["train", "--out", str(run), "--resume"]) == 0
+    assert asked[0].train.epochs == 4
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"{run}: continuing from epoch 2 to 4 epochs, early stopping after 2 epochs without "
+        "progress, 1.0 of the 3-minute time budget left")
+
+
+def test_resume_launches_the_trainer_without_overriding_the_run(tmp_path, job_env,
+                                                               monkeypatch):
+    from deeprock.training.config import RunConfig
+
+    run = job_env / "paused"
+    RunConfig(catalog="c.sqlite").save(run / runs.CONFIG)
+    launched = []
+    monkeypatch.setattr(jobs, "_launch", lambda argv, out: launched.append(argv) or out)
+    jobs.resume(run)
+    jobs.resume(run, epochs=9)
+    assert launched == [["train", "--out", str(run), "--resume"],
+                        ["train", "--out", str(run), "--resume", "--epochs", "9"]]
+
+
 def test_start_stop_resume_a_real_training(small_catalog, job_env):
     request = jobs.TrainRequest(catalog=small_catalog, epochs=300, **TINY)
     run = jobs.start(request, job_env / "tiny")

@@ -41,6 +41,11 @@ def test_review_lists_listens_labels_and_undoes(folder, tmp_path, monkeypatch):
     app = open_page()
     table = next(frame.value for frame in app.dataframe if "kind" in frame.value.columns)
     assert sorted(table["kind"]) == ["inferred", "suspicious"]
+    review = next(s for s in app.selectbox if s.label == "Track")
+    for row, option in zip(table.itertuples(), review.options, strict=True):
+        # channels 1-16 in the table as in the selector (the riff's MIDI channel 2 is "3")
+        assert f"track {row.idx} channel {row.channel} " in option
+    assert sorted(table["channel"]) == [1, 1]
     assert any("1 tracks have a guitar program but notes that say otherwise" in m.value
                for m in app.markdown)
     review = next(s for s in app.selectbox if s.label == "Track")
@@ -64,11 +69,45 @@ def test_review_lists_listens_labels_and_undoes(folder, tmp_path, monkeypatch):
     review = next(s for s in app.selectbox if s.label == "Track")
     assert any(option.startswith("suspicious") and option.endswith("[rejected]")
                for option in review.options)
+    assert review.options[review.index].startswith("inferred")  # on to the undecided one
     button(app, "Undo (1)").click().run()
     assert not app.exception
     with catalog.Catalog(path) as cat:
         assert labels.current(cat) == []
     assert button(app, "Undo (0)").disabled
+    review = next(s for s in app.selectbox if s.label == "Track")
+    assert review.options[review.index].startswith("inferred")  # Undo keeps the position
+    button(app, "Accept as guitar").click().run()  # on to the other undecided one
+    review = next(s for s in app.selectbox if s.label == "Track")
+    assert review.options[review.index].startswith("suspicious")
+    button(app, "Reject").click().run()  # none undecided left: the selector stays
+    review = next(s for s in app.selectbox if s.label == "Track")
+    assert review.options[review.index].startswith("suspicious")
+    assert review.options[review.index].endswith("[rejected]")
+
+
+def test_one_file_shows_the_tracks_of_the_file_picked_after_a_search(folder, tmp_path,
+                                                                      monkeypatch):
+    """Each file's selectors are its own: a track chosen in one file does not carry over (the
+    "Tab of" label kept the previous file's track)."""
+    path = use(tmp_path, monkeypatch, folder)
+    scan.scan([folder], path, jobs=1)
+    app = open_page()
+    next(t for t in app.text_input if t.label.startswith("Find a file")).set_value("Odd").run()
+    tracks = next(f.value for f in app.dataframe if "program" in f.value.columns)
+    assert list(tracks["channel"]) == [1, 3, 10]  # numbered 1-16, as the selectors say
+    next(s for s in app.selectbox if s.label == "Tab of").select_index(1).run()
+    next(s for s in app.selectbox if s.label == "Piano roll of").select_index(1).run()
+    before = {s.label: s.id for s in app.selectbox}
+    next(t for t in app.text_input if t.label.startswith("Find a file")).set_value("Bare").run()
+    assert not app.exception, app.exception
+    after = {s.label: s.id for s in app.selectbox}
+    # new widgets: the browser kept showing the previous file's track in a reused one
+    assert all(after[label] != before[label] for label in ("Tab of", "Piano roll of"))
+    shown = {s.label: s.options[s.index] for s in app.selectbox if s.label in ("Tab of",
+                                                                               "Piano roll of")}
+    assert shown == {"Tab of": "track 0, channel 1: no name (guitar)",
+                     "Piano roll of": "track 0, channel 1: no name"}
 
 
 def test_reruns_parse_a_file_query_the_catalog_and_fret_a_track_once(folder, tmp_path,

@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from deeprock import settings
 from deeprock.corpus import demo
 from deeprock.corpus.scan import scan
+from deeprock.corpus.selection import Selection, SelectionSettings, selection_path
 from deeprock.training import charts, jobs, runs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +83,7 @@ def test_start_progress_stop_resume_delete(page_env):
     next(t for t in app.text_input if t.label == "Run name").set_value("tiny")
     button(app, "Start training").click().run()
     assert not app.exception, app.exception
-    assert any("Started training" in s.value for s in app.success)
+    assert any("Started training" in s.value for s in app.success), [*app.error, *app.warning]
     run = page_env / "tiny"
     rerun_until(app, lambda a: heading(a).endswith(": running")
                 and metric(a, "Samples/s") != "-", what="a running epoch and its speed")
@@ -173,6 +176,67 @@ def test_a_rerun_lists_runs_once_and_a_poll_reads_status_once(page_env, monkeypa
     assert len(listings) == 1 and status_reads == [run]
 
 
+@pytest.fixture
+def trainer():
+    """A live process whose command line names deeprock: a run it holds reads as running."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)",
+                                "deeprock.cli"])
+    yield process
+    process.kill()
+    process.wait()
+
+
+def live_run(folder: Path, pid: int, max_minutes: float) -> Path:
+    """A run 2 epochs (120 s each) into 10, its third epoch 30 s and 10 of 40 batches in."""
+    folder.mkdir(parents=True)
+    runs.write_json(folder / runs.CONFIG, {"format": 1, "model": {"arch": "deeprock"},
+                                           "train": {"epochs": 10, "max_minutes": max_minutes}})
+    runs.write_json(folder / runs.STATUS, {"state": "running", "pid": pid, "epoch": 2,
+                                           "epochs": 10, "started": 1.0, "updated": 2.0})
+    runs.write_metrics(folder, [{"epoch": e, "loss": 5.0, "val_loss": 4.5, "seconds": 120.0}
+                                for e in (1, 2)])
+    runs.write_json(folder / runs.PROGRESS, {"epoch": 3, "epochs": 10, "batch": 10,
+                                             "batches": 40, "elapsed_seconds": 30.0,
+                                             "eta_seconds": 990.0, "samples_per_second": 50.0})
+    return folder
+
+
+def test_time_left_is_the_runs_and_the_epochs_is_in_the_progress_bar(page_env, trainer):
+    live_run(page_env / "budgeted", trainer.pid, max_minutes=5.0)
+    app = open_page()
+    assert heading(app) == "budgeted: running"
+    # 990 s of epochs left, but 300 - 240 used - 30 elapsed = 30 s of budget
+    assert metric(app, "Run time left") == "0.5 min"
+    assert "about 90 s left in this epoch" in app.get("progress")[0].proto.text
+
+
+def test_the_page_reruns_once_when_the_watched_run_ends_and_stops_polling(page_env, trainer):
+    run = live_run(page_env / "ending", trainer.pid, max_minutes=0.0)
+    app = open_page()
+    assert metric(app, "Run time left") == "16.5 min"
+    assert list(app.dataframe[0].value["status"]) == ["running"]
+    assert "train_ended_run" not in app.session_state  # polling
+    runs.update_status(run, state="finished", reason="10 epochs done", pid=None)
+    trainer.kill()
+    trainer.wait()
+    app.run()
+    assert heading(app) == "ending: finished"
+    assert app.session_state["train_ended_run"] == str(run)  # the panel polls no more
+    assert list(app.dataframe[0].value["status"]) == ["finished"]
+    button(app, "Open").click().run()  # opening a run polls it again, until it is seen ended
+    assert app.session_state["train_ended_run"] == str(run) and not app.exception
+
+
+def test_the_form_starts_from_the_saved_selections_windows(page_env):
+    catalog = settings.load().catalog
+    Selection(catalog, SelectionSettings(seq_len=60, unique_factor=14), []).save(
+        selection_path(catalog))
+    app = open_page()
+    values = {n.label: n.value for n in app.number_input}
+    assert (values["Sequence length"], values["Unique factor"]) == (60, 14)
+    assert any("start from the saved training selection" in c.value for c in app.caption)
+
+
 def test_estimate_shows_the_epoch_time_of_the_form_settings(page_env, monkeypatch):
     asked = []
 
@@ -190,6 +254,12 @@ def test_estimate_shows_the_epoch_time_of_the_form_settings(page_env, monkeypatc
     shown = [i.value for i in app.info if "per epoch" in i.value]
     assert shown == ["About 10 s per epoch (40 batches of 250 ms) on CPU (2 cores, x86_64): "
                      "30 epochs x 2 rate(s) ≈ 10.0 minutes."]
+    next(n for n in app.number_input if n.label == "Time budget (minutes)").set_value(2.0)
+    button(app, "Estimate epoch time").click().run()
+    shown = [i.value for i in app.info if "per epoch" in i.value]
+    assert shown == ["About 10 s per epoch (40 batches of 250 ms) on CPU (2 cores, x86_64): "
+                     "12 epochs x 2 rate(s) (the 2-minute budget stops each run after 12 "
+                     "epochs) ≈ 4.0 minutes."]
 
 
 def test_bad_learning_rates_are_refused_on_the_page(page_env):

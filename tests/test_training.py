@@ -135,6 +135,38 @@ def test_sigterm_stops_gracefully_and_resume_finishes(catalog, tmp_path, lock):
     assert result["state"] == "finished" and result["epochs"] == kept + 1
 
 
+def test_the_time_budget_is_the_runs_total_over_resumes(catalog, tmp_path, lock):
+    """A resume continues with what is left of the budget (before: a fresh budget each time)."""
+    run = tmp_path / "run"
+    json_output(run_cli(train_command(catalog, run, "--stride", "6", "--epochs", "1",
+                                      "--max-minutes", "2", "--patience", "0", "--json"), lock))
+    rows = runs.read_metrics(run)
+    runs.write_metrics(run, [{**rows[0], "seconds": 150.0}])  # as if its epoch took 2.5 min
+    runs.update_status(run, state="stopped")
+    done = run_cli(deeprock_command("train", "--out", str(run), "--resume", "--epochs", "4",
+                                    "--json"), lock)
+    assert "continuing from epoch 1 to 4 epochs, no early stopping, 0.0 of the 2-minute " \
+           "time budget left" in done.stderr
+    result = json_output(done)
+    assert result["epochs"] == 1 and result["state"] == "finished"
+    assert result["reason"] == "time budget of 2 minutes already used by 1 epochs"
+
+
+def test_the_recorder_counts_the_epochs_of_earlier_sessions_against_the_budget(tmp_path):
+    from deeprock.training.recorder import RunRecorder
+
+    class Model:
+        stop_training = False
+
+    earlier = [{"epoch": 1, "seconds": 100.0}, {"epoch": 2, "seconds": 100.0}]
+    recorder = RunRecorder(tmp_path, None, earlier, {"wait": 0}, epochs=10, patience=0,
+                           max_seconds=250.0, tokens_per_window=16, stop_flag=[False])
+    recorder.set_model(Model())
+    recorder._maybe_finish(epoch=1, seconds=100.0)  # 200 s used: a third epoch would pass 250
+    assert recorder.finish_reason == "time budget of 4.16667 minutes reached after epoch 2"
+    assert recorder.model.stop_training
+
+
 def test_sweep_gives_one_run_per_rate_and_a_summary(catalog, tmp_path, lock):
     out = tmp_path / "sweep"
     result = json_output(run_cli(train_command(catalog, out, "--epochs", "1", "--lr", "0.01",

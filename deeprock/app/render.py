@@ -57,14 +57,17 @@ def token_roll(tokens: list[str], delta_twelfths: np.ndarray, duration_twelfths:
 
 def bars(labels: list[str], values: list[int], title: str = "", x_title: str = "",
          horizontal: bool = False) -> go.Figure:
-    """A plain bar chart (repairs by kind, token frequencies), largest first as given."""
+    """A plain bar chart of counts (repairs by kind, token frequencies), largest first as
+    given; the count axis ticks whole numbers only (no 0.5 file)."""
     bar = (go.Bar(x=values, y=labels, orientation="h") if horizontal
            else go.Bar(x=labels, y=values))
+    counts = {"title": x_title, "tickformat": ",d", **({"dtick": 1} if max(values, default=0) < 10
+                                                         else {})}
     figure = go.Figure(bar)
     figure.update_layout(title=title, height=max(220, 26 * len(labels)) if horizontal else 320,
                          margin={"l": 10, "r": 10, "t": 40, "b": 40},
-                         **({"xaxis_title": x_title, "yaxis": {"autorange": "reversed"}}
-                            if horizontal else {"yaxis_title": x_title}))
+                         **({"xaxis": counts, "yaxis": {"autorange": "reversed"}}
+                            if horizontal else {"yaxis": counts}))
     return figure
 
 

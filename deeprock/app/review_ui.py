@@ -20,6 +20,7 @@ from deeprock.corpus.catalog import Catalog
 from deeprock.music import guitar, midi
 
 MAX_LABELS_UPLOAD_BYTES = 5 * 1024 * 1024
+TRACK, NEXT_TRACK = "review_track", "review_next_track"  # the selector, where it goes next
 COLUMNS = ["kind", "path", "idx", "channel", "name", "notes", "pitch_min", "pitch_max",
            "polyphony", "p_guitar", "label", "guitar_reason"]
 
@@ -63,7 +64,7 @@ def missing_metadata_tab(catalog: Catalog, cache_dir: Path, stamp: tuple) -> tup
              f"program; {int(trains.sum())} would train as guitar. {suspicious} tracks have a "
              f"guitar program but notes that say otherwise (p < {guitar.SUSPICIOUS_BELOW}): "
              "flagged suspicious, they still train unless you reject them.")
-    st.dataframe(rows[COLUMNS], hide_index=True, width="stretch")
+    st.dataframe(ui.channels_from_one(rows[COLUMNS]), hide_index=True, width="stretch")
     _review(catalog, rows, cache_dir)
     _labels_file(catalog)
     return accept, threshold
@@ -75,10 +76,19 @@ def _describe(row: pd.Series) -> str:
             f"channel {row['channel'] + 1} {row['name'] or ''}{label}")
 
 
+def _next_undecided(rows: pd.DataFrame, decided: int) -> int:
+    """The first track after `decided` (wrapping round) without a label: where the review
+    goes on after Accept or Reject; `decided` itself when every other track has one."""
+    order = [*rows.index[rows.index > decided], *rows.index[rows.index < decided]]
+    return next((i for i in order if not rows.loc[i, "label"]), decided)
+
+
 def _review(catalog: Catalog, rows: pd.DataFrame, cache_dir: Path) -> None:
     st.subheader("Review a track")
+    if NEXT_TRACK in st.session_state:  # set by a decision: before the selector exists
+        st.session_state[TRACK] = st.session_state.pop(NEXT_TRACK)
     picked = st.selectbox("Track", rows.index, format_func=lambda i: _describe(rows.loc[i]),
-                          key="review_track")
+                          key=TRACK)
     row = rows.loc[picked]
     song = ui.load_midi(os.path.join(row["root"], row["path"]))
     track = next((t for t in song.tracks if (t.index, t.channel) == (row["idx"],
@@ -96,9 +106,12 @@ def _review(catalog: Catalog, rows: pd.DataFrame, cache_dir: Path) -> None:
     for column, text, verdict in actions:
         if column.button(text, key=f"review_{text}"):
             labels.set_label(catalog, *key, verdict)
+            if verdict is not None:
+                st.session_state[NEXT_TRACK] = int(_next_undecided(rows, picked))
             st.rerun()
     if cols[3].button(f"Undo ({labels.history_size(catalog)})", key="review_undo",
-                      disabled=labels.history_size(catalog) == 0):
+                      disabled=labels.history_size(catalog) == 0,
+                      help="Takes back the last decision; the selector stays where it is"):
         labels.undo(catalog)
         st.rerun()
 

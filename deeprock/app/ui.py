@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pandas as pd
 import streamlit as st
 
 from deeprock.music import midi
@@ -16,6 +17,12 @@ def status_metrics(summary: dict) -> None:
     columns[1].metric("Read cleanly", summary["ok"])
     columns[2].metric("Recovered", summary["recovered"])
     columns[3].metric("Failed", summary["failed"])
+
+
+def channels_from_one(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy with its 0-based "channel" column numbered 1-16, as DAWs and General MIDI number
+    channels: every channel a user reads says the same."""
+    return table.assign(channel=table["channel"] + 1)
 
 
 def load_midi(path: str) -> midi.Song:

@@ -12,6 +12,7 @@ import argparse
 import json
 import math
 import os
+import sys
 from pathlib import Path
 
 from deeprock.cliutil import CliError
@@ -32,13 +33,16 @@ def register(commands: argparse._SubParsersAction) -> None:
                                                    "transformer 256)")
     train.add_argument("--unique-factor", type=int,
                        help="windows train when they hold more distinct tokens than this")
-    train.add_argument("--epochs", type=int, default=20)
+    # None: the run's own value with --resume, TrainSettings' default for a new run
+    train.add_argument("--epochs", type=int, help="default: 20, or the run's with --resume")
     train.add_argument("--batch-size", type=int, default=64)
     train.add_argument("--lr", type=float, nargs="+", help="one rate, or several for a sweep")
-    train.add_argument("--max-minutes", type=float, default=0.0, help="time budget (0: none)")
+    train.add_argument("--max-minutes", type=float,
+                       help="the run's total time budget, resumes included (0, the default: "
+                            "none; with --resume: the run's)")
     for name, kind, default in (("units", int, 256), ("layers", int, 2), ("embedding", int, 64),
                                 ("dropout", float, 0.3), ("validation-share", float, 0.1),
-                                ("min-count", int, 2), ("augment", int, 0), ("patience", int, 5),
+                                ("min-count", int, 2), ("augment", int, 0), ("patience", int, None),
                                 ("data-percent", float, 100.0), ("seed", int, 0),
                                 ("rhythm-loss-weight", float, 0.5), ("clipnorm", float, 1.0)):
         train.add_argument(f"--{name}", type=kind, default=default)
@@ -75,6 +79,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.set_defaults(run=_evaluate)
 
 
+# What a resume may change (RunConfig.settings_key leaves them out); not given: the run's own.
+RESUMABLE = ("epochs", "max_minutes", "patience")
+
+
 def config_from_args(args: argparse.Namespace):
     """A RunConfig from the options (with --resume: the folder's, with the changes allowed)."""
     from deeprock.corpus.selection import selection_path
@@ -89,11 +97,16 @@ def config_from_args(args: argparse.Namespace):
             config = RunConfig.load(out / runs.CONFIG)
         except ValueError as error:
             raise CliError(f"nothing to resume in {out}: {error}") from error
-        config.train.epochs, config.train.max_minutes = args.epochs, args.max_minutes
-        config.train.patience = args.patience
+        for name in RESUMABLE:
+            if getattr(args, name) is not None:
+                setattr(config.train, name, getattr(args, name))
         return config
     if not args.catalog:
         raise CliError("--catalog is needed (or --resume to continue a run)")
+    fresh = TrainSettings()
+    for name in RESUMABLE:
+        if getattr(args, name) is None:
+            setattr(args, name, getattr(fresh, name))
     defaults = ARCH_DEFAULTS[args.arch]
     seq_len = args.seq_len or defaults["seq_len"]
     stride = args.stride if args.stride is not None else (defaults["stride"] or seq_len // 2)
@@ -134,6 +147,9 @@ def _train(args: argparse.Namespace) -> int:
 
     train.catch_stop_requests()  # before TensorFlow loads: a Stop then still stops gracefully
     config = config_from_args(args)
+    if args.resume:
+        print(resume_note(config, Path(args.out)), file=sys.stderr if args.json else sys.stdout,
+              flush=True)
 
     try:
         if args.estimate:
@@ -147,6 +163,19 @@ def _train(args: argparse.Namespace) -> int:
     _print(result, args.json)
     results = result.get("sweep", [result])
     return 1 if any(r.get("state") == "failed" for r in results) else 0
+
+
+def resume_note(config, run: Path) -> str:
+    """What a resume continues with: the run's own settings unless an option changed them."""
+    from deeprock.training import runs
+
+    train = config.train
+    patience = (f"early stopping after {train.patience} epochs without progress"
+                if train.patience else "no early stopping")
+    rows = runs.read_metrics(run)
+    budget = runs.budget_note(train.max_minutes, rows)
+    return (f"{run}: continuing from epoch {len(rows)} to {train.epochs} epochs, {patience}, "
+            f"{budget}")
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -173,18 +173,18 @@ def start(request: TrainRequest, out: str | os.PathLike) -> Path:
 
 def resume(run: str | os.PathLike, epochs: int | None = None) -> Path:
     """Continue a stopped or interrupted run from its last completed epoch with its settings,
-    up to `epochs` (default: its own); a sweep: its own command again, which skips the members
-    already finished."""
+    up to `epochs` (default: its own) and within what is left of its time budget; a sweep: its
+    own command again, which skips the members already finished."""
     run = Path(run)
     if not (run / runs.CONFIG).exists() and runs.read_json(run / runs.JOB).get("argv"):
         return _launch(runs.read_json(run / runs.JOB)["argv"], run)
     try:
-        train = RunConfig.load(run / runs.CONFIG).train
+        RunConfig.load(run / runs.CONFIG)
     except ValueError as error:
         raise JobError(f"{run} cannot be resumed: {error}") from error
-    return _launch(["train", "--out", str(run), "--resume", "--epochs", str(epochs or train.epochs),
-                    "--max-minutes", str(train.max_minutes), "--patience", str(train.patience)],
-                   run)
+    # the trainer keeps the run's own epochs, patience and total time budget (what is left)
+    more = ["--epochs", str(epochs)] if epochs else []
+    return _launch(["train", "--out", str(run), "--resume", *more], run)
 
 
 def sweep_members(run: str | os.PathLike) -> list[Path]:
@@ -315,6 +315,23 @@ def estimate(request: TrainRequest) -> dict:
         return json.loads(done.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError) as error:
         raise JobError(f"the estimate printed no JSON: {done.stdout[-200:]!r}") from error
+
+
+def describe_estimate(found: dict, request: TrainRequest) -> str:
+    """The estimate in a sentence: the epoch's time, and the whole job's for the epochs the
+    time budget lets each run train (the trainer ends a run before an epoch that would pass
+    it, after one epoch at least)."""
+    epoch_seconds, epochs, budget = found["epoch_seconds"], request.epochs, ""
+    if request.max_minutes and epoch_seconds > 0:
+        within = max(1, int(request.max_minutes * 60 // epoch_seconds))
+        if within < epochs:
+            budget = (f" (the {request.max_minutes:g}-minute budget stops each run after "
+                      f"{within} epochs)")
+            epochs = within
+    total_minutes = epoch_seconds * epochs * len(request.learning_rates) / 60
+    return (f"About {epoch_seconds:.0f} s per epoch ({found['batches_per_epoch']} batches of "
+            f"{found['seconds_per_batch'] * 1000:.0f} ms) on {found['device']}: {epochs} epochs "
+            f"x {len(request.learning_rates)} rate(s){budget} ≈ {total_minutes:.1f} minutes.")
 
 
 def gpu_available() -> bool:

@@ -47,7 +47,6 @@ class RunRecorder(keras.callbacks.Callback):
         self.run, self.batches, self.rows, self.status = run, batches, rows, status
         self.epochs, self.patience, self.max_seconds = epochs, patience, max_seconds
         self.tokens_per_window, self.stop_flag = tokens_per_window, stop_flag
-        self.session_start = time.monotonic()
         self.finish_reason: str | None = None
 
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
@@ -113,7 +112,7 @@ class RunRecorder(keras.callbacks.Callback):
         self._maybe_finish(epoch, seconds)
 
     def _maybe_finish(self, epoch: int, seconds: float) -> None:
-        elapsed = time.monotonic() - self.session_start
+        elapsed = runs.seconds_used(self.rows)  # the budget is the run's, over every resume
         if self.patience and self.status["wait"] >= self.patience:
             self.finish_reason = (f"early stopping: no better val_loss for {self.patience} "
                                   f"epochs; best.keras holds epoch {self.status['best_epoch']}")

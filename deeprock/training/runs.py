@@ -159,6 +159,20 @@ def read_metrics(run: Path) -> list[dict]:
     return rows
 
 
+def seconds_used(rows: list[dict]) -> float:
+    """The training time of the run's completed epochs: what its time budget counts, over
+    every resume."""
+    return sum(r.get("seconds", 0.0) for r in rows)
+
+
+def budget_note(max_minutes: float, rows: list[dict]) -> str:
+    """The time budget is the run's total: a resume continues with what its epochs left."""
+    if not max_minutes:
+        return "no time budget"
+    left = max(max_minutes - seconds_used(rows) / 60, 0.0)
+    return f"{left:.1f} of the {max_minutes:g}-minute time budget left"
+
+
 def _number(text: str) -> float:
     try:
         return float(text)
@@ -230,7 +244,7 @@ def summarize(run: Path, root: Path) -> RunSummary:
         state=status.get("state", "unknown"), epochs=len(metrics),
         best_epoch=best.get("epoch", 0), best_val_loss=best.get("val_loss", math.nan),
         perplexity=math.exp(next_token_loss(best)),
-        minutes=sum(r.get("seconds", 0.0) for r in metrics) / 60,
+        minutes=seconds_used(metrics) / 60,
         device=config.get("facts", {}).get("device", "?"), size_mb=size / 1e6,
         started=status.get("started", 0.0))
 

@@ -233,12 +233,14 @@ def _fit(config: RunConfig, run: Path, data: TrainingData, rows: list[dict], sta
                              seq_len, batches.batch_size, arch, shuffle=False, share=share,
                              positions=batches.positions)
     done = int(status.get("epoch", 0))
+    if train.max_minutes and runs.seconds_used(rows) >= train.max_minutes * 60:
+        return f"time budget of {train.max_minutes:g} minutes already used by {done} epochs"
     with environment.strategy(train.distribute):
         model = _model(config, run, data, done)
     recorder = RunRecorder(run, batches, rows, status, train.epochs, train.patience,
                            train.max_minutes * 60, seq_len, stop_flag)
     log(f"epochs {done + 1}..{train.epochs}: {batches.windows} windows, {len(batches)} batches "
-        "an epoch")
+        f"an epoch; {runs.budget_note(train.max_minutes, rows)}")
     model.fit(batches, validation_data=held_out, epochs=train.epochs, initial_epoch=done,
               callbacks=[recorder], verbose=0)
     for row in rows[done:]:
