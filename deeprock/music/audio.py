@@ -186,8 +186,17 @@ def _check_wav(info: WavInfo, midi_seconds: float, midi_path: str | os.PathLike,
 
 def midi_to_wav_bytes(midi: bytes, soundfont: str | os.PathLike | None = None) -> bytes:
     """The same for bytes in memory (a page's riff): WAV bytes back."""
+    return _in_memory(render_wav, midi, "wav", soundfont)
+
+
+def midi_to_ogg_bytes(midi: bytes, soundfont: str | os.PathLike | None = None) -> bytes:
+    """Ogg Vorbis bytes of in-memory MIDI (render_ogg: call midi_to_wav_bytes first)."""
+    return _in_memory(render_ogg, midi, "ogg", soundfont)
+
+
+def _in_memory(render, midi: bytes, suffix: str, soundfont: str | os.PathLike | None) -> bytes:
     with tempfile.TemporaryDirectory(prefix="deeprock-audio-") as folder:
-        midi_path, wav_path = Path(folder) / "riff.mid", Path(folder) / "riff.wav"
+        midi_path, out_path = Path(folder) / "riff.mid", Path(folder) / f"riff.{suffix}"
         midi_path.write_bytes(midi)
-        render_wav(midi_path, wav_path, soundfont)
-        return wav_path.read_bytes()
+        render(midi_path, out_path, soundfont)
+        return out_path.read_bytes()
