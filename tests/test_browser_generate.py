@@ -1,5 +1,7 @@
 """In Chromium: a riff generated from a tiny run (made in the fixture, nothing trained by the
-app), heard in the audio player, read as tab, downloaded as MIDI. Reuses test_browser.py's
+app), heard in the audio player, read as tab that wraps in its box, downloaded as MIDI and Ogg;
+no Plotly colour warning and no 404 in the browser's console on the way (a track's piano roll
+on Dataset health included). Reuses test_browser.py's
 server and Playwright fixtures; `corpus` is replaced by a tiny run folder."""
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ __all__ = ["playwright_api", "server"]  # fixtures used by name
 @pytest.fixture
 def corpus(playwright_api, tmp_path, monkeypatch) -> dict:
     """What the server fixture needs in its environment: runs, riffs and settings elsewhere."""
+    from deeprock import settings
+
     runs = shared_runs()
     monkeypatch.setenv("DEEPROCK_MODELS", str(runs["models"]))
     monkeypatch.setenv("DEEPROCK_RIFFS", str(tmp_path / "riffs"))
     monkeypatch.setenv("DEEPROCK_SETTINGS", str(tmp_path / "settings.json"))
-    return {"catalog": runs["catalog"]}
+    catalog = Path(runs["catalog"])
+    settings.save(settings.Settings(str(catalog.parent / "songs"), str(catalog)))
+    return {"catalog": catalog}
 
 
 @pytest.mark.browser
@@ -32,6 +38,11 @@ def test_generate_hear_read_and_download_in_chromium(playwright_api, server, tmp
         page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
         page.on("response", lambda answer: missing.append(answer.url)
                 if answer.status == 404 else None)
+        # a track's piano roll first: its colours were numbers, one warning a note and hover
+        page.get_by_test_id("stSidebar").get_by_role("link", name="Dataset health").click()
+        page.get_by_role("tab", name="One file").click()
+        expect(page.locator(".js-plotly-plot:visible").first).to_be_visible(timeout=TIMEOUT_MS)
+        page.locator(".js-plotly-plot:visible").first.hover()
         page.get_by_test_id("stSidebar").get_by_role("link", name="Generate").click()
         expect(page.get_by_role("heading", name="Generate")).to_be_visible(
             timeout=TIMEOUT_MS)
