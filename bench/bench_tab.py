@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from deeprock.music import guitar, midi
+from deeprock.tab.difficulty import skipped_strings
 from deeprock.tab.tab import fret_chords, lowest_fret, parse_tuning
 from deeprock.tab.track_tab import chords_of
 
@@ -38,7 +39,10 @@ def compare_track(chords: list[list[int]], tuning: tuple[int, ...]) -> dict:
                for a, b in zip(da, ra, strict=True))
     return {"notes": sum(len(c) for c in chords), "same": same, "dp": dp.difficulty,
             "rule": rule.difficulty, "dp_seconds": dp_seconds, "rule_seconds": rule_seconds,
-            "out_of_range": dp.out_of_range, "shared": dp.shared_strings}
+            "out_of_range": dp.out_of_range, "shared": dp.shared_strings,
+            "chords": sum(len(c) > 1 for c in dp.positions),
+            "skipping": sum(skipped_strings(c) > 0 for c in dp.positions),
+            "rule_skipping": sum(skipped_strings(c) > 0 for c in rule.positions)}
 
 
 def guitar_tracks(corpus: Path, files: int | None):
@@ -73,6 +77,10 @@ def report(rows: list[dict], args: argparse.Namespace) -> None:
           f"rule {statistics.median(rule):.3f}; mean DP {dp.mean():.3f}, rule {rule.mean():.3f}")
     print(f"tracks where the DP is easier: {np.mean(dp < rule - 1e-9):.1%}; not harder: "
           f"{np.mean(dp <= rule + 1e-9):.1%}; harder: {np.mean(dp > rule + 1e-9):.1%}")
+    chords = sum(r["chords"] for r in rows)
+    print(f"chords {chords:,}; fretted across a skipped inner string: DP "
+          f"{sum(r['skipping'] for r in rows) / chords:.2%}, rule "
+          f"{sum(r['rule_skipping'] for r in rows) / chords:.2%}")
     print(f"notes on the same string and fret: {sum(r['same'] for r in rows) / notes:.1%}")
     for name in ("dp", "rule"):
         seconds = sum(r[f"{name}_seconds"] for r in rows)

@@ -1,8 +1,9 @@
 """Generate page: pick a run and a primer, sample riffs, hear them, read the tab, download, save.
 
-Thin: widgets here, the work in deeprock/generation/. TensorFlow is imported only when a run is
-chosen (load_run, cached per run file with st.cache_resource). Downloads never rerun the page
-(on_click="ignore"); GP5 and MusicXML are built only when their button is clicked.
+Thin: widgets here and in generation/riff_view.py, the work in deeprock/generation/. The run's
+weights are read once per checkpoint file (load_run, st.cache_resource). Every form value is
+remembered across pages (app/ui.remembered). Downloads never rerun the page (on_click="ignore");
+Ogg, GP5 and MusicXML are built only when their button is clicked.
 """
 
 from __future__ import annotations
@@ -16,23 +17,28 @@ from pathlib import Path
 import streamlit as st
 
 from deeprock import settings
-from deeprock.generation import gallery, primers
+from deeprock.app.ui import remember, remembered
+from deeprock.generation import gallery, primers, riff_view
 from deeprock.generation.generate import (
+    MAX_BARS,
     MAX_TOKENS,
     GenerationRequest,
     RunError,
     generate,
     load_run,
+    regenerate,
     settings_record,
 )
 from deeprock.generation.midi_out import GUITAR_PROGRAMS, PRIMER_MODES
-from deeprock.generation.outputs import FILE_NAMES, FORMATS, MIME_TYPES, OutputOptions, RiffRender
+from deeprock.generation.outputs import FORMATS, OutputOptions, RiffRender
 from deeprock.generation.sampling import SamplingSettings
 from deeprock.tab.tab import TUNINGS
 from deeprock.training import runs as run_folders
 from deeprock.training.jobs import models_root
 
 RIFFS = "generated_riffs"
+UPLOAD_TEMPO = "upload-tempo"  # (md5, bpm) of the upload whose tempo the form took
+TEMPO_RANGE = (40, 250)
 PRIMER_CHOICES = {"Dataset window": "window", "Song from the catalog": "song",
                   "Upload MIDI": "upload", "None": "none"}
 
@@ -65,11 +71,16 @@ def choose_run():
         st.info("No trained run yet: train one on the Train page (in the sidebar; a few "
                 "minutes on the demo corpus), then come back.")
         st.stop()
-    summary = st.selectbox("Run", listed, format_func=_run_label,
-                           help="Finished runs and the best checkpoint so far of running ones")
-    best = summary.path / run_folders.BEST
+    by_path = {str(r.path): r for r in listed}
+    chosen = remembered(st.selectbox, "run", str(listed[0].path), "Run", list(by_path),
+                        format_func=lambda p: _run_label(by_path[p]),
+                        help="Finished runs and the best checkpoint so far of running ones")
+    if chosen not in by_path:  # the remembered run was deleted meanwhile
+        remember("run", chosen := str(listed[0].path))
+        st.rerun()
+    best = by_path[chosen].path / run_folders.BEST
     try:
-        return cached_run(str(summary.path), best.stat().st_mtime), best.stat().st_mtime
+        return cached_run(chosen, best.stat().st_mtime), best.stat().st_mtime
     except RunError as error:
         st.error(str(error))
         st.stop()
@@ -77,7 +88,9 @@ def choose_run():
 
 def choose_primer(run):
     """The primer the widgets describe, or None with the reason shown."""
-    kind = PRIMER_CHOICES[st.radio("Primer", list(PRIMER_CHOICES), horizontal=True)]
+    choice = remembered(st.radio, "primer", "Dataset window", label="Primer",
+                        options=list(PRIMER_CHOICES), horizontal=True)
+    kind = PRIMER_CHOICES[choice]
     catalog = run.config.catalog if Path(run.config.catalog).is_file() else settings.load().catalog
     if kind == "song":
         return _song_primer(catalog, run)
@@ -96,7 +109,8 @@ def _rng(seed: int):
 
 
 def _song_primer(catalog: str, run):
-    search = st.text_input("Search songs", placeholder="part of a path, e.g. an artist")
+    search = remembered(st.text_input, "song_search", "", "Search songs",
+                        placeholder="part of a path, e.g. an artist")
     try:
         with primers.open_run_catalog(catalog) as opened:
             matches = [f["path"] for f in opened.files_matching(search, limit=200)]
@@ -112,15 +126,16 @@ def _song_primer(catalog: str, run):
 
 def _upload_primer(run):
     upload = st.file_uploader("MIDI file", type=["mid", "midi"],
-                              help=f"At most {primers.UPLOAD_MAX_BYTES // 1024} KB")
+                              max_upload_size=primers.UPLOAD_MAX_BYTES // 2**20)
     if upload is None:
         return None
     data = upload.getvalue()
     try:
-        _, pitched = primers.upload_tracks(data, upload.name)
+        song, pitched = primers.upload_tracks(data, upload.name)
     except primers.PrimerError as error:
         st.error(str(error))
         return None
+    _tempo_from(song)
     labels = [f"{i}: {t.name or 'unnamed'} (channel {t.channel + 1}, {len(t.notes)} notes)"
               for i, t in enumerate(pitched)]
     choice = st.selectbox("Track", ["first guitar track", *labels])
@@ -128,98 +143,132 @@ def _upload_primer(run):
     return lambda seed: primers.upload_primer(data, upload.name, run.window_tokens, track)
 
 
+def _tempo_from(song) -> None:
+    """A new upload's own tempo becomes the riff's tempo (the user may change it after)."""
+    tempo = min(max(round(song.tempo), TEMPO_RANGE[0]), TEMPO_RANGE[1])
+    if st.session_state.get(UPLOAD_TEMPO, (None,))[0] != song.md5:
+        st.session_state[UPLOAD_TEMPO] = (song.md5, tempo)
+        remember("tempo", tempo)
+    st.caption(f"{song.path} plays at {song.tempo:g} bpm: the riff's tempo starts there "
+               f"({st.session_state[UPLOAD_TEMPO][1]} bpm; change it under Tempo).")
+
+
 def roll_dice() -> None:
-    st.session_state["seed"] = random.randrange(1_000_000)
+    remember("seed", random.randrange(1_000_000))
 
 
-def controls(run) -> tuple[GenerationRequest, OutputOptions]:
+def controls(run) -> tuple[GenerationRequest | None, OutputOptions]:
+    """The form, every value remembered across pages; None for the request when the length
+    is out of range (said on the page)."""
     left, middle, right = st.columns(3)
-    unit = left.radio("Length in", ["tokens", "bars"], horizontal=True)
-    length = left.number_input(f"Length ({unit})", 1, MAX_TOKENS * 10,
-                               200 if unit == "tokens" else 8)
-    variations = left.slider("Variations", 1, 8, 1)
-    seed_column, dice_column = left.columns([3, 1])
-    seed = seed_column.number_input("Seed", 0, 2**31 - 1, key="seed")
-    dice_column.button("🎲", on_click=roll_dice, help="A random seed")
-    temperature = middle.slider("Temperature (0 = greedy)", 0.0, 2.0, 0.9, 0.05)
-    top_k = middle.number_input("Top-k (0 = off)", 0, 10_000, 0)
-    top_p = middle.slider("Top-p", 0.05, 1.0, 0.95, 0.05)
-    penalty = middle.slider("Repetition penalty", 1.0, 2.0, 1.15, 0.05)
-    max_repeat = middle.number_input("Most repeats of one token in a row (0 = no cap)", 0,
-                                     64, 8)
+    unit = remembered(left.radio, "length_unit", "tokens", "Length in", ["tokens", "bars"],
+                      horizontal=True, help="The generated part: the primer comes on top")
+    length = remembered(left.number_input, f"length_{unit}", 200 if unit == "tokens" else 8,
+                        f"Length ({unit})", step=1)
+    variations = remembered(left.slider, "variations", 1, "Variations", 1, 8)
+    seed_column, dice_column = left.columns([3, 1], vertical_alignment="bottom")
+    seed = remembered(seed_column.number_input, "seed", 0, "Seed", 0, 2**31 - 1)
+    dice_column.button(":material/casino:", on_click=roll_dice, help="A random seed")
+    temperature = remembered(middle.slider, "temperature", 0.9, "Temperature (0 = greedy)",
+                             0.0, 2.0, step=0.05)
+    top_k = remembered(middle.number_input, "top_k", 0, "Top-k (0 = off)", 0, 10_000)
+    top_p = remembered(middle.slider, "top_p", 0.95, "Top-p", 0.05, 1.0, step=0.05)
+    penalty = remembered(middle.slider, "penalty", 1.15, "Repetition penalty", 1.0, 2.0,
+                         step=0.05)
+    max_repeat = remembered(middle.number_input, "max_repeat", 8,
+                            "Most repeats of one token in a row (0 = no cap)", 0, 64)
     rhythm = "model"
     if run.arch == "seed":
-        rhythm = right.radio("Rhythm (seed run)", ["statistics", "fixed"], horizontal=True,
-                             help="Drawn from the training rhythm, or the post's 0.3 quarters")
-    tempo = right.slider("Tempo (bpm)", 60, 220, 120)
-    program = right.selectbox("Guitar sound", list(GUITAR_PROGRAMS),
-                              format_func=lambda p: f"{GUITAR_PROGRAMS[p]} ({p})")
-    primer_mode = right.selectbox("Primer in the MIDI", PRIMER_MODES)
-    backing = right.checkbox("Backing (drums and bass)")
-    tuning = right.selectbox("Tuning for the tab", list(TUNINGS)[:2])
-    capo = right.number_input("Capo", 0, 12, 0)
+        rhythm = remembered(right.radio, "rhythm", "statistics", "Rhythm (seed run)",
+                            ["statistics", "fixed"], horizontal=True,
+                            help="Drawn from the training rhythm, or the post's 0.3 quarters")
+    tempo = remembered(right.slider, "tempo", 120, "Tempo (bpm)", *TEMPO_RANGE)
+    program = remembered(right.selectbox, "program", 30, "Guitar sound", list(GUITAR_PROGRAMS),
+                         format_func=lambda p: f"{GUITAR_PROGRAMS[p]} ({p})")
+    primer_mode = remembered(right.selectbox, "primer_mode", PRIMER_MODES[0],
+                             "Primer in the MIDI", PRIMER_MODES)
+    backing = remembered(right.checkbox, "backing", False, "Backing (drums and bass)")
+    tuning = remembered(right.selectbox, "tuning", "standard", "Tuning for the tab",
+                        list(TUNINGS)[:2])
+    capo = remembered(right.number_input, "capo", 0, "Capo", 0, 12)
+    options = OutputOptions(program, float(tempo), primer_mode, backing, tuning, capo)
+    limit = MAX_TOKENS if unit == "tokens" else MAX_BARS
+    if not 1 <= length <= limit:
+        left.error(f"A length of {length:,} {unit} is outside 1-{limit:,}: choose one in "
+                   "that range.")
+        return None, options
     sampling = SamplingSettings(temperature, int(top_k), top_p, penalty,
                                 max_repeat=int(max_repeat))
     request = GenerationRequest(int(length) if unit == "tokens" else MAX_TOKENS,
                                 int(length) if unit == "bars" else None, sampling, int(seed),
                                 variations, rhythm)
-    return request, OutputOptions(program, float(tempo), primer_mode, backing, tuning, capo)
+    return request, options
 
 
 def make_riffs(run, modified, make_primer, request, options) -> None:
-    from deeprock.generation.reference import comparison_rows
-    from deeprock.generation.roll import riff_roll
-    from deeprock.generation.stats import riff_stats
-
     started = time.perf_counter()
     primer = make_primer(request.seed)
     result = generate(run, primer, request)
     reference, problem = cached_reference(str(run.path), modified)
     messages = result.messages + ([f"No comparison with the training songs: {problem}"]
                                   if problem else [])
-    views = []
-    for number, riff in enumerate(result.riffs):
-        render = RiffRender(riff, options)  # kept: downloads and the save reuse its files
-        copied = reference.longest_copy(riff) if reference is not None else None
-        views.append({"render": render, "files": render.files(("mid", "wav", "txt")),
-                      "figure": riff_roll(riff, f"variation {number + 1}"),
-                      "stats": comparison_rows(riff_stats(riff), reference, copied),
-                      "record": settings_record(run, result.primer, request, number,
-                                                **options.to_dict())})
+    views = [_view(riff, reference, settings_record(run, result.primer, request, number,
+                                                     **options.to_dict()), options)
+             for number, riff in enumerate(result.riffs)]
     st.session_state[RIFFS] = {"views": views, "messages": messages,
                                "seconds": time.perf_counter() - started}
 
 
-def _lazy(render: RiffRender, kind: str):
-    """Built on the download's click, once: the save and later clicks reuse it."""
-    return lambda: getattr(render, kind)
+def _view(riff, reference, record: dict, options: OutputOptions) -> dict:
+    """What a shown riff keeps between reruns: its render (downloads and the save reuse its
+    files), piano roll, statistics and settings.json."""
+    from deeprock.generation.reference import comparison_rows
+    from deeprock.generation.roll import riff_roll
+    from deeprock.generation.stats import riff_stats
+
+    copied = reference.longest_copy(riff) if reference is not None else None
+    title = f"variation {record['variation'] + 1}"
+    return {"render": RiffRender(riff, options), "figure": riff_roll(riff, title),
+            "stats": comparison_rows(riff_stats(riff), reference, copied), "record": record}
+
+
+def regenerate_saved(entry) -> None:
+    """A gallery riff made again from its settings.json, shown as the result."""
+    started = time.perf_counter()
+    record = {key: value for key, value in entry.record.items()
+              if key not in ("riff", "saved", "name")}
+    try:
+        run = cached_run(record["run"], (Path(record["run"]) / run_folders.BEST).stat().st_mtime)
+        riff = regenerate(record, run)
+    except (OSError, RunError, KeyError, ValueError) as error:
+        st.error(f"Cannot regenerate {entry.name}: {error}")
+        return
+    same = ("the same riff as saved" if riff == entry.riff else
+            "not the saved riff: its run has changed since (trained on?)")
+    options = OutputOptions(**record.get("output", {}))
+    st.session_state[RIFFS] = {"views": [_view(riff, None, record, options)],
+                               "messages": [f"Regenerated {entry.name} from its settings: "
+                                            f"{same}."],
+                               "seconds": time.perf_counter() - started}
+    st.rerun()
 
 
 def show_riff(view: dict, number: int) -> None:
-    files, render = view["files"], view["render"]
-    riff = render.riff
-    st.subheader(f"Variation {number + 1}: {len(riff) - riff.primer_length} tokens")
-    if "wav" in files.data:
-        st.audio(files.data["wav"], format="audio/wav")
-    else:
-        st.warning(f"No audio: {files.problems.get('wav')}")
+    render = view["render"]
+    heading, primer_note = riff_view.lengths(render.riff,
+                                             view["record"]["request"]["length_bars"])
+    st.subheader(f"Variation {view['record']['variation'] + 1}: {heading}")
+    if primer_note:
+        st.caption(primer_note)
+    riff_view.audio(render)
     st.plotly_chart(view["figure"], key=f"roll-{number}")
-    st.code(files.data["txt"].decode("utf-8"), language=None)
+    riff_view.show_tab(render, key=f"tab-page-{number}")
     st.dataframe(view["stats"], hide_index=True)
-    columns = st.columns(6)
-    for column, kind, label in zip(columns, ("mid", "wav", "txt", "gp5", "musicxml"),
-                                   ("MIDI", "WAV", "Tab", "Guitar Pro 5", "MusicXML"),
-                                   strict=False):
-        data = files.data.get(kind) or (_lazy(render, kind)
-                                        if kind in ("gp5", "musicxml") else None)
-        if data is not None:
-            column.download_button(label, data, file_name=f"riff-{number + 1}-"
-                                   f"{FILE_NAMES[kind]}", mime=MIME_TYPES[kind],
-                                   on_click="ignore", key=f"download-{kind}-{number}")
-    with columns[5].popover("Save"):
+    riff_view.downloads(render, f"riff-{number + 1}", str(number))
+    with st.popover("Save to the gallery"):
         name = st.text_input("Name", f"riff-{view['record']['request']['seed']}-{number + 1}",
                              key=f"name-{number}")
-        if st.button("Save to the gallery", key=f"save-{number}"):
+        if st.button("Save", key=f"save-{number}"):
             _save(view, name)
 
 
@@ -234,49 +283,11 @@ def _save(view: dict, name: str) -> None:
     st.success(f"Saved as {folder}")
 
 
-def show_gallery() -> None:
-    root = gallery.riffs_root()
-    entries = gallery.list_riffs(root)
-    st.header("Gallery")
-    if not entries:
-        st.caption(f"No saved riffs yet in {root}.")
-        return
-    names = [e.name for e in entries]
-    chosen = st.multiselect("Compare side by side", names, default=names[:1], max_selections=3)
-    for column, entry in zip(st.columns(max(len(chosen), 1)),
-                             [e for e in entries if e.name in chosen], strict=False):
-        with column:
-            _show_entry(root, entry)
-
-
-def _show_entry(root, entry) -> None:
-    from deeprock.generation.roll import riff_roll
-
-    request = entry.record.get("request", {})
-    st.markdown(f"**{entry.name}** · seed {request.get('seed')} · "
-                f"variation {entry.record.get('variation', 0) + 1} · {entry.record.get('run')}")
-    wav = entry.file("wav")
-    if wav:
-        st.audio(wav, format="audio/wav")
-    st.plotly_chart(riff_roll(entry.riff, entry.name), key=f"gallery-roll-{entry.name}")
-    new_name = st.text_input("New name", entry.name, key=f"rename-{entry.name}")
-    left, right = st.columns(2)
-    try:
-        if left.button("Rename", key=f"rename-button-{entry.name}") and new_name != entry.name:
-            gallery.rename_riff(root, entry.name, new_name)
-            st.rerun()
-        if right.button("Delete", key=f"delete-{entry.name}"):
-            gallery.delete_riff(root, entry.name)
-            st.rerun()
-    except gallery.GalleryError as error:
-        st.error(str(error))
-
-
 st.title("Generate")
 run, modified = choose_run()
 make_primer = choose_primer(run)
 request, options = controls(run)
-if st.button("Generate", type="primary", disabled=make_primer is None):
+if st.button("Generate", type="primary", disabled=make_primer is None or request is None):
     with st.spinner("Generating…"):
         try:
             make_riffs(run, modified, make_primer, request, options)
@@ -289,4 +300,4 @@ if generated:
     st.caption(f"{len(generated['views'])} riff(s) in {generated['seconds']:.2f} s")
     for number, view in enumerate(generated["views"]):
         show_riff(view, number)
-show_gallery()
+riff_view.show_gallery(gallery.riffs_root(), regenerate_saved)

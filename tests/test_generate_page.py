@@ -15,6 +15,7 @@ from tests.generate_fixtures import shared_runs
 from tests.test_riff_output import counted
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "generate.py")
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 @pytest.fixture
@@ -39,6 +40,10 @@ def test_without_runs_the_page_points_to_training_and_imports_no_tensorflow(tmp_
     assert "No trained run yet" in report["info"][0]
 
 
+def _widget(widgets, label):
+    return next(w for w in widgets if w.label == label)
+
+
 def test_generate_two_variations_then_save_to_the_gallery(page_env, monkeypatch):
     from deeprock.generation import midi_out
     from deeprock.tab import tab
@@ -47,17 +52,17 @@ def test_generate_two_variations_then_save_to_the_gallery(page_env, monkeypatch)
                                                                       "riff_midi")
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not at.exception
-    primer = next(r for r in at.radio if r.label == "Primer")
-    primer.set_value("None").run()
-    next(s for s in at.slider if s.label == "Variations").set_value(2).run()
+    _widget(at.radio, "Primer").set_value("None").run()
+    _widget(at.slider, "Variations").set_value(2).run()
     # short riffs: an untrained model's rhythm is long gaps, and audio costs real time
-    next(n for n in at.number_input if n.label == "Length (tokens)").set_value(30).run()
-    next(b for b in at.button if b.label == "Generate").click().run()
+    _widget(at.number_input, "Length (tokens)").set_value(30).run()
+    _widget(at.button, "Generate").click().run()
     assert not at.exception and not at.error
-    assert [h.value for h in at.subheader][:2] == ["Variation 1: 30 tokens",
-                                                   "Variation 2: 30 tokens"]
-    tabs = [c.value for c in at.code]
-    assert len(tabs) == 2 and all("|" in tab for tab in tabs)
+    headings = [h.value for h in at.subheader]
+    assert [h.split(",")[0] for h in headings] == ["Variation 1: 30 tokens generated",
+                                                  "Variation 2: 30 tokens generated"]
+    tabs = [h.value for h in at.html]
+    assert len(tabs) == 2 and all("E4|" in tab and "flex-wrap:wrap" in tab for tab in tabs)
     assert at.caption and "riff(s) in" in at.caption[0].value
     at.button(key="save-0").click().run()
     assert not at.exception and at.success
@@ -68,6 +73,101 @@ def test_generate_two_variations_then_save_to_the_gallery(page_env, monkeypatch)
                                                   "riff.musicxml", "settings.json"}
     assert any(m.label == "Compare side by side" for m in at.multiselect)
     assert (len(frets), len(midis)) == (2, 2)  # one per variation: the save rebuilt neither
+    gallery_downloads = {d.label for d in at.get("download_button")
+                         if d.key.endswith(f"-gallery-{folder.name}")}
+    assert gallery_downloads >= {"MIDI", "Tab", "Guitar Pro 5", "MusicXML"}
+    at.button(key=f"regenerate-{folder.name}").click().run()
+    assert not at.exception
+    assert [i.value for i in at.info] == [f"Regenerated {folder.name} from its settings: "
+                                          "the same riff as saved."]
+
+
+def test_length_counts_the_generated_part_and_refuses_out_of_range(page_env):
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    _widget(at.radio, "Primer").set_value("Song from the catalog").run()
+    _widget(at.radio, "Length in").set_value("bars").run()
+    _widget(at.number_input, "Length (bars)").set_value(100000).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["A length of 100,000 bars is outside 1-128: choose "
+                                           "one in that range."]
+    assert _widget(at.button, "Generate").disabled
+    assert _widget(at.number_input, "Length (bars)").value == 100000  # not silently replaced
+    _widget(at.number_input, "Length (bars)").set_value(4).run()
+    _widget(at.button, "Generate").click().run()
+    assert not at.exception and not at.error
+    assert at.subheader[0].value.endswith("generated, 4 bars")
+    primer = next(c.value for c in at.caption if c.value.startswith("After the primer"))
+    assert "16 tokens" in primer  # the tiny run's window: the primer said apart
+    assert "v generated" in at.html[0].value
+
+
+def test_the_form_keeps_its_settings_across_pages(page_env):
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("pages/generate.py").run()
+    _widget(at.radio, "Primer").set_value("None").run()
+    _widget(at.radio, "Length in").set_value("bars").run()
+    _widget(at.number_input, "Length (bars)").set_value(5).run()
+    _widget(at.slider, "Tempo (bpm)").set_value(150).run()
+    _widget(at.slider, "Top-p").set_value(0.8).run()
+    _widget(at.checkbox, "Backing (drums and bass)").check().run()
+    at.switch_page("pages/home.py").run()
+    assert not [w for w in at.slider if w.label == "Tempo (bpm)"]
+    at.switch_page("pages/generate.py").run()
+    assert not at.exception
+    assert (_widget(at.radio, "Primer").value, _widget(at.radio, "Length in").value,
+            _widget(at.number_input, "Length (bars)").value,
+            _widget(at.slider, "Tempo (bpm)").value, _widget(at.slider, "Top-p").value,
+            _widget(at.checkbox, "Backing (drums and bass)").value) == (
+        "None", "bars", 5, 150, 0.8, True)
+
+
+def _midi_at(bpm: float) -> bytes:
+    import io
+
+    import mido
+
+    song = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)),
+                            mido.Message("program_change", program=30)])
+    for pitch in (40, 43, 45, 40, 47, 45):
+        track += [mido.Message("note_on", note=pitch, velocity=90),
+                  mido.Message("note_off", note=pitch, time=240)]
+    song.tracks.append(track)
+    out = io.BytesIO()
+    song.save(file=out)
+    return out.getvalue()
+
+
+def test_an_uploaded_primer_sets_the_tempo_which_stays_changeable(page_env):
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    _widget(at.radio, "Primer").set_value("Upload MIDI").run()
+    uploader = at.get("file_uploader")[0]
+    assert uploader.proto.max_upload_size_mb == 2 and not uploader.proto.help
+    uploader.upload("slow.mid", _midi_at(97), "audio/midi").run()
+    assert not at.exception and not at.error
+    assert _widget(at.slider, "Tempo (bpm)").value == 97
+    assert any("plays at 97 bpm" in c.value for c in at.caption)
+    _widget(at.slider, "Tempo (bpm)").set_value(130).run()
+    assert _widget(at.slider, "Tempo (bpm)").value == 130  # the same upload: the user's tempo
+
+
+def test_the_gallery_comparison_survives_saving_and_renaming(page_env):
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    _widget(at.radio, "Primer").set_value("None").run()
+    _widget(at.slider, "Variations").set_value(3).run()
+    _widget(at.number_input, "Length (tokens)").set_value(12).run()
+    _widget(at.button, "Generate").click().run()
+    at.button(key="save-0").click().run()
+    at.button(key="save-1").click().run()
+    compare = _widget(at.multiselect, "Compare side by side")
+    compare.set_value(["riff-0-1", "riff-0-2"]).run()
+    at.button(key="save-2").click().run()
+    assert not at.exception
+    assert _widget(at.multiselect, "Compare side by side").value == ["riff-0-1", "riff-0-2"]
+    at.text_input(key="rename-riff-0-1").input("keeper").run()
+    at.button(key="rename-button-riff-0-1").click().run()
+    assert not at.exception
+    assert _widget(at.multiselect, "Compare side by side").value == ["keeper", "riff-0-2"]
 
 
 def test_bad_settings_show_an_error_not_a_crash(page_env):

@@ -298,6 +298,7 @@ def test_wav_is_not_silent_and_as_long_as_the_midi(fluidsynth_ready, tmp_path):
     audio.render_ogg(midi_path, tmp_path / "riff.ogg")
     ogg = (tmp_path / "riff.ogg").read_bytes()
     assert ogg[:4] == b"OggS" and b"vorbis" in ogg[:200] and len(ogg) < len(data) / 4
+    assert audio.midi_to_ogg_bytes(midi_path.read_bytes())[:4] == b"OggS"
 
 
 def test_silent_render_and_unusable_soundfont_are_errors(fluidsynth_ready, tmp_path):
@@ -449,4 +450,12 @@ def test_riff_roll_colours_parts_and_shows_tokens():
     assert primer.marker.color != generated.marker.color
     assert [y for y in chords.y if y is not None] == [40, 52, 43, 50]  # one line per chord
     assert list(generated.base) == [0.5, 1.0, 1.0, 2.0]  # beats
+    assert figure.layout.xaxis.dtick == 4  # a short riff: every bar labelled
+
+
+def test_a_long_riffs_roll_labels_at_most_16_bars_with_a_grid_line_at_each():
+    riff = riff_of(2000, seed=4)
+    bars = riff.end_twelfths() / 48
+    axis = riff_roll(riff).layout.xaxis
+    assert bars / (axis.dtick / 4) <= 16 < bars and axis.minor.dtick == 4
 

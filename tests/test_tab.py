@@ -12,10 +12,10 @@ import pytest
 
 from deeprock import cli
 from deeprock.music import midi
-from deeprock.tab.difficulty import difficulty
+from deeprock.tab.difficulty import difficulty, onset_costs, skipped_strings
 from deeprock.tab.gp5 import write_gp5
 from deeprock.tab.tab import TUNINGS, fret_chords, lowest_fret, parse_tuning
-from deeprock.tab.tabtext import bar_count, tab_text
+from deeprock.tab.tabtext import bar_count, tab_systems, tab_text
 from deeprock.tab.track_tab import track_tab
 from tests.conftest import midi_bytes, notes
 
@@ -101,6 +101,17 @@ def test_every_chord_uses_each_string_once_within_the_span():
     assert fingering.difficulty <= lowest_fret(chords).difficulty
 
 
+def test_a_chord_is_not_fretted_across_a_skipped_inner_string():
+    # issue 17: after the double stop B3:10 E4:10, this D power chord came out D3:12 B3:10
+    # E4:10, its G string left out inside the strum
+    fingering = fret_chords([[69, 74], [62, 69, 74]])
+    assert [skipped_strings(chord) for chord in fingering.positions] == [0, 0]
+    assert skipped_strings([(4, 12), (2, 10), (1, 10)]) == 1
+    assert onset_costs([[(4, 12), (2, 10), (1, 10)]])["skipped_strings"] == 1
+    # an octave skips a string on every reachable shape: still placed, still one skip
+    assert [skipped_strings(c) for c in fret_chords([[52, 64]]).positions] == [1]
+
+
 def test_capo_counts_frets_from_the_capo():
     assert fret_chords([[42, 49, 54]], capo=2).positions == [[(6, 0), (5, 2), (4, 2)]]
     with pytest.raises(ValueError, match="capo 13"):
@@ -119,6 +130,14 @@ def test_tab_text_bars_labels_and_paging():
     page = tab_text(fingering, onsets, TUNINGS["standard"], start_bar=16, bars=16)
     assert page.split("\n")[0].split() == ["17", "18"] and "2-" in page
     assert "D2|" in tab_text(fret_chords([[38]], TUNINGS["drop-d"]), [0.0], TUNINGS["drop-d"])
+    # where a primer ends, over the column of that onset: bar 2, its second eighth
+    blocks = tab_systems(fingering, onsets, TUNINGS["standard"], bars_per_line=2,
+                         mark_quarters=4.5)
+    marked = [block for block in blocks if "v generated" in block]
+    assert len(blocks) == 9 and marked == [blocks[0]]
+    lines = marked[0].split("\n")
+    column = lines[1].index("v")
+    assert [line[column] for line in lines[2:]] == ["-", "5", "-", "-", "-", "-"]  # E4 at 4.5
 
 
 def test_gp5_reads_back_with_the_same_strings_frets_and_rhythm(tmp_path):

@@ -17,10 +17,23 @@ def piano_roll(start_beats: np.ndarray, duration_beats: np.ndarray, pitches: np.
     """One horizontal bar per note: x in beats, y in MIDI pitch labelled as music21 spells it."""
     figure = go.Figure(go.Bar(
         base=start_beats, x=np.maximum(duration_beats, 0.05), y=pitches, orientation="h",
-        width=0.8, marker={"color": pitches, "colorscale": "Viridis"},
+        width=0.8, marker={"color": pitch_colours(pitches)},
         hovertext=[PITCH_NAMES[p] for p in pitches], hoverinfo="text+x",
     ))
     return roll_layout(figure, pitches, title)
+
+
+def pitch_colours(pitches: np.ndarray) -> list[str]:
+    """Viridis by pitch as colour strings: numbers with a colorscale made Streamlit's plotly
+    warn "Invalid color specifier: number 40" once per note and hover (4,124 on one visit)."""
+    from plotly.colors import sample_colorscale
+
+    if not len(pitches):
+        return []
+    distinct, which = np.unique(np.asarray(pitches, np.int64), return_inverse=True)
+    shares = (distinct - distinct[0]) / max(int(distinct[-1] - distinct[0]), 1)
+    palette = sample_colorscale("Viridis", shares.tolist())
+    return [palette[i] for i in which.ravel()]
 
 
 def roll_layout(figure: go.Figure, pitches: np.ndarray, title: str = "") -> go.Figure:

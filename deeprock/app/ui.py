@@ -39,3 +39,20 @@ def load_midi(path: str) -> midi.Song:
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _load_stamped(path: str, size: int, mtime_ns: int) -> midi.Song:
     return midi.load(path)
+
+
+def remembered(widget, key: str, default, *args, **kwargs):
+    """A widget whose value outlives a visit to another page: Streamlit forgets a widget's key
+    once a run does not draw it, so its value is kept under a second key of our own and given
+    back when the page is drawn again. `widget` is e.g. `st.slider` or a column's `.slider`."""
+    kept = f"kept-{key}"
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(kept, default)
+    value = widget(*args, key=key, **kwargs)
+    st.session_state[kept] = value
+    return value
+
+
+def remember(key: str, value) -> None:
+    """Set a remembered widget's value before it is drawn (an upload's tempo, the dice)."""
+    st.session_state[key] = st.session_state[f"kept-{key}"] = value

@@ -1,8 +1,9 @@
-"""Everything a riff becomes, in memory: MIDI, WAV, tab text, Guitar Pro 5, MusicXML.
+"""Everything a riff becomes, in memory: MIDI, WAV, Ogg, tab text, Guitar Pro 5, MusicXML.
 
     files = riff_files(riff, OutputOptions(program=29, tuning="drop-d"), formats=("mid", "txt"))
     files.data["mid"]; files.problems   # {"wav": "fluidsynth is not installed; ..."}
     render = RiffRender(riff, options); render.txt; render.gp5   # one fingering for both
+    render = RiffRender.from_files(riff, options, saved)          # a gallery riff's own files
 
 One place for the CLI, the page and the gallery, so the three always agree. The audio may be
 unavailable (no fluidsynth, no soundfont): that is a problem reported beside the other files,
@@ -22,10 +23,11 @@ from deeprock.music.tokens import TWELFTHS_PER_QUARTER
 if TYPE_CHECKING:
     from deeprock.tab.tab import Fingering
 
-FORMATS = ("mid", "wav", "txt", "gp5", "musicxml")
-FILE_NAMES = {"mid": "riff.mid", "wav": "riff.wav", "txt": "tab.txt", "gp5": "riff.gp5",
-              "musicxml": "riff.musicxml"}
-MIME_TYPES = {"mid": "audio/midi", "wav": "audio/wav", "txt": "text/plain",
+FORMATS = ("mid", "wav", "txt", "gp5", "musicxml")  # what the CLI writes and the gallery saves
+DOWNLOADS = ("mid", "wav", "ogg", "txt", "gp5", "musicxml")  # Ogg: ~13x smaller than the WAV
+FILE_NAMES = {"mid": "riff.mid", "wav": "riff.wav", "ogg": "riff.ogg", "txt": "tab.txt",
+              "gp5": "riff.gp5", "musicxml": "riff.musicxml"}
+MIME_TYPES = {"mid": "audio/midi", "wav": "audio/wav", "ogg": "audio/ogg", "txt": "text/plain",
               "gp5": "application/octet-stream",
               "musicxml": "application/vnd.recordare.musicxml+xml"}
 
@@ -68,6 +70,15 @@ class RiffRender:
     def __init__(self, riff: Riff, options: OutputOptions) -> None:
         self.riff, self.options = riff, options
 
+    @classmethod
+    def from_files(cls, riff: Riff, options: OutputOptions, files: dict[str, bytes]
+                   ) -> RiffRender:
+        """A render whose outputs start as files already made (a saved riff's): those are
+        served as they are, the others built on first use."""
+        render = cls(riff, options)
+        render.__dict__.update({kind: data for kind, data in files.items() if kind in DOWNLOADS})
+        return render
+
     @cached_property
     def part(self) -> Riff:
         return written_part(self.riff, self.options)
@@ -99,10 +110,23 @@ class RiffRender:
                          practice=options.practice)
 
     @cached_property
-    def txt(self) -> bytes:
-        from deeprock.tab.tabtext import tab_text
+    def generated_quarters(self) -> float | None:
+        """Where the tab marks the generated part's start: None when the tab shows no primer."""
+        part = self.part
+        if not part.primer_length or part.primer_length == len(part):
+            return None
+        return part.generated_onset_twelfths() / TWELFTHS_PER_QUARTER
 
-        return tab_text(self.fingering, self.onsets_quarters, self.tuning).encode("utf-8")
+    def tab_systems(self, **page) -> list[str]:
+        """The tab's systems (tabtext.tab_systems' paging arguments), the primer's end marked."""
+        from deeprock.tab.tabtext import tab_systems
+
+        return tab_systems(self.fingering, self.onsets_quarters, self.tuning,
+                           mark_quarters=self.generated_quarters, **page)
+
+    @cached_property
+    def txt(self) -> bytes:
+        return "\n\n".join(self.tab_systems()).encode("utf-8")
 
     @cached_property
     def gp5(self) -> bytes:
@@ -127,6 +151,18 @@ class RiffRender:
         try:
             return midi_to_wav_bytes(self.mid, self.options.soundfont,
                                      exact_length=self.options.practice.loop)
+        except (AudioUnavailable, AudioError) as error:
+            return str(error)
+
+    @cached_property
+    def ogg(self) -> bytes | str:
+        """The Ogg download, or why there is none; made after the WAV, whose check it needs."""
+        from deeprock.music.audio import AudioError, AudioUnavailable, midi_to_ogg_bytes
+
+        if isinstance(self.wav, str):
+            return self.wav
+        try:
+            return midi_to_ogg_bytes(self.mid, self.options.soundfont)
         except (AudioUnavailable, AudioError) as error:
             return str(error)
 

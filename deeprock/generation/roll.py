@@ -16,6 +16,7 @@ from deeprock.generation.riff import Riff
 from deeprock.music.tokens import BEATS_PER_BAR, TWELFTHS_PER_QUARTER
 
 PART_COLOURS = {"primer": "#9e9e9e", "generated": "#d84315"}
+MAX_BAR_LABELS = 16
 
 
 def _part_bars(riff: Riff, name: str, indices: range) -> go.Bar:
@@ -58,6 +59,15 @@ def riff_roll(riff: Riff, title: str = "") -> go.Figure:
     pitches = np.array([p for chord in riff.chords() for p in chord], dtype=int)
     roll_layout(figure, pitches, title)
     figure.update_layout(showlegend=True, legend={"orientation": "h", "y": 1.12},
-                         xaxis={"dtick": BEATS_PER_BAR,
-                                "title": "beats (grid lines at each 4/4 bar)"})
+                         xaxis=bar_axis(riff.end_twelfths() / TWELFTHS_PER_QUARTER))
     return figure
+
+
+def bar_axis(beats: float) -> dict:
+    """A grid line at every 4/4 bar, but labels at most MAX_BAR_LABELS (every 1, 2, 4, ...
+    bars): a 500-bar riff labelled at each bar is a black smear."""
+    step = 1
+    while beats / (BEATS_PER_BAR * step) > MAX_BAR_LABELS:
+        step *= 2
+    return {"dtick": BEATS_PER_BAR * step, "minor": {"dtick": BEATS_PER_BAR, "showgrid": True},
+            "title": "beats (grid lines at each 4/4 bar)"}

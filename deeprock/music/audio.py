@@ -190,14 +190,23 @@ def midi_to_wav_bytes(midi: bytes, soundfont: str | os.PathLike | None = None,
                       exact_length: bool = False) -> bytes:
     """The same for bytes in memory (a page's riff): WAV bytes back. exact_length: as long as
     the MIDI to the sample (its end of track), for a loop (exact_wav says why)."""
-    with tempfile.TemporaryDirectory(prefix="deeprock-audio-") as folder:
-        midi_path, wav_path = Path(folder) / "riff.mid", Path(folder) / "riff.wav"
-        midi_path.write_bytes(midi)
-        render_wav(midi_path, wav_path, soundfont)
-        data = wav_path.read_bytes()
+    data = _in_memory(render_wav, midi, "wav", soundfont)
     if exact_length:
         data = exact_wav(data, mido.MidiFile(file=io.BytesIO(midi)).length)
     return data
+
+
+def midi_to_ogg_bytes(midi: bytes, soundfont: str | os.PathLike | None = None) -> bytes:
+    """Ogg Vorbis bytes of in-memory MIDI (render_ogg: call midi_to_wav_bytes first)."""
+    return _in_memory(render_ogg, midi, "ogg", soundfont)
+
+
+def _in_memory(render, midi: bytes, suffix: str, soundfont: str | os.PathLike | None) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="deeprock-audio-") as folder:
+        midi_path, out_path = Path(folder) / "riff.mid", Path(folder) / f"riff.{suffix}"
+        midi_path.write_bytes(midi)
+        render(midi_path, out_path, soundfont)
+        return out_path.read_bytes()
 
 
 def exact_wav(data: bytes, seconds: float) -> bytes:

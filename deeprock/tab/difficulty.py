@@ -2,9 +2,10 @@
 
     score = difficulty(fingering.positions)   # mean cost per onset; 0 = open strings only
 
-Three costs per onset, averaged over the onsets: the fret stretch of a chord (highest minus
-lowest fretted fret), the hand's movement between positions, and the jump of the plucking hand
-(change of the mean string number). The fretting hand covers HAND_SPAN_FRETS frets from its
+Four costs per onset, averaged over the onsets: the fret stretch of a chord (highest minus
+lowest fretted fret), the strings a chord skips between its lowest and highest (a strum would
+sound them), the hand's movement between positions, and the jump of the plucking hand (change
+of the mean string number). The fretting hand covers HAND_SPAN_FRETS frets from its
 position; it moves only when a note falls outside, by as little as it can; open strings leave it
 where it is. The fret choice's dynamic programming (tab.py) minimises the same costs.
 """
@@ -17,6 +18,13 @@ HAND_SPAN_FRETS = 4  # index to little finger, one finger a fret
 STRETCH_WEIGHT = 1.0
 MOVE_WEIGHT = 1.0
 STRING_JUMP_WEIGHT = 0.5
+SKIP_WEIGHT = 4.0  # per string left out inside a chord: a strum hits it, so it must be muted
+
+
+def skipped_strings(chord: Sequence[tuple[int, int]]) -> int:
+    """Strings between a chord's lowest and highest string that it does not play."""
+    strings = {string for string, _ in chord}
+    return max(strings) - min(strings) + 1 - len(strings) if strings else 0
 
 
 def hand_after(hand_fret: int | None, lowest_fret: int | None, highest_fret: int | None) -> int:
@@ -34,8 +42,8 @@ def hand_after(hand_fret: int | None, lowest_fret: int | None, highest_fret: int
 
 
 def onset_costs(positions: Sequence[Sequence[tuple[int, int]]]) -> dict[str, float]:
-    """Totals of stretch, movement and string jumps over a phrase, and the onset count."""
-    stretch = movement = jumps = 0.0
+    """Totals of stretch, skipped strings, movement and string jumps, and the onset count."""
+    stretch = skipped = movement = jumps = 0.0
     hand: int | None = None
     previous_string: float | None = None
     for chord in positions:
@@ -48,17 +56,20 @@ def onset_costs(positions: Sequence[Sequence[tuple[int, int]]]) -> dict[str, flo
             stretch += high - low
             movement += 0 if hand is None else abs(new_hand - hand)
         hand = new_hand
+        skipped += skipped_strings(chord)
         mean_string = sum(string for string, _ in chord) / len(chord)
         if previous_string is not None:
             jumps += abs(mean_string - previous_string)
         previous_string = mean_string
     count = sum(1 for chord in positions if chord)
-    return {"stretch": stretch, "movement": movement, "string_jumps": jumps, "onsets": count}
+    return {"stretch": stretch, "skipped_strings": skipped, "movement": movement,
+            "string_jumps": jumps, "onsets": count}
 
 
 def difficulty(positions: Sequence[Sequence[tuple[int, int]]]) -> float:
     """Weighted cost per onset: comparable across tracks of different lengths."""
     costs = onset_costs(positions)
-    total = (STRETCH_WEIGHT * costs["stretch"] + MOVE_WEIGHT * costs["movement"]
+    total = (STRETCH_WEIGHT * costs["stretch"] + SKIP_WEIGHT * costs["skipped_strings"]
+             + MOVE_WEIGHT * costs["movement"]
              + STRING_JUMP_WEIGHT * costs["string_jumps"])
     return total / max(costs["onsets"], 1)

@@ -5,8 +5,10 @@
 
 Dynamic programming over (fingering of the onset, hand position): every onset's candidate
 fingerings put at most one note on a string with a span of at most MAX_SPAN_FRETS fretted frets;
-the path through them minimises the playing difficulty of difficulty.py (stretch, hand movement,
-string jumps) plus a slight pull towards the nut, so open strings and low positions win ties.
+the path through them minimises the playing difficulty of difficulty.py (stretch, skipped inner
+strings, hand movement, string jumps) plus a slight pull towards the nut, so open strings and low
+positions win ties. A skipped inner string (a D power chord as D3:12 B3:10 E4:10) cannot be
+strummed: D3:12 G3:14 B3:15 or G3:7 B3:10 E4:10 is chosen instead.
 No library does this: tuttut pins numpy 1.23 (we run numpy 2) and networkx; mingus's
 `find_fingering` ranks each chord alone, with no hand movement across the phrase; tabsynth's
 Viterbi knows six strings only, chords only from its templates, and drops unplaceable events.
@@ -180,8 +182,8 @@ def _options(chord: tuple[int, ...], open_pitches: tuple[int, ...], max_fret: in
         found.append(_crowded(chord, open_pitches, max_fret))
     strings = np.array(found, dtype=np.int64).reshape(len(found), len(chord))
     frets = np.array(chord, dtype=np.int64)[None, :] - np.array(open_pitches)[strings]
-    stretch = _shape(strings, frets)[2]
-    order = np.lexsort((frets.sum(axis=1), stretch))[:MAX_CANDIDATES]
+    chord_cost = _shape(strings, frets)[2]
+    order = np.lexsort((frets.sum(axis=1), chord_cost))[:MAX_CANDIDATES]
     strings, frets = strings[order], frets[order]
     return _Options(strings, frets, _shape(strings, frets))
 
@@ -223,12 +225,11 @@ def _best_path(options: list[_Options]) -> list[int]:
     cost, previous_mean = None, None
     back: list[tuple[np.ndarray, np.ndarray]] = []
     for option in options:
-        low, high, stretch, mean_string = option.shape
+        low, high, chord_cost, mean_string = option.shape
         if cost is None:
             start = np.where(low > 0, low, 0)
             cost = np.full((len(low), hands), np.inf)
-            cost[np.arange(len(low)), start] = (playability.STRETCH_WEIGHT * stretch
-                                                + HEIGHT_WEIGHT * start)
+            cost[np.arange(len(low)), start] = chord_cost + HEIGHT_WEIGHT * start
             back.append((np.zeros(0), np.zeros(0)))
             previous_mean = mean_string
             continue
@@ -240,7 +241,7 @@ def _best_path(options: list[_Options]) -> list[int]:
         reach = high - (playability.HAND_SPAN_FRETS - 1)
         target = np.where(low > 0, np.minimum(low, np.maximum(hand, reach)), hand)
         arrive = (best + playability.MOVE_WEIGHT * np.abs(target - hand)
-                  + playability.STRETCH_WEIGHT * stretch + HEIGHT_WEIGHT * target)
+                  + chord_cost + HEIGHT_WEIGHT * target)
         cost, from_hand = _arrive(arrive, target, hands)
         back.append((best_prev, from_hand))
         previous_mean = mean_string
@@ -248,13 +249,19 @@ def _best_path(options: list[_Options]) -> list[int]:
 
 
 def _shape(strings: np.ndarray, frets: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Per candidate: lowest and highest fretted fret (0 when all open), stretch, mean string."""
+    """Per candidate: lowest and highest fretted fret (0 when all open), the chord's own cost
+    (stretch and skipped inner strings, weighted as difficulty.py does), mean string."""
     fretted = frets > 0
     low = np.where(fretted, frets, 99).min(axis=1)
     low = np.where(fretted.any(axis=1), low, 0)
     high = frets.max(axis=1)
+    ordered = np.sort(strings, axis=1)
+    distinct = 1 + (np.diff(ordered, axis=1) != 0).sum(axis=1)
+    skipped = ordered[:, -1] - ordered[:, 0] + 1 - distinct
+    chord_cost = (playability.STRETCH_WEIGHT * np.where(low > 0, high - low, 0)
+                  + playability.SKIP_WEIGHT * skipped)
     mean_string = -strings.mean(axis=1)  # the GP number's order, up to an offset
-    return low, high, np.where(low > 0, high - low, 0), mean_string
+    return low, high, chord_cost, mean_string
 
 
 def _arrive(arrive: np.ndarray, target: np.ndarray, hands: int) -> tuple[np.ndarray, np.ndarray]:

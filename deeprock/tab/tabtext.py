@@ -1,6 +1,7 @@
 """ASCII guitar tab of a fingering: monospace, 4/4, bar lines, paged for long tracks.
 
     text = tab_text(fingering, onsets_quarters, tuning, start_bar=16, bars=16)
+    blocks = tab_systems(fingering, onsets_quarters, tuning, bars_per_line=2, mark_quarters=8.0)
 
 One column a sixteenth (triplet onsets go to the nearest sixteenth, the next free one when two
 meet); the highest string on top, each line named by its open pitch (E4, B3, ..., D2 in drop D).
@@ -27,18 +28,31 @@ def bar_count(onsets_quarters: Sequence[float], beats_per_bar: int = BEATS_PER_B
 
 def tab_text(fingering: Fingering, onsets_quarters: Sequence[float], tuning: Sequence[int],
              bars_per_line: int = 4, start_bar: int = 0, bars: int | None = None,
-             beats_per_bar: int = BEATS_PER_BAR) -> str:
-    """Bars start_bar .. start_bar + bars - 1 (all when bars is None), bars_per_line a system."""
+             beats_per_bar: int = BEATS_PER_BAR, mark_quarters: float | None = None) -> str:
+    """Bars start_bar .. start_bar + bars - 1 (all when bars is None), bars_per_line a system;
+    mark_quarters puts a 'v generated' line over that onset (where a primer ends)."""
+    return "\n\n".join(tab_systems(fingering, onsets_quarters, tuning, bars_per_line, start_bar,
+                                    bars, beats_per_bar, mark_quarters))
+
+
+def tab_systems(fingering: Fingering, onsets_quarters: Sequence[float], tuning: Sequence[int],
+                bars_per_line: int = 4, start_bar: int = 0, bars: int | None = None,
+                beats_per_bar: int = BEATS_PER_BAR, mark_quarters: float | None = None
+                ) -> list[str]:
+    """tab_text's systems one by one: a page lays them out to the width it has."""
     if len(onsets_quarters) != len(fingering.positions):
         raise ValueError(f"{len(onsets_quarters)} onsets for {len(fingering.positions)} chords")
     last = bar_count(onsets_quarters, beats_per_bar)
     end = last if bars is None else min(last, start_bar + bars)
     grid = _bar_grid(fingering, onsets_quarters, beats_per_bar, start_bar, end)
-    systems = []
-    for first in range(start_bar, end, bars_per_line):
-        systems.append(_system(grid, range(first, min(first + bars_per_line, end)), tuning,
-                               beats_per_bar * CELLS_PER_QUARTER))
-    return "\n\n".join(systems)
+    cells = beats_per_bar * CELLS_PER_QUARTER
+    mark = None
+    if mark_quarters is not None:
+        bar = math.floor(mark_quarters / beats_per_bar)
+        mark = (bar, min(round((mark_quarters - bar * beats_per_bar) * CELLS_PER_QUARTER),
+                         cells - 1))
+    return [_system(grid, range(first, min(first + bars_per_line, end)), tuning, cells, mark)
+            for first in range(start_bar, end, bars_per_line)]
 
 
 def _bar_grid(fingering: Fingering, onsets_quarters: Sequence[float], beats_per_bar: int,
@@ -58,7 +72,8 @@ def _bar_grid(fingering: Fingering, onsets_quarters: Sequence[float], beats_per_
     return grid
 
 
-def _system(grid: dict, bars: range, tuning: Sequence[int], cells: int) -> str:
+def _system(grid: dict, bars: range, tuning: Sequence[int], cells: int,
+            mark: tuple[int, int] | None = None) -> str:
     strings = len(tuning)
     frets = [fret for bar in bars for chord in grid.get(bar, {}).values() for _, fret in chord]
     width = len(str(max(frets, default=0))) + 1
@@ -76,4 +91,8 @@ def _system(grid: dict, bars: range, tuning: Sequence[int], cells: int) -> str:
         lines.append("".join(row))
     ruler = " " * (label_width + 1) + "".join(str(bar + 1).ljust(cells * width + 1)
                                              for bar in bars)
-    return "\n".join([ruler.rstrip(), *lines])
+    head = [ruler.rstrip()]
+    if mark is not None and mark[0] in bars:
+        at = label_width + 1 + (mark[0] - bars.start) * (cells * width + 1) + mark[1] * width
+        head.append(" " * at + "v generated")
+    return "\n".join([*head, *lines])
