@@ -245,7 +245,7 @@ def regenerate_saved(entry) -> None:
         return
     same = ("the same riff as saved" if riff == entry.riff else
             "not the saved riff: its run has changed since (trained on?)")
-    options = OutputOptions(**record.get("output", {}))
+    options = OutputOptions.from_dict(record.get("output", {}))
     st.session_state[RIFFS] = {"views": [_view(riff, None, record, options)],
                                "messages": [f"Regenerated {entry.name} from its settings: "
                                             f"{same}."],

@@ -266,3 +266,12 @@ def test_cli_loop_practice_and_bad_combinations(runs, tmp_path, capsys):
                      *extra]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "x.mid").exists()
+
+
+def test_output_options_with_practice_round_trip_through_a_record():
+    options = OutputOptions(program=29, tempo_bpm=96.0,
+                            practice=Practice(tempo_percent=70.0, count_in=True, click=True))
+    record = json.loads(json.dumps(options.to_dict()))  # as settings.json keeps it
+    assert OutputOptions.from_dict(record) == options
+    older = {k: v for k, v in record.items() if k != "practice"}
+    assert OutputOptions.from_dict(older).practice == Practice()

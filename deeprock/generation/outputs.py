@@ -46,6 +46,11 @@ class OutputOptions:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> OutputOptions:
+        """A settings.json's output; one saved before practice audio plays plain."""
+        return cls(**{**data, "practice": Practice(**data.get("practice") or {})})
+
 
 @dataclass
 class RiffFiles:

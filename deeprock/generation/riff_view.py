@@ -114,7 +114,7 @@ def show_gallery(root, regenerate: Callable[[gallery.GalleryEntry], None]) -> No
 
 def saved_render(entry: gallery.GalleryEntry) -> RiffRender:
     files = {kind: data for kind in DOWNLOADS if (data := entry.file(kind)) is not None}
-    options = OutputOptions(**entry.record.get("output", {}))
+    options = OutputOptions.from_dict(entry.record.get("output", {}))
     return RiffRender.from_files(entry.riff, options, files)
 
 
