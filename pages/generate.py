@@ -19,6 +19,7 @@ import streamlit as st
 from deeprock import settings
 from deeprock.app.ui import remember, remembered
 from deeprock.generation import gallery, primers, riff_view
+from deeprock.generation.constraints import AUTO, SCALE_CHOICES
 from deeprock.generation.generate import (
     MAX_BARS,
     MAX_TOKENS,
@@ -29,9 +30,13 @@ from deeprock.generation.generate import (
     regenerate,
     settings_record,
 )
+from deeprock.generation.loop import MAX_LOOP_BARS, MAX_REPEATS, LoopSettings
 from deeprock.generation.midi_out import GUITAR_PROGRAMS, PRIMER_MODES
+from deeprock.generation.originality import DEFAULT_MAX_COPY
 from deeprock.generation.outputs import FORMATS, OutputOptions, RiffRender
+from deeprock.generation.practice import TEMPO_PERCENTS, Practice
 from deeprock.generation.sampling import SamplingSettings
+from deeprock.generation.scales import ROOT_NAMES
 from deeprock.tab.tab import TUNINGS
 from deeprock.training import runs as run_folders
 from deeprock.training.jobs import models_root
@@ -191,7 +196,9 @@ def controls(run) -> tuple[GenerationRequest | None, OutputOptions]:
     tuning = remembered(right.selectbox, "tuning", "standard", "Tuning for the tab",
                         list(TUNINGS)[:2])
     capo = remembered(right.number_input, "capo", 0, "Capo", 0, 12)
-    options = OutputOptions(program, float(tempo), primer_mode, backing, tuning, capo)
+    steering, loop, practice = riff_controls()
+    options = OutputOptions(program, float(tempo), primer_mode, backing, tuning, capo,
+                            practice=practice)
     limit = MAX_TOKENS if unit == "tokens" else MAX_BARS
     if not 1 <= length <= limit:
         left.error(f"A length of {length:,} {unit} is outside 1-{limit:,}: choose one in "
@@ -199,10 +206,37 @@ def controls(run) -> tuple[GenerationRequest | None, OutputOptions]:
         return None, options
     sampling = SamplingSettings(temperature, int(top_k), top_p, penalty,
                                 max_repeat=int(max_repeat))
-    request = GenerationRequest(int(length) if unit == "tokens" else MAX_TOKENS,
-                                int(length) if unit == "bars" else None, sampling, int(seed),
-                                variations, rhythm)
+    bars = int(length) if unit == "bars" and not loop.bars else None
+    request = GenerationRequest(int(length) if unit == "tokens" else MAX_TOKENS, bars, sampling,
+                                int(seed), variations, rhythm, **steering, loop=loop)
     return request, options
+
+
+def riff_controls() -> tuple[dict, LoopSettings, Practice]:
+    """Key and scale, the originality guard, loop length and practice audio."""
+    with st.expander("Key, loop and practice audio", expanded=False):
+        key_column, loop_column, practice_column = st.columns(3)
+        key = remembered(key_column.selectbox, "key", AUTO, "Key (auto: the primer's)",
+                         [AUTO, *ROOT_NAMES])
+        scale = remembered(key_column.selectbox, "scale", AUTO, "Scale", list(SCALE_CHOICES),
+                           help="any: no steering; auto: detected from the primer")
+        strict = remembered(key_column.checkbox, "strict", False, "Strict (only in-scale notes)")
+        max_copy = remembered(key_column.number_input, "max_copy", DEFAULT_MAX_COPY,
+                              "Longest copy from the training songs (0 = no guard)", 0, 64)
+        bars = remembered(loop_column.number_input, "loop_bars", 0,
+                          "Loop length in bars (0 = free)", 0, MAX_LOOP_BARS)
+        repeats = remembered(loop_column.number_input, "repeats", 1, "Play the loop K times",
+                             1, MAX_REPEATS, disabled=not bars)
+        turnaround = remembered(loop_column.checkbox, "turnaround", True,
+                                "Turnaround in the last bar", disabled=not bars or repeats < 2)
+        percent = remembered(practice_column.slider, "practice_tempo", 100,
+                             "Playback tempo (% of the riff's)", *map(int, TEMPO_PERCENTS),
+                             step=5)
+        count_in = remembered(practice_column.checkbox, "count_in", False, "Count-in bar")
+        click = remembered(practice_column.checkbox, "click", False, "Click track")
+    steering = {"key": key, "scale": scale, "strict": strict, "max_copy": int(max_copy)}
+    loop = LoopSettings(int(bars), int(repeats) if bars else 1, turnaround)
+    return steering, loop, Practice(float(percent), count_in, click, loop=bool(bars))
 
 
 def make_riffs(run, modified, make_primer, request, options) -> None:
@@ -211,12 +245,21 @@ def make_riffs(run, modified, make_primer, request, options) -> None:
     result = generate(run, primer, request)
     reference, problem = cached_reference(str(run.path), modified)
     messages = result.messages + ([f"No comparison with the training songs: {problem}"]
-                                  if problem else [])
+                                  if problem else []) + _key_message(result.key)
     views = [_view(riff, reference, settings_record(run, result.primer, request, number,
                                                      **options.to_dict()), options)
              for number, riff in enumerate(result.riffs)]
     st.session_state[RIFFS] = {"views": views, "messages": messages,
                                "seconds": time.perf_counter() - started}
+
+
+def _key_message(key: dict | None) -> list[str]:
+    """The key the riff was steered toward, and where it came from."""
+    if key is None:
+        return []
+    fit = f", {key['fit']:.0%} of the primer's notes in it" if key["fit"] is not None else ""
+    source = "detected from the primer" if key["source"] == "primer" else "chosen"
+    return [f"Key: {key['root']} {key['scale']} ({source}{fit})."]
 
 
 def _view(riff, reference, record: dict, options: OutputOptions) -> dict:
@@ -225,11 +268,14 @@ def _view(riff, reference, record: dict, options: OutputOptions) -> dict:
     from deeprock.generation.reference import comparison_rows
     from deeprock.generation.roll import riff_roll
     from deeprock.generation.stats import riff_stats
+    from deeprock.generation.structure import riff_structure
 
     copied = reference.longest_copy(riff) if reference is not None else None
     title = f"variation {record['variation'] + 1}"
+    structure = riff_structure(riff) if not record["request"]["loop"]["bars"] else None
     return {"render": RiffRender(riff, options), "figure": riff_roll(riff, title),
-            "stats": comparison_rows(riff_stats(riff), reference, copied), "record": record}
+            "stats": comparison_rows(riff_stats(riff), reference, copied, structure),
+            "record": record}
 
 
 def regenerate_saved(entry) -> None:

@@ -177,3 +177,36 @@ def test_bad_settings_show_an_error_not_a_crash(page_env):
     search.input("no such song anywhere").run()
     assert not at.exception
     assert any("matches" in w.value for w in at.warning)
+
+
+def test_key_loop_and_practice_controls_reach_the_riff(page_env):
+    import io
+
+    import mido
+
+    from deeprock.generation.scales import Key
+    from deeprock.generation.stats import vocabulary_pitches
+
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    _widget(at.radio, "Primer").set_value("None").run()
+    _widget(at.selectbox, "Key (auto: the primer's)").set_value("E").run()
+    _widget(at.selectbox, "Scale").set_value("minor-pentatonic").run()
+    _widget(at.checkbox, "Strict (only in-scale notes)").check().run()
+    _widget(at.number_input, "Loop length in bars (0 = free)").set_value(2).run()
+    _widget(at.number_input, "Play the loop K times").set_value(3).run()
+    _widget(at.checkbox, "Click track").check().run()
+    _widget(at.slider, "Playback tempo (% of the riff's)").set_value(50).run()
+    _widget(at.button, "Generate").click().run()
+    assert not at.exception and not at.error
+    assert "Key: E minor-pentatonic (chosen)." in [i.value for i in at.info]
+    render = at.session_state["generated_riffs"]["views"][0]["render"]
+    allowed = Key.parse("E", "minor-pentatonic").pitch_classes()
+    pitches = [p for chord in vocabulary_pitches(render.riff.generated().tokens) for p in chord]
+    assert pitches and all(allowed[p % 12] for p in pitches)
+    song = mido.MidiFile(file=io.BytesIO(render.mid))
+    tempos = [m.tempo for t in song.tracks for m in t if m.type == "set_tempo"]
+    assert mido.tempo2bpm(tempos[0]) == pytest.approx(60.0)  # 50 % of 120
+    assert any(m.type == "note_on" and m.channel == 9 for t in song.tracks for m in t)
+    record = at.session_state["generated_riffs"]["views"][0]["record"]
+    assert record["request"]["loop"] == {"bars": 2, "repeats": 3, "turnaround": True}
+    assert render.riff.generated().end_twelfths() <= 2 * 3 * 48

@@ -76,9 +76,16 @@ def _structure(train: list, tokens: list[str]) -> dict:
                              [train[i].delta for i in picked])
 
 
+STRUCTURE_LABELS = {"exact_repeat": "bars that repeat an earlier bar exactly",
+                    "near_repeat": "bars that nearly repeat one (Jaccard >= 0.5)",
+                    "groove": "groove consistency", "scale_consistency": "scale consistency"}
+
+
 def comparison_rows(riff_stats: dict, reference: DatasetReference | None,
-                    copied: int | None) -> list[dict]:
-    """The riff's statistics beside the dataset's, one row per figure, for a table."""
+                    copied: int | None, structure: dict | None = None) -> list[dict]:
+    """The riff's statistics beside the dataset's, one row per figure, for a table; structure:
+    the riff's bar measures (structure.riff_structure), beside the training tracks' median
+    and p10-p90."""
     from deeprock.generation.stats import pitch_class_distance
 
     dataset = reference.stats if reference is not None else {}
@@ -106,4 +113,9 @@ def comparison_rows(riff_stats: dict, reference: DatasetReference | None,
                      "riff": shown(copied),
                      "dataset": f"validation songs: median {shown(reference.validation_copy)}, "
                                 f"p90 {shown(reference.validation_copy_p90)}"})
+    for key, label in STRUCTURE_LABELS.items() if structure else ():
+        known = (reference.structure or {}).get(key) if reference is not None else None
+        rows.append({"figure": label, "riff": shown(structure.get(key)),
+                     "dataset": (f"median {known['median']:.2f} (p10-p90 {known['p10']:.2f}-"
+                                 f"{known['p90']:.2f})" if known else "-")})
     return rows
