@@ -23,7 +23,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
 from deeprock.corpus.artists import file_artists
@@ -31,7 +30,7 @@ from deeprock.corpus.catalog import Catalog
 from deeprock.generation.judge import ArtistJudge, judge_path
 from deeprock.generation.judge_features import cut_windows, window_features
 from deeprock.generation.stats import vocabulary_pitches
-from deeprock.music.trees import from_sklearn
+from deeprock.music.trees import boosted_classifier, from_sklearn
 from deeprock.training.split import DataSettings, split_files
 
 
@@ -48,12 +47,8 @@ class JudgeConfig:
     min_samples_leaf: int = 20
     l2_regularization: float = 1.0
 
-    def classifier(self) -> HistGradientBoostingClassifier:
-        return HistGradientBoostingClassifier(
-            max_iter=self.max_iter, learning_rate=self.learning_rate,
-            max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
-            l2_regularization=self.l2_regularization, early_stopping=False,
-            random_state=self.seed)
+    def classifier(self):
+        return boosted_classifier(self)
 
 
 @dataclass

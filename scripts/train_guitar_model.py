@@ -35,7 +35,7 @@ from deeprock.atomic import write_atomic
 from deeprock.corpus import labels, scan
 from deeprock.music import guitar, midi
 from deeprock.music.guitar_features import FEATURE_GROUPS, FEATURE_NAMES, track_features
-from deeprock.music.trees import from_sklearn
+from deeprock.music.trees import boosted_classifier, from_sklearn
 
 ROOT = Path(__file__).resolve().parents[1]
 DRUM_MIN_NOTES = 16
@@ -59,12 +59,8 @@ class TrainConfig:
     # taken for guitar more often (4 of 17 against 3): off by default (bench/RESULTS.md)
     drum_weight: float = 0.0
 
-    def classifier(self) -> HistGradientBoostingClassifier:
-        return HistGradientBoostingClassifier(
-            max_iter=self.max_iter, learning_rate=self.learning_rate,
-            max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
-            l2_regularization=self.l2_regularization, early_stopping=False,
-            random_state=self.seed)
+    def classifier(self):
+        return boosted_classifier(self)
 
 
 @dataclass

@@ -91,8 +91,8 @@ def test_judge_round_trips_through_json_with_identical_probabilities(trained, tm
 
 @pytest.mark.parametrize(("change", "message"), [
     ({"format": "pickle"}, "not a deeprock-artist-judge"),
-    ({"version": 9}, "judge version 9"),
-    ({"feature_names": ["x"]}, "features differ"),
+    ({"version": 9}, "model version 9"),
+    ({"feature_names": ["x"]}, "feature names differ"),
     ({"artists": ["a", "b", "c"]}, "3 artists do not match"),
     ({"left": [0]}, "differ in length"),
 ])

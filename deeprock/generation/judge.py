@@ -22,7 +22,7 @@ import numpy as np
 from deeprock.atomic import read_json, write_atomic
 from deeprock.generation.judge_features import FEATURE_NAMES, Window, cut_windows, window_features
 from deeprock.generation.riff import Riff
-from deeprock.music.trees import Trees
+from deeprock.music.trees import Trees, check_header
 
 MODEL_FORMAT, MODEL_VERSION = "deeprock-artist-judge", 1
 
@@ -75,14 +75,10 @@ class ArtistJudge:
 
     @classmethod
     def from_dict(cls, data: dict) -> ArtistJudge:
-        if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
-            raise JudgeError(f"not a {MODEL_FORMAT} model")
-        if data.get("version") != MODEL_VERSION:
-            raise JudgeError(f"judge version {data.get('version')!r}, this code reads "
-                             f"{MODEL_VERSION}: retrain with scripts/train_artist_judge.py")
-        if tuple(data.get("feature_names", ())) != FEATURE_NAMES:
-            raise JudgeError("the judge's features differ from judge_features: retrain with "
-                             "scripts/train_artist_judge.py")
+        problem = check_header(data, MODEL_FORMAT, MODEL_VERSION, FEATURE_NAMES,
+                               "scripts/train_artist_judge.py")
+        if problem:
+            raise JudgeError(problem)
         try:
             artists = tuple(str(a) for a in data["artists"])
             baseline = np.asarray(data["baseline"], np.float64).ravel()

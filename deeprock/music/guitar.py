@@ -21,7 +21,7 @@ import numpy as np
 
 from deeprock.music.guitar_features import FEATURE_NAMES, track_features
 from deeprock.music.midi import Song, Track
-from deeprock.music.trees import Trees, TreesError
+from deeprock.music.trees import Trees, TreesError, check_header
 
 # GM nylon, steel, jazz, clean, muted, overdriven, distortion, harmonics
 GUITAR_PROGRAMS = range(24, 32)
@@ -80,11 +80,10 @@ class TreeEnsemble:
 
     @classmethod
     def from_dict(cls, data: dict) -> TreeEnsemble:
-        if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
-            raise GuitarModelError(f"not a {MODEL_FORMAT} model")
-        if data.get("version") != MODEL_VERSION:
-            raise GuitarModelError(f"model version {data.get('version')!r}, this code reads "
-                                   f"{MODEL_VERSION}: retrain with scripts/train_guitar_model.py")
+        problem = check_header(data, MODEL_FORMAT, MODEL_VERSION, FEATURE_NAMES,
+                               "scripts/train_guitar_model.py")
+        if problem:
+            raise GuitarModelError(problem)
         if tuple(data.get("feature_names", ())) != FEATURE_NAMES:
             raise GuitarModelError("the model's feature names differ from guitar_features: "
                                    "retrain with scripts/train_guitar_model.py")

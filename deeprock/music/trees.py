@@ -102,6 +102,32 @@ def check(trees: Trees) -> None:
         raise TreesError("model trees are malformed (child, root or feature index)")
 
 
+def check_header(data: object, model_format: str, version: int, feature_names: tuple,
+                 script: str) -> str | None:
+    """What is wrong with a saved model's header (its format, version and features), or
+    None: both tree models refuse a file of another kind or age the same way."""
+    if not isinstance(data, dict) or data.get("format") != model_format:
+        return f"not a {model_format} model"
+    if data.get("version") != version:
+        return (f"model version {data.get('version')!r}, this code reads {version}: retrain "
+                f"with {script}")
+    if tuple(data.get("feature_names", ())) != feature_names:
+        return f"the model's feature names differ from its features' code: retrain with {script}"
+    return None
+
+
+def boosted_classifier(settings):
+    """scikit-learn's HistGradientBoostingClassifier from a training config's fields (offline
+    only: the scripts train, the product reads the exported trees)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(
+        max_iter=settings.max_iter, learning_rate=settings.learning_rate,
+        max_leaf_nodes=settings.max_leaf_nodes, min_samples_leaf=settings.min_samples_leaf,
+        l2_regularization=settings.l2_regularization, early_stopping=False,
+        random_state=settings.seed)
+
+
 def from_sklearn(model) -> tuple[Trees, np.ndarray]:
     """A fitted HistGradientBoostingClassifier's trees and per-class baseline (offline only).
 
