@@ -189,10 +189,13 @@ with tabs[1]:
             one_per_group.append(kind)
         if of_kind:
             with st.expander(f"{kind}: {len(of_kind)} groups"):
-                shown = of_kind[page_of(len(of_kind), f"{kind}_page")]
-                st.dataframe(pd.DataFrame({"files": [" | ".join(g.files) for g in shown],
-                                           "count": [len(g.files) for g in shown]}),
-                             hide_index=True, width="stretch")
+                rows = page_of(len(of_kind), f"{kind}_page")
+                shown, first = of_kind[rows], rows.start
+                # one row per file, in a table that wraps: a long path is read in full
+                st.table(pd.DataFrame(
+                    [{"group": first + number + 1, "file": path}
+                     for number, group in enumerate(shown) for path in group.files]
+                ).set_index("group"))
 
 with tabs[2]:
     accept, threshold = review_ui.missing_metadata_tab(

@@ -149,3 +149,16 @@ def test_repairs_are_counted_by_kind(demo_folder, tmp_path):
     assert sum(counts.values()) >= recovered >= 5
     assert "removed RIFF/RMID wrapper" in counts
     assert all(not any(ch.isdigit() for ch in kind.replace("127", "")) for kind in counts)
+
+
+def test_duplicate_groups_list_each_file_on_its_own_row_in_full(demo_folder, tmp_path,
+                                                                 monkeypatch):
+    catalog = use(tmp_path, monkeypatch, demo_folder)
+    scan.scan([demo_folder], catalog, jobs=1)
+    app = open_page()
+    tables = [t.value for t in app.table if "file" in t.value.columns]
+    assert tables, "no duplicate group table"
+    paths = {path for table in tables for path in table["file"]}
+    assert paths and all(" | " not in path and (demo_folder / path).is_file()
+                         for path in paths)  # whole paths, one a row, never joined or cut
+    assert all(table.index.name == "group" and table.index.min() == 1 for table in tables)
