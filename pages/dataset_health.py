@@ -36,10 +36,6 @@ try:
 except CatalogError as error:
     st.error(str(error))
     st.stop()
-if catalog.stale_files():
-    st.warning(f"This catalog was upgraded from an older version: {catalog.stale_files()} files "
-               "lack what this version records (duplicates need it). Press Scan on the Home "
-               "page to fill it in.")
 # label writes may not touch the file's mtime (WAL): their version keys the caches too
 STAMP = (current.catalog, os.path.getmtime(current.catalog), labels.version(catalog))
 
@@ -50,8 +46,9 @@ STAMP = (current.catalog, os.path.getmtime(current.catalog), labels.version(cata
 def overview(stamp: tuple) -> dict:
     with Catalog(stamp[0]) as cat:
         return {"summary": cat.summary(), "guitars": cat.guitar_counts(),
+                "stale": cat.stale_files(),  # a full scan of files: not on every slider move
                 "repairs": health.repair_counts(cat), "failures": cat.failures(),
-                "missing": cat.missing_metadata(), "paths": cat.file_keys()}
+                "paths": cat.file_keys()}
 
 
 @st.cache_data(show_spinner="Counting per artist…", max_entries=4)
@@ -90,12 +87,12 @@ def selection_for(stamp: tuple, choice: SelectionSettings, groups: list | None) 
 
 @st.cache_resource(show_spinner="Counting windows…", max_entries=8)
 def window_stats(stamp: tuple, seq_len: int, choice: SelectionSettings,
-                 groups: list | None) -> tuple[WindowStats, np.ndarray]:
-    """The windows of the selected tracks, and the file id of each of its tracks."""
+                 groups: list | None) -> tuple[WindowStats, tuple[np.ndarray, np.ndarray]]:
+    """The windows of the selected tracks, and health.song_index of their files."""
     with Catalog(stamp[0]) as cat:
         wanted = track_ids(cat, selection_for(stamp, choice, groups))
     stats = WindowStats.from_keyed(*token_streams(stamp), seq_len, wanted)
-    return stats, np.array([key[0] for key in stats.keys], dtype=np.int64)
+    return stats, health.song_index(np.array([key[0] for key in stats.keys], dtype=np.int64))
 
 
 PAGE_ROWS = 200  # rows a table sends at a time: a million-file catalog's never all at once
@@ -129,10 +126,14 @@ def unique_factor_slider(seq_len: int, default: int) -> int:
 
 data = overview(STAMP)
 summary, paths = data["summary"], data["paths"]
+if data["stale"]:
+    st.warning(f"This catalog was upgraded from an older version: {data['stale']} files "
+               "lack what this version records (duplicates need it). Press Scan on the Home "
+               "page to fill it in.")
 if summary["files"] == 0:
     st.info("The catalog holds no files yet: scan a folder with MIDI files on the Home page.")
     st.stop()
-if summary["guitar_tracks"] == 0 and not data["missing"]:
+if summary["guitar_tracks"] == 0 and not summary["missing_program_tracks"]:
     st.warning("No guitar track in this collection, by metadata or by inference: there is "
                "nothing to train on. Scan a folder of rock songs with guitar parts.")
 
@@ -204,7 +205,7 @@ choice = SelectionSettings(accept_inferred=accept, inferred_threshold=threshold,
 with tabs[3]:
     seq_len = st.slider("sequence_length", 10, 200, choice.seq_len, 5)
     unique_factor = unique_factor_slider(seq_len, choice.unique_factor)
-    stats, track_files = window_stats(STAMP, seq_len, choice, groups)
+    stats, songs_of = window_stats(STAMP, seq_len, choice, groups)
     selection = selection_for(STAMP, choice, groups)
     kept = stats.kept(unique_factor)
     cols = st.columns(3)
@@ -228,8 +229,8 @@ with tabs[3]:
                          f"{window.start}: {window.distinct} distinct tokens")
             column.code(" | ".join(catalog.vocabulary.decode(window.ids)), wrap_lines=True)
     st.caption("Per song: windows dropped by this unique_factor, most dropped first")
-    songs = page_of(len(np.unique(track_files)), "songs_page")
-    st.dataframe(pd.DataFrame(health.window_breakdown(stats, track_files, paths, unique_factor,
+    songs = page_of(len(songs_of[0]), "songs_page")
+    st.dataframe(pd.DataFrame(health.window_breakdown(stats, songs_of, paths, unique_factor,
                                                       songs)),
                  hide_index=True, width="stretch", height=240)
     if st.button("Save training selection", type="primary"):

@@ -51,6 +51,8 @@ CREATE TABLE IF NOT EXISTS files (
     meters TEXT,                     -- JSON [[start twelfths, numerator, denominator], ...]
     UNIQUE (root, path)
 );
+-- the health page's file search: the first 200 paths in order without sorting a million
+CREATE INDEX IF NOT EXISTS files_by_path ON files (path);
 CREATE TABLE IF NOT EXISTS tracks (
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     idx INTEGER NOT NULL,
@@ -392,6 +394,14 @@ class Catalog:
             keys.append((file_id, idx, channel))
             ids.append(np.frombuffer(blob, "<i4"))
         return keys, ids
+
+    def guitar_totals(self) -> list[tuple[int, int, int]]:
+        """(file_id, guitar streams, their tokens) per file with any: an aggregate in SQL, so
+        per-artist counts never read a million token blobs."""
+        return self.db.execute(
+            f"SELECT s.file_id, COUNT(*), SUM(s.count) FROM {LABELLED_TRACKS} JOIN streams s "
+            "ON s.file_id = t.file_id AND s.idx = t.idx AND s.channel = t.channel "
+            f"WHERE {GUITAR} GROUP BY s.file_id").fetchall()
 
     def streams(self, guitar_only: bool = True,
                 file_ids: Collection[int] | None = None) -> Iterator[Stream]:

@@ -104,9 +104,9 @@ class WindowStats:
         return np.arange(1, self.seq_len + 1), counts
 
     def per_track(self, unique_factor: int) -> tuple[np.ndarray, np.ndarray]:
-        """(kept, total) windows per track, aligned with .keys; O(windows), for per-song views."""
-        kept_so_far = np.concatenate(([0], np.cumsum(self.distinct > unique_factor)))
-        kept = kept_so_far[self.window_offsets[1:]] - kept_so_far[self.window_offsets[:-1]]
+        """(kept, total) windows per track, aligned with .keys; O(windows), for per-song views:
+        one compiled pass (a cumsum over 1M files' 36M windows took 0.2 s and 300 MB)."""
+        kept = _kept_per_track(self.distinct, self.window_offsets, unique_factor)
         return kept, self.track_windows.copy()
 
     def example(self, unique_factor: int, kept: bool) -> Window | None:
@@ -158,3 +158,13 @@ def _distinct_counts(ids: np.ndarray, token_offsets: np.ndarray, window_offsets:
         for j in range(stop - seq_len, stop):  # the window left holds the last seq_len tokens
             counts[ids[j]] -= 1
     return distinct
+
+
+@numba.njit(cache=True, nogil=True)
+def _kept_per_track(distinct: np.ndarray, window_offsets: np.ndarray,
+                    unique_factor: int) -> np.ndarray:
+    kept = np.zeros(len(window_offsets) - 1, np.int64)
+    for track in range(len(kept)):
+        for i in range(window_offsets[track], window_offsets[track + 1]):
+            kept[track] += distinct[i] > unique_factor
+    return kept
