@@ -59,17 +59,18 @@ def artist_rows(stamp: tuple, rule_stamp: float | bool) -> list[dict]:
 
 
 @st.cache_resource(show_spinner="Reading the token streams…", max_entries=4)
-def token_streams(stamp: tuple) -> tuple[list, list]:
-    """Every stored guitar stream's key and ids, shared by the windows and the vocabulary."""
+def token_streams(stamp: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every stored guitar stream's key, offset and ids (Catalog.token_arrays), shared by the
+    windows and the vocabulary."""
     with Catalog(stamp[0]) as cat:
-        return cat.token_ids()
+        return cat.token_arrays()
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def vocabulary_table(stamp: tuple) -> pd.DataFrame:
     with Catalog(stamp[0]) as cat:
         tokens = cat.vocabulary.tokens
-    return pd.DataFrame(health.vocabulary_rows(tokens, token_streams(stamp)[1]),
+    return pd.DataFrame(health.vocabulary_rows(tokens, token_streams(stamp)[2]),
                         columns=["token", "count", "chord"])
 
 
@@ -91,8 +92,8 @@ def window_stats(stamp: tuple, seq_len: int, choice: SelectionSettings,
     """The windows of the selected tracks, and health.song_index of their files."""
     with Catalog(stamp[0]) as cat:
         wanted = track_ids(cat, selection_for(stamp, choice, groups))
-    stats = WindowStats.from_keyed(*token_streams(stamp), seq_len, wanted)
-    return stats, health.song_index(np.array([key[0] for key in stats.keys], dtype=np.int64))
+    stats = WindowStats.from_arrays(*token_streams(stamp), seq_len, wanted)
+    return stats, health.song_index(stats.keys[:, 0])
 
 
 PAGE_ROWS = 200  # rows a table sends at a time: a million-file catalog's never all at once
@@ -168,12 +169,15 @@ with tabs[0]:
         rule_file = artists_path(current.catalog)
         st.caption(f"Each file's artist is the folder above it, unless {rule_file} sets a "
                    "level (the Nth folder under the scanned root) or per-folder overrides.")
-        try:
-            st.dataframe(pd.DataFrame(artist_rows(STAMP, rule_file.is_file()
-                                                  and os.path.getmtime(rule_file))),
-                         hide_index=True, width="stretch")
-        except ValueError as error:
-            st.error(str(error))
+        # every file's path through the rule: on a large catalog, only when asked
+        if summary["files"] <= LARGE_CATALOG or st.checkbox("Count per artist",
+                                                             key="count_artists"):
+            try:
+                st.dataframe(pd.DataFrame(artist_rows(STAMP, rule_file.is_file()
+                                                      and os.path.getmtime(rule_file))),
+                             hide_index=True, width="stretch")
+            except ValueError as error:
+                st.error(str(error))
 
 with tabs[1]:
     if groups is None:

@@ -376,7 +376,10 @@ class Catalog:
         flag = "0"
         if suspicious is not None:
             self.db.create_function("is_suspicious", 3, suspicious, deterministic=True)
-            flag = "is_suspicious(t.guitar_source, t.guitar, t.notes_probability)"
+            # the rule needs a notes probability: SQL skips the Python call for the millions
+            # of tracks without one
+            flag = ("(t.notes_probability IS NOT NULL AND "
+                    "is_suspicious(t.guitar_source, t.guitar, t.notes_probability))")
         cursor = self.db.execute(
             "SELECT f.id AS file_id, f.root, f.path, f.md5, t.idx, t.channel, t.program, "
             "t.name, t.notes, t.pitch_min, t.pitch_max, t.polyphony, t.guitar, t.guitar_source, "
@@ -394,6 +397,19 @@ class Catalog:
             keys.append((file_id, idx, channel))
             ids.append(np.frombuffer(blob, "<i4"))
         return keys, ids
+
+    def token_arrays(self, guitar_only: bool = True
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """token_ids as three flat arrays: keys (n, 3) int64, offsets (n + 1) and every id in
+        one int32 array; a million-file catalog's ids are one block, not a million arrays."""
+        keys, blobs = [], []
+        for file_id, idx, channel, blob in self._stream_rows("s.ids", guitar_only):
+            keys.append((file_id, idx, channel))
+            blobs.append(blob)
+        lengths = np.fromiter(map(len, blobs), np.int64, len(blobs)) // 4
+        return (np.array(keys, np.int64).reshape(-1, 3),
+                np.concatenate(([0], np.cumsum(lengths))),
+                np.frombuffer(b"".join(blobs), "<i4").astype(np.int32))
 
     def guitar_totals(self) -> list[tuple[int, int, int]]:
         """(file_id, guitar streams, their tokens) per file with any: an aggregate in SQL, so

@@ -47,9 +47,10 @@ def _repair_kind(repair: str) -> str:
     return re.sub(r"\b(?!127\b)\d+\b", "N", repair.split(": ", 1)[-1])
 
 
-def vocabulary_rows(tokens: list[str], ids: list[np.ndarray]) -> list[tuple[str, int, bool]]:
-    """(token, count in the stored guitar streams, is a chord), most frequent first."""
-    counts = np.bincount(np.concatenate(ids), minlength=len(tokens)) if ids else []
+def vocabulary_rows(tokens: list[str], ids: np.ndarray) -> list[tuple[str, int, bool]]:
+    """(token, count in the stored guitar streams, is a chord), most frequent first; `ids`
+    every stream's ids in one array (Catalog.token_arrays)."""
+    counts = np.bincount(ids, minlength=len(tokens))
     rows = [(token, int(count), " " in token)
             for token, count in zip(tokens, counts, strict=False) if count]
     return sorted(rows, key=lambda row: -row[1])

@@ -39,7 +39,7 @@ class WindowStats:
     """Distinct-token count of every window of one seq_len, with per-track offsets."""
 
     def __init__(self, ids: np.ndarray, token_offsets: np.ndarray, seq_len: int,
-                 keys: list[TrackKey]) -> None:
+                 keys: Sequence[TrackKey] | np.ndarray) -> None:
         if seq_len < 1:
             raise ValueError(f"seq_len must be at least 1, not {seq_len}")
         self.seq_len = seq_len
@@ -90,6 +90,20 @@ class WindowStats:
         chosen = [i for i, key in enumerate(keys) if key in wanted]
         return cls.from_streams([ids[i] for i in chosen], seq_len, [keys[i] for i in chosen])
 
+    @classmethod
+    def from_arrays(cls, keys: np.ndarray, offsets: np.ndarray, ids: np.ndarray, seq_len: int,
+                    tracks: Collection[TrackKey] | None = None) -> WindowStats:
+        """From Catalog.token_arrays: all tracks, or only the given ones, picked by array ops
+        (a million tracks: no per-track Python)."""
+        if tracks is None:
+            return cls(ids, offsets, seq_len, keys)
+        wanted = np.array(list(tracks), np.int64).reshape(-1, 3)
+        chosen = np.flatnonzero(np.isin(_packed(keys), _packed(wanted)))
+        lengths = offsets[chosen + 1] - offsets[chosen]
+        starts = np.repeat(offsets[chosen] - np.cumsum(lengths) + lengths, lengths)
+        picked = ids[np.arange(int(lengths.sum())) + starts]
+        return cls(picked, np.concatenate(([0], np.cumsum(lengths))), seq_len, keys[chosen])
+
     @property
     def total(self) -> int:
         return int(self.window_offsets[-1])
@@ -118,7 +132,8 @@ class WindowStats:
         track = int(np.searchsorted(self.window_offsets, position, side="right")) - 1
         start = position - int(self.window_offsets[track])
         first = int(self.token_offsets[track]) + start
-        return Window(self.keys[track], start, int(self.distinct[position]),
+        key = tuple(int(part) for part in self.keys[track])  # a tuple, from a list or an array
+        return Window(key, start, int(self.distinct[position]),
                       self.ids[first : first + self.seq_len])
 
 
@@ -168,3 +183,9 @@ def _kept_per_track(distinct: np.ndarray, window_offsets: np.ndarray,
         for i in range(window_offsets[track], window_offsets[track + 1]):
             kept[track] += distinct[i] > unique_factor
     return kept
+
+
+def _packed(keys: np.ndarray) -> np.ndarray:
+    """(file_id, index, channel) rows as one int64 each: index < 2**16 (an SMF counts its
+    tracks in 16 bits), channel < 16."""
+    return (keys[:, 0] << 20) | (keys[:, 1] << 4) | keys[:, 2]
