@@ -268,20 +268,20 @@ class Catalog:
         return self.db.execute(sql).fetchone()[0]
 
     def summary(self) -> dict:
-        """Headline counts for the home page."""
-        one = self._one
+        """Headline counts for the home page: three passes over the tables, not seven (each
+        pass over a million-file catalog's tracks takes about a second)."""
+        status = self.status_counts()
+        tracks, missing = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(program IS NULL AND NOT is_drum), 0) FROM tracks"
+        ).fetchone()
+        guitar_tracks, guitar_files, tokens = self.db.execute(
+            f"SELECT COUNT(*), COUNT(DISTINCT t.file_id), COALESCE(SUM(s.count), 0) FROM "
+            f"{LABELLED_TRACKS} LEFT JOIN streams s ON s.file_id = t.file_id AND s.idx = t.idx "
+            f"AND s.channel = t.channel WHERE {GUITAR}").fetchone()
         return {
-            "files": one("SELECT COUNT(*) FROM files"),
-            **self.status_counts(),
-            "tracks": one("SELECT COUNT(*) FROM tracks"),
-            "guitar_tracks": one(f"SELECT COUNT(*) FROM {LABELLED_TRACKS} WHERE {GUITAR}"),
-            "guitar_files": one(f"SELECT COUNT(DISTINCT t.file_id) FROM {LABELLED_TRACKS} "
-                                f"WHERE {GUITAR}"),
-            "missing_program_tracks": one(
-                "SELECT COUNT(*) FROM tracks WHERE program IS NULL AND NOT is_drum"),
-            "tokens": one(f"SELECT COALESCE(SUM(s.count), 0) FROM {LABELLED_TRACKS} JOIN streams "
-                          f"s ON s.file_id = t.file_id AND s.idx = t.idx AND "
-                          f"s.channel = t.channel WHERE {GUITAR}"),
+            "files": sum(status.values()), **status, "tracks": tracks,
+            "guitar_tracks": guitar_tracks, "guitar_files": guitar_files,
+            "missing_program_tracks": missing, "tokens": tokens,
             "vocabulary": len(self.vocabulary),
             "roots": [r for (r,) in self.db.execute("SELECT DISTINCT root FROM files")],
         }
