@@ -19,8 +19,8 @@ from deeprock.corpus.selection import (
     Selection,
     SelectionSettings,
     build_selection,
+    selected_keys,
     selection_path,
-    track_ids,
 )
 from deeprock.corpus.windows import WindowStats
 from deeprock.tab import tab_view
@@ -86,12 +86,18 @@ def selection_for(stamp: tuple, choice: SelectionSettings, groups: list | None) 
         return build_selection(cat, choice, groups or [])
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def keys_for(stamp: tuple, choice: SelectionSettings, groups: list | None) -> list:
+    """The selection's track keys: the Selection itself (paths) is built only to be saved."""
+    with Catalog(stamp[0]) as cat:
+        return selected_keys(cat, choice, groups or [])
+
+
 @st.cache_resource(show_spinner="Counting windows…", max_entries=8)
 def window_stats(stamp: tuple, seq_len: int, choice: SelectionSettings,
                  groups: list | None) -> tuple[WindowStats, tuple[np.ndarray, np.ndarray]]:
     """The windows of the selected tracks, and health.song_index of their files."""
-    with Catalog(stamp[0]) as cat:
-        wanted = track_ids(cat, selection_for(stamp, choice, groups))
+    wanted = keys_for(stamp, choice, groups)
     stats = WindowStats.from_arrays(*token_streams(stamp), seq_len, wanted)
     return stats, health.song_index(stats.keys[:, 0])
 
@@ -210,12 +216,11 @@ with tabs[3]:
     seq_len = st.slider("sequence_length", 10, 200, choice.seq_len, 5)
     unique_factor = unique_factor_slider(seq_len, choice.unique_factor)
     stats, songs_of = window_stats(STAMP, seq_len, choice, groups)
-    selection = selection_for(STAMP, choice, groups)
     kept = stats.kept(unique_factor)
     cols = st.columns(3)
     cols[0].metric("Windows kept", f"{kept:,}")
     cols[1].metric("Windows dropped", f"{stats.total - kept:,}")
-    cols[2].metric("Training tracks", len(selection.tracks))
+    cols[2].metric("Training tracks", len(keys_for(STAMP, choice, groups)))
     values, counts = stats.histogram()
     st.plotly_chart(render.histogram(values, counts, cut=unique_factor,
                                      title="Distinct tokens per window",
@@ -238,6 +243,7 @@ with tabs[3]:
                                                       songs)),
                  hide_index=True, width="stretch", height=240)
     if st.button("Save training selection", type="primary"):
+        selection = selection_for(STAMP, choice, groups)
         path = selection_path(current.catalog)
         Selection(selection.catalog, SelectionSettings(
             seq_len, unique_factor, choice.accept_inferred, choice.inferred_threshold,
