@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS files (
     meters TEXT,                     -- JSON [[start twelfths, numerator, denominator], ...]
     UNIQUE (root, path)
 );
--- the health page's file search: the first 200 paths in order without sorting a million
+-- the health page's file search: the first 200 paths in order without sorting a million;
+-- queries that read most rows write ORDER BY +path (a sort: walking it is 6x slower at 300k)
 CREATE INDEX IF NOT EXISTS files_by_path ON files (path);
 CREATE TABLE IF NOT EXISTS tracks (
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
@@ -310,7 +311,7 @@ class Catalog:
         """Each file's id, path and the keys that make duplicates (md5, content, transposed):
         the duplicate search's rows, a fraction of files() on a million-file catalog."""
         cursor = self.db.execute("SELECT id, path, md5, content_key, transposed_key FROM files "
-                                 "ORDER BY path")
+                                 "ORDER BY +path")  # + : a sort, not files_by_path's walk
         return _dicts(cursor)
 
     def file_keys(self) -> dict[int, tuple[str, str]]:
@@ -321,7 +322,7 @@ class Catalog:
     def failures(self) -> list[dict]:
         """Files that could not be read, with the reason."""
         cursor = self.db.execute(
-            "SELECT root, path, error FROM files WHERE status = 'failed' ORDER BY path")
+            "SELECT root, path, error FROM files WHERE status = 'failed' ORDER BY +path")
         return [{"root": root, "path": path, "error": error} for root, path, error in cursor]
 
     def tracks(self, file_id: int | None = None) -> list[dict]:
@@ -385,7 +386,7 @@ class Catalog:
             "t.name, t.notes, t.pitch_min, t.pitch_max, t.polyphony, t.guitar, t.guitar_source, "
             "t.guitar_probability, t.guitar_reason, t.notes_probability, u.guitar AS user_label, "
             f"{flag} AS suspicious FROM {LABELLED_TRACKS} WHERE NOT t.is_drum AND "
-            f"(t.program IS NULL OR {flag}) ORDER BY f.path, t.idx, t.channel")
+            f"(t.program IS NULL OR {flag}) ORDER BY +f.path, t.idx, t.channel")
         return _dicts(cursor)
 
     def token_ids(self, guitar_only: bool = True
