@@ -11,7 +11,7 @@ import streamlit as st
 
 from deeprock import settings
 from deeprock.app import render, review_ui, ui
-from deeprock.corpus import health, labels
+from deeprock.corpus import health, labels, token_store
 from deeprock.corpus.artists import artist_table, artists_path
 from deeprock.corpus.catalog import Catalog, CatalogError
 from deeprock.corpus.dedup import find_duplicates
@@ -60,10 +60,10 @@ def artist_rows(stamp: tuple, rule_stamp: float | bool) -> list[dict]:
 
 @st.cache_resource(show_spinner="Reading the token streams…", max_entries=4)
 def token_streams(stamp: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every stored guitar stream's key, offset and ids (Catalog.token_arrays), shared by the
-    windows and the vocabulary."""
+    """Every stored guitar stream's key, offset and ids (Catalog.token_arrays, kept on disk per
+    catalog version), shared by the windows and the vocabulary."""
     with Catalog(stamp[0]) as cat:
-        return cat.token_arrays()
+        return token_store.guitar_arrays(cat)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

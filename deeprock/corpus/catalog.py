@@ -163,6 +163,9 @@ class Catalog:
             self._check_schema()
             self.db.executescript(SCHEMA)
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            # with data_version, names this catalog's contents for files computed from them
+            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('catalog_id', ?)",
+                            (os.urandom(8).hex(),))
             self.db.commit()
         except sqlite3.Error as error:
             raise CatalogError(f"cannot use catalog {self.path}: {error}") from error
@@ -233,6 +236,18 @@ class Catalog:
         self.db.executemany(
             "DELETE FROM files WHERE root = ? AND path = ?", ((root, p) for p in paths)
         )
+        self._count_change()
+
+    def _count_change(self) -> None:
+        self.db.execute("INSERT INTO meta VALUES ('data_version', '1') ON CONFLICT(key) "
+                        "DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+
+    def data_version(self) -> str:
+        """Changes with every file written or removed, and differs between catalogs: names
+        what a cache beside the catalog was computed from (labels count apart)."""
+        rows = dict(self.db.execute(
+            "SELECT key, value FROM meta WHERE key IN ('catalog_id', 'data_version')"))
+        return f"{rows['catalog_id']}-{rows.get('data_version', 0)}"
 
     def put_file(self, record: dict) -> None:
         """Replace a file's rows: the file, its tracks, its token streams (names → ids here)."""
@@ -245,6 +260,7 @@ class Catalog:
             f"INSERT INTO files ({', '.join(FILE_COLUMNS)}) "
             f"VALUES ({', '.join('?' * len(FILE_COLUMNS))})", values)
         file_id = cursor.lastrowid
+        self._count_change()
         self.db.executemany(
             f"INSERT INTO tracks (file_id, {', '.join(TRACK_COLUMNS)}) "
             f"VALUES (?, {', '.join('?' * len(TRACK_COLUMNS))})",
