@@ -125,9 +125,8 @@ class WindowStats:
 
     def example(self, unique_factor: int, kept: bool) -> Window | None:
         """The first kept (or dropped) window in catalog order; None when there is none."""
-        matches = (self.distinct > unique_factor) == kept
-        position = int(np.argmax(matches)) if len(matches) else 0
-        if not len(matches) or not matches[position]:
+        position = _first_window(self.distinct, unique_factor, kept)
+        if position < 0:
             return None
         track = int(np.searchsorted(self.window_offsets, position, side="right")) - 1
         start = position - int(self.window_offsets[track])
@@ -189,3 +188,13 @@ def _packed(keys: np.ndarray) -> np.ndarray:
     """(file_id, index, channel) rows as one int64 each: index < 2**16 (an SMF counts its
     tracks in 16 bits), channel < 16."""
     return (keys[:, 0] << 20) | (keys[:, 1] << 4) | keys[:, 2]
+
+
+@numba.njit(cache=True, nogil=True)
+def _first_window(distinct: np.ndarray, unique_factor: int, kept: bool) -> int:
+    """The first window kept (or dropped), -1 if none: stops there, where comparing all 36M
+    windows of a 1M-file catalog twice a slider move took a tenth of a second."""
+    for i in range(len(distinct)):
+        if (distinct[i] > unique_factor) == kept:
+            return i
+    return -1
