@@ -157,7 +157,7 @@ def test_flat_arrays_match_the_per_track_streams(catalog):
     """The health page's route (Catalog.token_arrays, picked by array ops) counts the same."""
     keys, ids = catalog.token_ids(guitar_only=False)
     chosen = set(keys[1:])
-    for tracks in (None, chosen, set()):
+    for tracks in (None, set(keys), chosen, set()):
         flat = WindowStats.from_arrays(*catalog.token_arrays(guitar_only=False), 4, tracks)
         listed = WindowStats.from_keyed(keys, ids, 4, tracks)
         assert [tuple(key) for key in flat.keys] == listed.keys

@@ -98,11 +98,13 @@ class WindowStats:
         if tracks is None:
             return cls(ids, offsets, seq_len, keys)
         wanted = np.array(list(tracks), np.int64).reshape(-1, 3)
-        chosen = np.flatnonzero(np.isin(_packed(keys), _packed(wanted)))
-        lengths = offsets[chosen + 1] - offsets[chosen]
-        starts = np.repeat(offsets[chosen] - np.cumsum(lengths) + lengths, lengths)
-        picked = ids[np.arange(int(lengths.sum())) + starts]
-        return cls(picked, np.concatenate(([0], np.cumsum(lengths))), seq_len, keys[chosen])
+        chosen = np.isin(_packed(keys), _packed(wanted))
+        if chosen.all():  # the usual case: no copy of 130M ids
+            return cls(ids, offsets, seq_len, keys)
+        lengths = np.diff(offsets)
+        picked = ids[np.repeat(chosen, lengths)]  # a byte per token, not an int64 index
+        return cls(picked, np.concatenate(([0], np.cumsum(lengths[chosen]))), seq_len,
+                   keys[chosen])
 
     @property
     def total(self) -> int:
