@@ -11,7 +11,7 @@ import streamlit as st
 
 from deeprock import settings
 from deeprock.app import render, review_ui, ui
-from deeprock.corpus import health, labels
+from deeprock.corpus import health, labels, token_store
 from deeprock.corpus.artists import artist_table, artists_path
 from deeprock.corpus.catalog import Catalog, CatalogError
 from deeprock.corpus.dedup import find_duplicates
@@ -19,8 +19,8 @@ from deeprock.corpus.selection import (
     Selection,
     SelectionSettings,
     build_selection,
+    selected_keys,
     selection_path,
-    track_ids,
 )
 from deeprock.corpus.windows import WindowStats
 from deeprock.tab import tab_view
@@ -36,10 +36,6 @@ try:
 except CatalogError as error:
     st.error(str(error))
     st.stop()
-if catalog.stale_files():
-    st.warning(f"This catalog was upgraded from an older version: {catalog.stale_files()} files "
-               "lack what this version records (duplicates need it). Press Scan on the Home "
-               "page to fill it in.")
 # label writes may not touch the file's mtime (WAL): their version keys the caches too
 STAMP = (current.catalog, os.path.getmtime(current.catalog), labels.version(catalog))
 
@@ -50,8 +46,9 @@ STAMP = (current.catalog, os.path.getmtime(current.catalog), labels.version(cata
 def overview(stamp: tuple) -> dict:
     with Catalog(stamp[0]) as cat:
         return {"summary": cat.summary(), "guitars": cat.guitar_counts(),
+                "stale": cat.stale_files(),  # a full scan of files: not on every slider move
                 "repairs": health.repair_counts(cat), "failures": cat.failures(),
-                "missing": cat.missing_metadata(), "paths": cat.file_keys()}
+                "paths": cat.file_keys()}
 
 
 @st.cache_data(show_spinner="Counting per artist…", max_entries=4)
@@ -62,17 +59,18 @@ def artist_rows(stamp: tuple, rule_stamp: float | bool) -> list[dict]:
 
 
 @st.cache_resource(show_spinner="Reading the token streams…", max_entries=4)
-def token_streams(stamp: tuple) -> tuple[list, list]:
-    """Every stored guitar stream's key and ids, shared by the windows and the vocabulary."""
+def token_streams(stamp: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every stored guitar stream's key, offset and ids (Catalog.token_arrays, kept on disk per
+    catalog version), shared by the windows and the vocabulary."""
     with Catalog(stamp[0]) as cat:
-        return cat.token_ids()
+        return token_store.guitar_arrays(cat)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def vocabulary_table(stamp: tuple) -> pd.DataFrame:
     with Catalog(stamp[0]) as cat:
         tokens = cat.vocabulary.tokens
-    return pd.DataFrame(health.vocabulary_rows(tokens, token_streams(stamp)[1]),
+    return pd.DataFrame(health.vocabulary_rows(tokens, token_streams(stamp)[2]),
                         columns=["token", "count", "chord"])
 
 
@@ -88,14 +86,20 @@ def selection_for(stamp: tuple, choice: SelectionSettings, groups: list | None) 
         return build_selection(cat, choice, groups or [])
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def keys_for(stamp: tuple, choice: SelectionSettings, groups: list | None) -> list:
+    """The selection's track keys: the Selection itself (paths) is built only to be saved."""
+    with Catalog(stamp[0]) as cat:
+        return selected_keys(cat, choice, groups or [])
+
+
 @st.cache_resource(show_spinner="Counting windows…", max_entries=8)
 def window_stats(stamp: tuple, seq_len: int, choice: SelectionSettings,
-                 groups: list | None) -> tuple[WindowStats, np.ndarray]:
-    """The windows of the selected tracks, and the file id of each of its tracks."""
-    with Catalog(stamp[0]) as cat:
-        wanted = track_ids(cat, selection_for(stamp, choice, groups))
-    stats = WindowStats.from_keyed(*token_streams(stamp), seq_len, wanted)
-    return stats, np.array([key[0] for key in stats.keys], dtype=np.int64)
+                 groups: list | None) -> tuple[WindowStats, tuple[np.ndarray, np.ndarray]]:
+    """The windows of the selected tracks, and health.song_index of their files."""
+    wanted = keys_for(stamp, choice, groups)
+    stats = WindowStats.from_arrays(*token_streams(stamp), seq_len, wanted)
+    return stats, health.song_index(stats.keys[:, 0])
 
 
 PAGE_ROWS = 200  # rows a table sends at a time: a million-file catalog's never all at once
@@ -129,10 +133,14 @@ def unique_factor_slider(seq_len: int, default: int) -> int:
 
 data = overview(STAMP)
 summary, paths = data["summary"], data["paths"]
+if data["stale"]:
+    st.warning(f"This catalog was upgraded from an older version: {data['stale']} files "
+               "lack what this version records (duplicates need it). Press Scan on the Home "
+               "page to fill it in.")
 if summary["files"] == 0:
     st.info("The catalog holds no files yet: scan a folder with MIDI files on the Home page.")
     st.stop()
-if summary["guitar_tracks"] == 0 and not data["missing"]:
+if summary["guitar_tracks"] == 0 and not summary["missing_program_tracks"]:
     st.warning("No guitar track in this collection, by metadata or by inference: there is "
                "nothing to train on. Scan a folder of rock songs with guitar parts.")
 
@@ -167,12 +175,15 @@ with tabs[0]:
         rule_file = artists_path(current.catalog)
         st.caption(f"Each file's artist is the folder above it, unless {rule_file} sets a "
                    "level (the Nth folder under the scanned root) or per-folder overrides.")
-        try:
-            st.dataframe(pd.DataFrame(artist_rows(STAMP, rule_file.is_file()
-                                                  and os.path.getmtime(rule_file))),
-                         hide_index=True, width="stretch")
-        except ValueError as error:
-            st.error(str(error))
+        # every file's path through the rule: on a large catalog, only when asked
+        if summary["files"] <= LARGE_CATALOG or st.checkbox("Count per artist",
+                                                             key="count_artists"):
+            try:
+                st.dataframe(pd.DataFrame(artist_rows(STAMP, rule_file.is_file()
+                                                      and os.path.getmtime(rule_file))),
+                             hide_index=True, width="stretch")
+            except ValueError as error:
+                st.error(str(error))
 
 with tabs[1]:
     if groups is None:
@@ -207,13 +218,12 @@ choice = SelectionSettings(accept_inferred=accept, inferred_threshold=threshold,
 with tabs[3]:
     seq_len = st.slider("sequence_length", 10, 200, choice.seq_len, 5)
     unique_factor = unique_factor_slider(seq_len, choice.unique_factor)
-    stats, track_files = window_stats(STAMP, seq_len, choice, groups)
-    selection = selection_for(STAMP, choice, groups)
+    stats, songs_of = window_stats(STAMP, seq_len, choice, groups)
     kept = stats.kept(unique_factor)
     cols = st.columns(3)
     cols[0].metric("Windows kept", f"{kept:,}")
     cols[1].metric("Windows dropped", f"{stats.total - kept:,}")
-    cols[2].metric("Training tracks", len(selection.tracks))
+    cols[2].metric("Training tracks", len(keys_for(STAMP, choice, groups)))
     values, counts = stats.histogram()
     st.plotly_chart(render.histogram(values, counts, cut=unique_factor,
                                      title="Distinct tokens per window",
@@ -231,11 +241,12 @@ with tabs[3]:
                          f"{window.start}: {window.distinct} distinct tokens")
             column.code(" | ".join(catalog.vocabulary.decode(window.ids)), wrap_lines=True)
     st.caption("Per song: windows dropped by this unique_factor, most dropped first")
-    songs = page_of(len(np.unique(track_files)), "songs_page")
-    st.dataframe(pd.DataFrame(health.window_breakdown(stats, track_files, paths, unique_factor,
+    songs = page_of(len(songs_of[0]), "songs_page")
+    st.dataframe(pd.DataFrame(health.window_breakdown(stats, songs_of, paths, unique_factor,
                                                       songs)),
                  hide_index=True, width="stretch", height=240)
     if st.button("Save training selection", type="primary"):
+        selection = selection_for(STAMP, choice, groups)
         path = selection_path(current.catalog)
         Selection(selection.catalog, SelectionSettings(
             seq_len, unique_factor, choice.accept_inferred, choice.inferred_threshold,

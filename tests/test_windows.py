@@ -151,3 +151,19 @@ def test_selection_narrows_to_its_tracks(catalog):
                                        if (s.file_id, s.idx, s.channel) in chosen], 3)
     assert windows_summary(catalog, 4, 3, tracks=set()) == {
         "tracks": 0, "windows_total": 0, "windows_kept": 0}
+
+
+def test_flat_arrays_match_the_per_track_streams(catalog):
+    """The health page's route (Catalog.token_arrays, picked by array ops) counts the same."""
+    keys, ids = catalog.token_ids(guitar_only=False)
+    chosen = set(keys[1:])
+    for tracks in (None, set(keys), chosen, set()):
+        flat = WindowStats.from_arrays(*catalog.token_arrays(guitar_only=False), 4, tracks)
+        listed = WindowStats.from_keyed(keys, ids, 4, tracks)
+        assert [tuple(key) for key in flat.keys] == listed.keys
+        assert np.array_equal(flat.ids, listed.ids)
+        assert np.array_equal(flat.distinct, listed.distinct)
+        for window, again in ((flat.example(u, kept=True), listed.example(u, kept=True))
+                              for u in (0, 2)):
+            assert (window is None) == (again is None)
+            assert window is None or (window.track, window.start) == (again.track, again.start)

@@ -35,7 +35,9 @@ def review_rows(catalog: Catalog) -> pd.DataFrame:
     rows["kind"] = np.where(suspicious, "suspicious", "inferred")
     rows["p_guitar"] = rows["notes_probability"].where(suspicious, rows["guitar_probability"])
     rows["label"] = rows["user_label"].map({1: "accepted", 0: "rejected"}).fillna("")
-    return rows.sort_values(["kind", "p_guitar"], ascending=[False, False], ignore_index=True)
+    rows = rows.sort_values(["kind", "p_guitar"], ascending=[False, False], ignore_index=True)
+    rows["title"] = [_describe(row) for row in rows.to_dict("records")]  # once, not per rerun
+    return rows
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -70,7 +72,7 @@ def missing_metadata_tab(catalog: Catalog, cache_dir: Path, stamp: tuple) -> tup
     return accept, threshold
 
 
-def _describe(row: pd.Series) -> str:
+def _describe(row: dict) -> str:
     label = f" [{row['label']}]" if row["label"] else ""
     return (f"{row['kind']} p={row['p_guitar']:.2f}: {row['path']}, track {row['idx']} "
             f"channel {row['channel'] + 1} {row['name'] or ''}{label}")
@@ -87,8 +89,8 @@ def _review(catalog: Catalog, rows: pd.DataFrame, cache_dir: Path) -> None:
     st.subheader("Review a track")
     if NEXT_TRACK in st.session_state:  # set by a decision: before the selector exists
         st.session_state[TRACK] = st.session_state.pop(NEXT_TRACK)
-    picked = st.selectbox("Track", rows.index, format_func=lambda i: _describe(rows.loc[i]),
-                          key=TRACK)
+    titles = dict(zip(rows.index, rows["title"], strict=True))
+    picked = st.selectbox("Track", rows.index, format_func=titles.__getitem__, key=TRACK)
     row = rows.loc[picked]
     song = ui.load_midi(os.path.join(row["root"], row["path"]))
     track = next((t for t in song.tracks if (t.index, t.channel) == (row["idx"],

@@ -83,8 +83,14 @@ def artist_of(path: str, rule: ArtistRule, root: str = "") -> str:
 def file_artists(catalog: Catalog, rule: ArtistRule | None = None) -> dict[int, str]:
     """Every catalog file's artist, by the rule beside the catalog unless one is given."""
     rule = rule if rule is not None else ArtistRule.load(artists_path(catalog.path))
-    return {file_id: artist_of(path, rule, root)
-            for file_id, (root, path) in catalog.file_keys().items()}
+    by_folder: dict[tuple[str, str], str] = {}  # the rule reads folders only: once per folder
+    artists = {}
+    for file_id, (root, path) in catalog.file_keys().items():
+        folder = (root, path.replace(os.sep, "/").rpartition("/")[0])
+        if folder not in by_folder:
+            by_folder[folder] = artist_of(path, rule, root)
+        artists[file_id] = by_folder[folder]
+    return artists
 
 
 def artist_table(catalog: Catalog, rule: ArtistRule | None = None) -> list[dict]:
@@ -94,10 +100,10 @@ def artist_table(catalog: Catalog, rule: ArtistRule | None = None) -> list[dict]
     for artist in artists.values():
         rows.setdefault(artist, {"artist": artist, "files": 0, "guitar_tracks": 0, "tokens": 0})
         rows[artist]["files"] += 1
-    for (file_id, _, _), ids in zip(*catalog.token_ids(), strict=True):
+    for file_id, tracks, tokens in catalog.guitar_totals():
         row = rows[artists[file_id]]
-        row["guitar_tracks"] += 1
-        row["tokens"] += len(ids)
+        row["guitar_tracks"] += tracks
+        row["tokens"] += tokens
     return sorted(rows.values(), key=lambda row: (-row["files"], row["artist"]))
 
 

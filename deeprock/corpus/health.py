@@ -47,26 +47,40 @@ def _repair_kind(repair: str) -> str:
     return re.sub(r"\b(?!127\b)\d+\b", "N", repair.split(": ", 1)[-1])
 
 
-def vocabulary_rows(tokens: list[str], ids: list[np.ndarray]) -> list[tuple[str, int, bool]]:
-    """(token, count in the stored guitar streams, is a chord), most frequent first."""
-    counts = np.bincount(np.concatenate(ids), minlength=len(tokens)) if ids else []
+def vocabulary_rows(tokens: list[str], ids: np.ndarray) -> list[tuple[str, int, bool]]:
+    """(token, count in the stored guitar streams, is a chord), most frequent first; `ids`
+    every stream's ids in one array (Catalog.token_arrays)."""
+    counts = np.bincount(ids, minlength=len(tokens))
     rows = [(token, int(count), " " in token)
             for token, count in zip(tokens, counts, strict=False) if count]
     return sorted(rows, key=lambda row: -row[1])
 
 
-def window_breakdown(stats, track_files: np.ndarray, paths: dict[int, tuple[str, str]],
-                     unique_factor: int, rows: slice = slice(0, 200)) -> list[dict]:
+def song_index(track_files: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(each song's file id, each track's song): computed once per window count, not per
+    slider move (np.unique over 1M tracks)."""
+    return np.unique(track_files, return_inverse=True)
+
+
+def window_breakdown(stats, songs: tuple[np.ndarray, np.ndarray],
+                     paths: dict[int, tuple[str, str]], unique_factor: int,
+                     rows: slice = slice(0, 200)) -> list[dict]:
     """Windows kept and total per song (file), most dropped first: where repetition lives;
     only `rows` of that order (a page of the table).
 
-    ``track_files`` is the file id of each of stats.keys; vectorized for 1M-file catalogs.
+    ``songs`` is song_index of the file id of each of stats.keys; O(songs) per call, with no
+    sort of all of them: the page's rows are picked by partition, ties in catalog order.
     """
+    files, index = songs
     kept, total = stats.per_track(unique_factor)
-    files, index = np.unique(track_files, return_inverse=True)
     song_kept = np.bincount(index, weights=kept, minlength=len(files)).astype(np.int64)
     song_total = np.bincount(index, weights=total, minlength=len(files)).astype(np.int64)
-    order = np.argsort(song_kept - song_total, kind="stable")[rows]  # most dropped first
+    # most dropped first, ties by position: one unique int64 per song, so partition is exact
+    order_key = (song_kept - song_total) * max(len(files), 1) + np.arange(len(files))
+    stop = min(rows.stop, len(files))
+    first = (np.argpartition(order_key, stop - 1)[:stop] if 0 < stop < len(files)
+             else np.arange(len(files)))
+    order = first[np.argsort(order_key[first])][rows.start:stop]
     return [{"path": paths[int(files[i])][1], "windows": int(song_total[i]),
              "kept": int(song_kept[i]), "dropped": int(song_total[i] - song_kept[i])}
             for i in order if song_total[i]]

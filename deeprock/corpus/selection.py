@@ -76,17 +76,26 @@ def track_ids(catalog: Catalog, selection: Selection) -> set[tuple[int, int, int
             for root, path, index, channel in selection.tracks if (root, path) in ids}
 
 
+def selected_keys(catalog: Catalog, settings: SelectionSettings,
+                  groups: list) -> list[tuple[int, int, int]]:
+    """The (file_id, index, channel) keys build_selection chooses, without the paths: what the
+    health page's window counts need; the paths are read only when a group excludes files."""
+    excluded = {path for group in groups if group.kind in settings.one_per_group
+                for path in group.files[1:]}
+    files = catalog.file_keys() if excluded else {}
+    return [(file_id, index, channel)
+            for file_id, index, channel, source, probability in catalog.guitar_candidates()
+            if (source == "metadata" or (source == "inferred" and settings.accept_inferred
+                                         and probability >= settings.inferred_threshold))
+            and (not excluded or files[file_id][1] not in excluded)]
+
+
 def build_selection(catalog: Catalog, settings: SelectionSettings, groups: list) -> Selection:
     """Guitar tracks by metadata, inferred ones at or above the threshold when accepted, less
     all but the first file of each duplicate group of the kinds in ``one_per_group``."""
     files = catalog.file_keys()
     excluded = {path for group in groups if group.kind in settings.one_per_group
                 for path in group.files[1:]}
-    tracks = []
-    for file_id, index, channel, source, probability in catalog.guitar_candidates():
-        root, path = files[file_id]
-        inferred_ok = settings.accept_inferred and probability >= settings.inferred_threshold
-        if path not in excluded and (source == "metadata" or (source == "inferred"
-                                                               and inferred_ok)):
-            tracks.append((root, path, index, channel))
+    tracks = [(*files[file_id], index, channel)
+              for file_id, index, channel in selected_keys(catalog, settings, groups)]
     return Selection(catalog.path, settings, tracks, sorted(excluded))

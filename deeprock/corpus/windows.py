@@ -39,7 +39,7 @@ class WindowStats:
     """Distinct-token count of every window of one seq_len, with per-track offsets."""
 
     def __init__(self, ids: np.ndarray, token_offsets: np.ndarray, seq_len: int,
-                 keys: list[TrackKey]) -> None:
+                 keys: Sequence[TrackKey] | np.ndarray) -> None:
         if seq_len < 1:
             raise ValueError(f"seq_len must be at least 1, not {seq_len}")
         self.seq_len = seq_len
@@ -90,6 +90,22 @@ class WindowStats:
         chosen = [i for i, key in enumerate(keys) if key in wanted]
         return cls.from_streams([ids[i] for i in chosen], seq_len, [keys[i] for i in chosen])
 
+    @classmethod
+    def from_arrays(cls, keys: np.ndarray, offsets: np.ndarray, ids: np.ndarray, seq_len: int,
+                    tracks: Collection[TrackKey] | None = None) -> WindowStats:
+        """From Catalog.token_arrays: all tracks, or only the given ones, picked by array ops
+        (a million tracks: no per-track Python)."""
+        if tracks is None:
+            return cls(ids, offsets, seq_len, keys)
+        wanted = np.array(list(tracks), np.int64).reshape(-1, 3)
+        chosen = np.isin(_packed(keys), _packed(wanted))
+        if chosen.all():  # the usual case: no copy of 130M ids
+            return cls(ids, offsets, seq_len, keys)
+        lengths = np.diff(offsets)
+        picked = ids[np.repeat(chosen, lengths)]  # a byte per token, not an int64 index
+        return cls(picked, np.concatenate(([0], np.cumsum(lengths[chosen]))), seq_len,
+                   keys[chosen])
+
     @property
     def total(self) -> int:
         return int(self.window_offsets[-1])
@@ -104,21 +120,21 @@ class WindowStats:
         return np.arange(1, self.seq_len + 1), counts
 
     def per_track(self, unique_factor: int) -> tuple[np.ndarray, np.ndarray]:
-        """(kept, total) windows per track, aligned with .keys; O(windows), for per-song views."""
-        kept_so_far = np.concatenate(([0], np.cumsum(self.distinct > unique_factor)))
-        kept = kept_so_far[self.window_offsets[1:]] - kept_so_far[self.window_offsets[:-1]]
+        """(kept, total) windows per track, aligned with .keys; O(windows), for per-song views:
+        one compiled pass (a cumsum over 1M files' 36M windows took 0.2 s and 300 MB)."""
+        kept = _kept_per_track(self.distinct, self.window_offsets, unique_factor)
         return kept, self.track_windows.copy()
 
     def example(self, unique_factor: int, kept: bool) -> Window | None:
         """The first kept (or dropped) window in catalog order; None when there is none."""
-        matches = (self.distinct > unique_factor) == kept
-        position = int(np.argmax(matches)) if len(matches) else 0
-        if not len(matches) or not matches[position]:
+        position = _first_window(self.distinct, unique_factor, kept)
+        if position < 0:
             return None
         track = int(np.searchsorted(self.window_offsets, position, side="right")) - 1
         start = position - int(self.window_offsets[track])
         first = int(self.token_offsets[track]) + start
-        return Window(self.keys[track], start, int(self.distinct[position]),
+        key = tuple(int(part) for part in self.keys[track])  # a tuple, from a list or an array
+        return Window(key, start, int(self.distinct[position]),
                       self.ids[first : first + self.seq_len])
 
 
@@ -158,3 +174,29 @@ def _distinct_counts(ids: np.ndarray, token_offsets: np.ndarray, window_offsets:
         for j in range(stop - seq_len, stop):  # the window left holds the last seq_len tokens
             counts[ids[j]] -= 1
     return distinct
+
+
+@numba.njit(cache=True, nogil=True)
+def _kept_per_track(distinct: np.ndarray, window_offsets: np.ndarray,
+                    unique_factor: int) -> np.ndarray:
+    kept = np.zeros(len(window_offsets) - 1, np.int64)
+    for track in range(len(kept)):
+        for i in range(window_offsets[track], window_offsets[track + 1]):
+            kept[track] += distinct[i] > unique_factor
+    return kept
+
+
+def _packed(keys: np.ndarray) -> np.ndarray:
+    """(file_id, index, channel) rows as one int64 each: index < 2**16 (an SMF counts its
+    tracks in 16 bits), channel < 16."""
+    return (keys[:, 0] << 20) | (keys[:, 1] << 4) | keys[:, 2]
+
+
+@numba.njit(cache=True, nogil=True)
+def _first_window(distinct: np.ndarray, unique_factor: int, kept: bool) -> int:
+    """The first window kept (or dropped), -1 if none: stops there, where comparing all 36M
+    windows of a 1M-file catalog twice a slider move took a tenth of a second."""
+    for i in range(len(distinct)):
+        if (distinct[i] > unique_factor) == kept:
+            return i
+    return -1
