@@ -114,6 +114,25 @@ def test_reused_while_current_rewritten_after_a_settings_change(catalog_path, tm
     assert not list(folder.glob(".*.tmp"))
 
 
+def test_a_resume_trains_from_the_files_of_the_first_start(catalog_path, tmp_path,
+                                                           monkeypatch):
+    from deeprock.training.models import ModelSettings
+    from deeprock.training.train import train_run
+
+    monkeypatch.setenv("DEEPROCK_TRAIN_LOCK", str(tmp_path / "lock"))
+    config = RunConfig(catalog=catalog_path, model=ModelSettings(arch="deeprock", units=8,
+                                                                 layers=1, embedding=4),
+                       data=DataSettings(seq_len=16, unique_factor=4, stride=8))
+    config.train.epochs = 1
+    run = tmp_path / "run"
+    assert train_run(config, run, json_mode=True)["epochs"] == 1
+    written = _mtimes(run / runs.TOKENS)
+    config.train.epochs = 2
+    assert train_run(config, run, json_mode=True)["epochs"] == 2
+    assert _mtimes(run / runs.TOKENS) == written
+    assert (run / runs.LOG).read_text().count("writing the token files") == 1
+
+
 @pytest.mark.parametrize("damage", ["truncate", "grow", "remove", "manifest"])
 def test_a_damaged_file_is_named_and_rewritten(catalog_path, tmp_path, damage):
     config = RunConfig(catalog=catalog_path, data=DataSettings(seq_len=16, unique_factor=2))
