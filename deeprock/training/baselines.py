@@ -96,10 +96,16 @@ class NgramBaseline:
         mixed = WEIGHTS[0] * trigram + WEIGHTS[1] * bigram + WEIGHTS[2] * unigram
         return unigram, mixed
 
-    def perplexities(self, ids: np.ndarray, offsets: np.ndarray, targets: np.ndarray) -> dict:
-        unigram, trigram = self.probabilities(ids, offsets, targets)
-        return {"unigram_perplexity": _perplexity(unigram),
-                "trigram_perplexity": _perplexity(trigram), "targets": len(targets)}
+    def perplexities(self, ids: np.ndarray, offsets: np.ndarray, targets: np.ndarray,
+                     chunk: int = 1 << 20) -> dict:
+        """Scored `chunk` targets at a time: a dozen float64 temporaries each, not per target."""
+        log_sums = np.zeros(2)
+        for begin in range(0, len(targets), chunk):
+            probabilities = self.probabilities(ids, offsets, targets[begin:begin + chunk])
+            log_sums += [np.log(p).sum() for p in probabilities]
+        unigram, trigram = (_perplexity(total, len(targets)) for total in log_sums)
+        return {"unigram_perplexity": unigram, "trigram_perplexity": trigram,
+                "targets": len(targets)}
 
 
 def _track_chunks(offsets: np.ndarray, chunk_tokens: int) -> list[tuple[int, int]]:
@@ -122,10 +128,8 @@ def _ratio(count: np.ndarray, context: np.ndarray, valid: np.ndarray) -> np.ndar
     return np.where(valid & (context > 0), count / np.maximum(context, 1), 0.0)
 
 
-def _perplexity(probabilities: np.ndarray) -> float:
-    if not len(probabilities):
-        return math.nan
-    return float(np.exp(-np.mean(np.log(probabilities))))
+def _perplexity(log_sum: float, count: int) -> float:
+    return float(np.exp(-log_sum / count)) if count else math.nan
 
 
 def window_targets(starts: np.ndarray, seq_len: int, arch: str) -> np.ndarray:

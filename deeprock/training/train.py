@@ -242,10 +242,11 @@ def validation_starts(starts: np.ndarray, config: RunConfig) -> np.ndarray:
 def non_overlapping(starts: np.ndarray, seq_len: int) -> np.ndarray:
     """The kept windows, first come first served, that share no position."""
     chosen, next_free = [], -1
-    for start in starts.tolist():
-        if start >= next_free:
-            chosen.append(start)
-            next_free = start + seq_len
+    for begin in range(0, len(starts), CHUNK):  # as Python ints a chunk at a time
+        for start in starts[begin:begin + CHUNK].tolist():
+            if start >= next_free:
+                chosen.append(start)
+                next_free = start + seq_len
     return np.array(chosen, dtype=np.int64)
 
 
