@@ -175,3 +175,19 @@ def _side(arrays: dict, side: str, paths: dict, folder: Path) -> Side:
     return Side(keys, [file_id for file_id, _, _ in keys], arrays[side, "catalog_ids"],
                 arrays[side, "ids"], arrays[side, "delta"], arrays[side, "duration"],
                 arrays[side, "position"], np.asarray(arrays[side, "offsets"]))
+
+
+def chunked_bincount(values: np.ndarray, classes: int) -> np.ndarray:
+    """np.bincount a chunk at a time: on a mapped array it never makes a whole int64 copy."""
+    counts = np.zeros(classes, np.int64)
+    for begin in range(0, len(values), CHUNK_TOKENS):
+        counts += np.bincount(values[begin:begin + CHUNK_TOKENS], minlength=classes)
+    return counts
+
+
+def id_moments(ids: np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation of the ids (the seed network's input scaling), in chunks."""
+    counts = chunked_bincount(ids, int(ids.max(initial=0)) + 1)
+    values = np.arange(len(counts), dtype=np.float64)
+    mean = float(counts @ values / max(counts.sum(), 1))
+    return mean, float(np.sqrt(counts @ (values - mean) ** 2 / max(counts.sum(), 1)))

@@ -21,7 +21,7 @@ import numpy as np
 
 from deeprock.corpus.catalog import Catalog
 from deeprock.corpus.selection import Selection, track_ids
-from deeprock.training import runs
+from deeprock.training import runs, tokenfiles
 from deeprock.training.baselines import NgramBaseline, window_targets
 from deeprock.training.config import RunConfig
 from deeprock.training.split import DataError, TrainingData, build_training_data
@@ -54,8 +54,6 @@ def run_data(config: RunConfig, run: Path, log=None, write: bool = True) -> Trai
     """The run's training data memory-mapped from its token files (tokenfiles.py): written on
     the first start, reused by a resume, rewritten when stale or damaged (log says why).
     write=False (an evaluation): built in memory instead when they are not usable."""
-    from deeprock.training import tokenfiles
-
     _check_catalog(config)
     folder, key = Path(run) / runs.TOKENS, data_key(config)
     with Catalog(config.catalog) as catalog:
@@ -206,8 +204,9 @@ def _save_run_inputs(config: RunConfig, run: Path, data: TrainingData) -> None:
                               "(rescanned?): train into a new folder")
     runs.write_json(run / runs.SPLIT, run_split(data).to_dict())
     runs.write_json(run / runs.RHYTHM, {
-        "delta_counts": chunked_bincount(data.train.delta, RHYTHM_CLASSES).tolist(),
-        "duration_counts": chunked_bincount(data.train.duration, RHYTHM_CLASSES).tolist()})
+        f"{name}_counts": tokenfiles.chunked_bincount(getattr(data.train, name),
+                                                      RHYTHM_CLASSES).tolist()
+        for name in ("delta", "duration")})
     baseline = NgramBaseline.fit(data.train.ids, data.train.offsets, len(data.vocabulary))
     starts = validation_starts(data.validation_starts, config)
     targets = window_targets(starts, config.data.seq_len, config.model.arch)
@@ -242,8 +241,9 @@ def validation_starts(starts: np.ndarray, config: RunConfig) -> np.ndarray:
 def non_overlapping(starts: np.ndarray, seq_len: int) -> np.ndarray:
     """The kept windows, first come first served, that share no position."""
     chosen, next_free = [], -1
-    for begin in range(0, len(starts), CHUNK):  # as Python ints a chunk at a time
-        for start in starts[begin:begin + CHUNK].tolist():
+    chunk = tokenfiles.CHUNK_TOKENS  # as Python ints a chunk at a time
+    for begin in range(0, len(starts), chunk):
+        for start in starts[begin:begin + chunk].tolist():
             if start >= next_free:
                 chosen.append(start)
                 next_free = start + seq_len
@@ -304,27 +304,9 @@ def _model(config: RunConfig, run: Path, data: TrainingData, done: int):
     import keras
 
     keras.utils.set_random_seed(config.train.seed)
-    mean, std = id_moments(data.train.ids)
+    mean, std = tokenfiles.id_moments(data.train.ids)
     return build_model(config.model, len(data.vocabulary), config.data.seq_len, mean, std,
                        jit_compile=environment.jit_flag(config.train.jit_compile))
-
-
-CHUNK = 1 << 22  # tokens read at a time from the (memory-mapped) sides
-
-
-def chunked_bincount(values: np.ndarray, classes: int) -> np.ndarray:
-    counts = np.zeros(classes, np.int64)
-    for begin in range(0, len(values), CHUNK):
-        counts += np.bincount(values[begin:begin + CHUNK], minlength=classes)
-    return counts
-
-
-def id_moments(ids: np.ndarray) -> tuple[float, float]:
-    """Mean and standard deviation of the ids (the seed network's input scaling), in chunks."""
-    counts = chunked_bincount(ids, int(ids.max(initial=0)) + 1)
-    values = np.arange(len(counts), dtype=np.float64)
-    mean = float(counts @ values / max(counts.sum(), 1))
-    return mean, float(np.sqrt(counts @ (values - mean) ** 2 / max(counts.sum(), 1)))
 
 
 def _logger(run: Path, quiet: bool):
