@@ -114,7 +114,6 @@ class Plan:
 
     train: list[TrackKey]
     validation: list[TrackKey]
-    lengths: dict[TrackKey, int] = field(repr=False)
     paths: dict[int, tuple[str, str]] = field(repr=False)
 
 
@@ -143,7 +142,7 @@ def plan_sides(catalog: Catalog, settings: DataSettings, tracks: Collection[Trac
     validation_files = split_files(catalog, {key[0] for key in lengths}, settings, paths)
     train = [key for key in lengths if key[0] not in validation_files]
     held_out = [key for key in lengths if key[0] in validation_files]
-    return Plan(_first_percent(train, lengths, settings.data_percent), held_out, lengths, paths)
+    return Plan(_first_percent(train, lengths, settings.data_percent), held_out, paths)
 
 
 def read_streams(catalog: Catalog, tracks: Collection[TrackKey] | None) -> Iterator[Stream]:
