@@ -109,7 +109,7 @@ def throughput_table(catalog_path: str, percent: float, batches_to_time: int) ->
             model.fit(x[:count], y[:count], batch_size=64, verbose=0)
         else:
             model.train_on_batch(*batches[0])
-            batches.starts = batches.starts[: batches_to_time * 64]
+            batches.order = batches.order[: batches_to_time * 64]
             began = time.perf_counter()
             model.fit(batches, verbose=0)
             count = batches.windows

@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 
 def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
@@ -14,12 +17,21 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
 
     Readers see the old file or the new one, never a part; a crash leaves no temporary behind.
     """
+    with writing(path) as handle:
+        handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+
+
+@contextmanager
+def writing(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """write_atomic for a file written piece by piece (too large to hold whole): a handle on a
+    temporary beside `path`, renamed over it when the block ends, removed when it fails."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+        with open(temporary, "wb") as handle:  # opened by name: handle.name is the path
+            yield handle
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -361,7 +361,7 @@ def test_batches_feed_bar_positions_and_transposition_keeps_them(catalog):
             continue
         plain = training_batches(RunConfig(catalog=str(catalog), model=config.model,
                                            data=data.settings), data)
-        starts = plain.starts[:len(x["positions"])]
+        starts = plain.all_starts[plain.order[:len(x["positions"])]]
         window = starts[:, None] + np.arange(16)
         np.testing.assert_array_equal(plain[0][0]["positions"], data.train.position[window])
         np.testing.assert_array_equal(x["positions"], plain[0][0]["positions"])  # kept

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 WEIGHTS = (0.4, 0.4, 0.2)  # trigram, bigram, unigram
+COUNTS = ("bigram", "bigram_context", "trigram", "trigram_context")
 
 
 @dataclass
@@ -29,6 +30,11 @@ class _Counts:
     def of(cls, keys: np.ndarray) -> _Counts:
         unique, counts = np.unique(keys, return_counts=True)
         return cls(unique, counts)
+
+    def merged(self, other: _Counts) -> _Counts:
+        unique, where = np.unique(np.concatenate([self.keys, other.keys]), return_inverse=True)
+        counts = np.bincount(where, np.concatenate([self.counts, other.counts]), len(unique))
+        return _Counts(unique, counts.astype(np.int64))
 
     def get(self, keys: np.ndarray) -> np.ndarray:
         where = np.clip(np.searchsorted(self.keys, keys), 0, max(len(self.keys) - 1, 0))
@@ -46,7 +52,24 @@ class NgramBaseline:
     trigram_context: _Counts
 
     @classmethod
-    def fit(cls, ids: np.ndarray, offsets: np.ndarray, vocabulary_size: int) -> NgramBaseline:
+    def fit(cls, ids: np.ndarray, offsets: np.ndarray, vocabulary_size: int,
+            chunk_tokens: int = 1 << 22) -> NgramBaseline:
+        """Counted a chunk of whole tracks at a time, so memory follows the distinct n-grams,
+        not the tokens (a run's ids are memory-mapped)."""
+        parts = (cls._fit_chunk(np.asarray(ids[offsets[a]:offsets[b]]),
+                                offsets[a:b + 1] - offsets[a], vocabulary_size)
+                 for a, b in _track_chunks(offsets, chunk_tokens))
+        fitted = next(parts, None) or cls._fit_chunk(np.zeros(0, np.int32), np.zeros(1, np.int64),
+                                                     vocabulary_size)
+        for part in parts:
+            fitted = NgramBaseline(vocabulary_size, fitted.unigram + part.unigram,
+                                   *(getattr(fitted, name).merged(getattr(part, name))
+                                     for name in COUNTS))
+        return fitted
+
+    @classmethod
+    def _fit_chunk(cls, ids: np.ndarray, offsets: np.ndarray,
+                   vocabulary_size: int) -> NgramBaseline:
         v = np.int64(vocabulary_size)
         ids = ids.astype(np.int64)
         first, second = _positions(offsets, 1), _positions(offsets, 2)
@@ -59,12 +82,12 @@ class NgramBaseline:
                       targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(unigram, interpolated trigram) probability of ids[t] for each flat target t."""
         v = np.int64(self.vocabulary_size)
-        ids = ids.astype(np.int64)
         start = offsets[np.searchsorted(offsets, targets, side="right") - 1]
-        word = ids[targets]
+        word = ids[targets].astype(np.int64)  # gathered: the ids may be memory-mapped
         unigram = (self.unigram[word] + 1) / (self.unigram.sum() + self.vocabulary_size)
         prev1 = np.where(targets - 1 >= start, ids[np.maximum(targets - 1, 0)], -1)
         prev2 = np.where(targets - 2 >= start, ids[np.maximum(targets - 2, 0)], -1)
+        prev1, prev2 = prev1.astype(np.int64), prev2.astype(np.int64)
         bigram = _ratio(self.bigram.get(prev1 * v + word), self.bigram_context.get(prev1),
                         prev1 >= 0)
         context = prev2 * v + prev1
@@ -73,10 +96,25 @@ class NgramBaseline:
         mixed = WEIGHTS[0] * trigram + WEIGHTS[1] * bigram + WEIGHTS[2] * unigram
         return unigram, mixed
 
-    def perplexities(self, ids: np.ndarray, offsets: np.ndarray, targets: np.ndarray) -> dict:
-        unigram, trigram = self.probabilities(ids, offsets, targets)
-        return {"unigram_perplexity": _perplexity(unigram),
-                "trigram_perplexity": _perplexity(trigram), "targets": len(targets)}
+    def perplexities(self, ids: np.ndarray, offsets: np.ndarray, targets: np.ndarray,
+                     chunk: int = 1 << 20) -> dict:
+        """Scored `chunk` targets at a time: a dozen float64 temporaries each, not per target."""
+        log_sums = np.zeros(2)
+        for begin in range(0, len(targets), chunk):
+            probabilities = self.probabilities(ids, offsets, targets[begin:begin + chunk])
+            log_sums += [np.log(p).sum() for p in probabilities]
+        unigram, trigram = (_perplexity(total, len(targets)) for total in log_sums)
+        return {"unigram_perplexity": unigram, "trigram_perplexity": trigram,
+                "targets": len(targets)}
+
+
+def _track_chunks(offsets: np.ndarray, chunk_tokens: int) -> list[tuple[int, int]]:
+    """(first track, end track) runs of whole tracks holding about chunk_tokens tokens."""
+    if not offsets[-1]:
+        return []
+    bounds = np.unique(np.searchsorted(offsets, np.arange(0, offsets[-1], chunk_tokens)))
+    ends = np.append(bounds[1:], len(offsets) - 1)
+    return [(int(a), int(b)) for a, b in zip(bounds, ends, strict=True) if b > a]
 
 
 def _positions(offsets: np.ndarray, history: int) -> np.ndarray:
@@ -90,10 +128,8 @@ def _ratio(count: np.ndarray, context: np.ndarray, valid: np.ndarray) -> np.ndar
     return np.where(valid & (context > 0), count / np.maximum(context, 1), 0.0)
 
 
-def _perplexity(probabilities: np.ndarray) -> float:
-    if not len(probabilities):
-        return math.nan
-    return float(np.exp(-np.mean(np.log(probabilities))))
+def _perplexity(log_sum: float, count: int) -> float:
+    return float(np.exp(-log_sum / count)) if count else math.nan
 
 
 def window_targets(starts: np.ndarray, seq_len: int, arch: str) -> np.ndarray:

@@ -40,27 +40,32 @@ class WindowBatches(PyDataset):
         self.set_epoch(0)  # feeds its own equal slice of it
 
     def set_epoch(self, epoch: int) -> None:
-        """Choose this epoch's windows and their order (called before each epoch)."""
+        """Choose this epoch's windows and their order (called before each epoch): indices
+        into the kept starts, 4 bytes a window; the starts themselves (memory-mapped in a run)
+        are read a batch at a time."""
         rng = np.random.default_rng([self.seed, epoch])
-        starts = self.all_starts
+        total = len(self.all_starts)
+        order = np.arange(total, dtype=np.int32 if total < 2**31 else np.int64)
         if self.shuffle or self.stride > 1:
+            rng.shuffle(order)  # the draws of rng.permutation(total), without its int64 copy
             # the same number of windows every epoch: Keras counts an epoch's steps once
-            starts = starts[rng.permutation(len(starts))[:max(len(starts) // self.stride, 1)]]
+            order = order[:max(total // self.stride, 1)]
         if not self.shuffle:
-            starts = np.sort(starts)
+            order = order[np.argsort(self.all_starts[order], kind="stable")]
         index, count = self.share
-        self.starts = starts[index:len(starts) - len(starts) % count:count]
+        self.order = order[index:len(order) - len(order) % count:count]
         self.rng = np.random.default_rng([self.seed, epoch, index])
 
     def __len__(self) -> int:
-        return -(-len(self.starts) // self.batch_size)
+        return -(-len(self.order) // self.batch_size)
 
     @property
     def windows(self) -> int:
-        return len(self.starts)
+        return len(self.order)
 
     def __getitem__(self, index: int):
-        starts = self.starts[index * self.batch_size:(index + 1) * self.batch_size]
+        order = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        starts = np.asarray(self.all_starts[order])
         positions = starts[:, None] + np.arange(self.seq_len + 1)
         ids = self.side.ids[positions]
         if self.transpose is not None:

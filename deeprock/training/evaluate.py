@@ -56,7 +56,7 @@ def evaluate_run(run: Path, catalog_path: str, seq_len: int | None = None,
                               f" tokens, not {seq_len}")
     unique_factor = config.data.unique_factor if unique_factor is None else unique_factor
     with Catalog(catalog_path) as catalog:
-        streams = read_streams(catalog, None)
+        streams = list(read_streams(catalog, None))
         lookup = vocabulary.lookup(catalog.vocabulary.tokens)
         if held_out_only:
             streams = _held_out(streams, catalog, Path(run), files.split)
@@ -78,7 +78,7 @@ def evaluate_run(run: Path, catalog_path: str, seq_len: int | None = None,
     return {"windows": len(starts), "best_epoch": best.get("epoch"), "loss": token["loss"],
             "accuracy": token["accuracy"], "perplexity": token["perplexity"],
             "unk_share": float(np.mean(side.ids[targets] == 0)), "targets": len(targets),
-            "heads": heads, "baselines": _baselines(config, vocabulary, side, targets)}
+            "heads": heads, "baselines": _baselines(Path(run), config, vocabulary, side, targets)}
 
 
 def _held_out(streams: list, catalog: Catalog, run: Path, split: runs.RunSplit) -> list:
@@ -130,13 +130,14 @@ def score(model, side: Side, starts: np.ndarray, seq_len: int, settings: ModelSe
             for head, (loss, right, n) in sums.items()}
 
 
-def _baselines(config: RunConfig, vocabulary: RunVocabulary, side: Side,
+def _baselines(run: Path, config: RunConfig, vocabulary: RunVocabulary, side: Side,
                targets: np.ndarray) -> dict | None:
-    """Unigram and trigram refitted on the run's training side; None when its catalog is gone."""
-    from deeprock.training.train import load_data
+    """Unigram and trigram refitted on the run's training side (its token files, or rebuilt
+    from the catalog for a run without them); None when its catalog is gone."""
+    from deeprock.training.train import run_data
 
     try:
-        data = load_data(config)
+        data = run_data(config, run, write=False)
     except (DataError, OSError, ValueError):
         return None
     if data.vocabulary != vocabulary:

@@ -12,7 +12,7 @@ parsed again.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,43 +85,72 @@ class TrainingData:
 
 def build_training_data(catalog: Catalog, settings: DataSettings,
                         tracks: Collection[TrackKey] | None = None) -> TrainingData:
-    """Streams of the selection's tracks (or every guitar track), split, encoded, windowed."""
-    streams = read_streams(catalog, tracks)
-    if settings.artists:
-        try:
-            chosen = files_of(catalog, settings.artists)
-        except ValueError as error:
-            raise DataError(str(error)) from error
-        streams = [s for s in streams if s.file_id in chosen]
-    if not streams:
-        raise DataError(f"catalog {catalog.path} has no guitar track with tokens"
-                        + (" in this selection" if tracks is not None else "")
-                        + (f" by {', '.join(settings.artists)}" if settings.artists else "")
-                        + ": scan a folder with guitar parts, or accept inferred guitars")
-    paths = catalog.file_keys()
-    validation_files = split_files(catalog, {s.file_id for s in streams}, settings, paths)
-    train = [s for s in streams if s.file_id not in validation_files]
-    held_out = [s for s in streams if s.file_id in validation_files]
-    train = _first_percent(train, settings.data_percent)
+    """Streams of the selection's tracks (or every guitar track), split, encoded, windowed, all
+    in memory (a run trains from tokenfiles.py's memory-mapped copy of the same arrays)."""
+    streams = list(read_streams(catalog, tracks))
+    plan = plan_sides(catalog, settings, tracks, streams)
+    by_key = {(s.file_id, s.idx, s.channel): s for s in streams}
+    train = [by_key[key] for key in plan.train]
+    held_out = [by_key[key] for key in plan.validation]
+    del streams, by_key
     counts = np.bincount(np.concatenate([s.ids for s in train]),
                          minlength=len(catalog.vocabulary))
     vocabulary = RunVocabulary.from_counts(catalog.vocabulary.tokens, counts, settings.min_count)
     lookup = vocabulary.lookup(catalog.vocabulary.tokens)
     train_side, validation_side = encode(train, lookup), encode(held_out, lookup)
-    del streams, train, held_out  # the sides hold the tokens now: memory is theirs alone
+    del train, held_out  # the sides hold the tokens now: memory is theirs alone
     data = TrainingData(vocabulary, train_side, validation_side,
                         window_starts(train_side, settings.seq_len, settings.unique_factor),
                         window_starts(validation_side, settings.seq_len, settings.unique_factor),
-                        settings, paths)
-    _check_enough(data)
+                        settings, plan.paths)
+    check_enough(data)
     return data
 
 
-def read_streams(catalog: Catalog, tracks: Collection[TrackKey] | None) -> list[Stream]:
-    """The chosen tracks' streams (a selection is the authority, whatever the guitar flag)."""
+@dataclass
+class Plan:
+    """Which tracks each side holds, in catalog order: decided from the tracks' lengths alone,
+    so the tokens can then be written side by side without ever being held whole."""
+
+    train: list[TrackKey]
+    validation: list[TrackKey]
+    paths: dict[int, tuple[str, str]] = field(repr=False)
+
+
+def plan_sides(catalog: Catalog, settings: DataSettings, tracks: Collection[TrackKey] | None,
+               streams: Iterable[Stream]) -> Plan:
+    """The split of `streams` (read_streams's, a list or streamed): the artists filter, the
+    split by song or artist, data_percent."""
+    chosen = None
+    if settings.artists:
+        try:
+            chosen = files_of(catalog, settings.artists)
+        except ValueError as error:
+            raise DataError(str(error)) from error
+    lengths, stale = {}, 0
+    for stream in streams:
+        if chosen is None or stream.file_id in chosen:
+            lengths[(stream.file_id, stream.idx, stream.channel)] = len(stream.ids)
+            stale += stream.position is None
+    if not lengths:
+        raise DataError(f"catalog {catalog.path} has no guitar track with tokens"
+                        + (" in this selection" if tracks is not None else "")
+                        + (f" by {', '.join(settings.artists)}" if settings.artists else "")
+                        + ": scan a folder with guitar parts, or accept inferred guitars")
+    check_fresh(stale, len(lengths))
+    paths = catalog.file_keys()
+    validation_files = split_files(catalog, {key[0] for key in lengths}, settings, paths)
+    train = [key for key in lengths if key[0] not in validation_files]
+    held_out = [key for key in lengths if key[0] in validation_files]
+    return Plan(_first_percent(train, lengths, settings.data_percent), held_out, paths)
+
+
+def read_streams(catalog: Catalog, tracks: Collection[TrackKey] | None) -> Iterator[Stream]:
+    """The chosen tracks' streams, one at a time (a selection is the authority, whatever the
+    guitar flag)."""
     wanted = None if tracks is None else set(tracks)
-    return [s for s in catalog.streams(guitar_only=tracks is None)
-            if wanted is None or (s.file_id, s.idx, s.channel) in wanted]
+    return (s for s in catalog.streams(guitar_only=tracks is None)
+            if wanted is None or (s.file_id, s.idx, s.channel) in wanted)
 
 
 def split_files(catalog: Catalog, file_ids: set[int], settings: DataSettings,
@@ -185,27 +214,25 @@ def _units(catalog: Catalog, file_ids: set[int], split_by: str,
     return [set(unit) for unit in components(sorted(file_ids), links)]
 
 
-def _first_percent(streams: list[Stream], percent: float) -> list[Stream]:
+def _first_percent(keys: list[TrackKey], lengths: dict[TrackKey, int],
+                   percent: float) -> list[TrackKey]:
     """The post's data_percent: the first tracks holding that share of the training tokens."""
     if not 0 < percent <= 100:
         raise DataError(f"data_percent must be in (0, 100], not {percent}")
-    budget = sum(len(s.ids) for s in streams) * percent / 100
+    budget = sum(lengths[key] for key in keys) * percent / 100
     chosen, used = [], 0
-    for stream in streams:
+    for key in keys:
         if used >= budget:
             break
-        chosen.append(stream)
-        used += len(stream.ids)
+        chosen.append(key)
+        used += lengths[key]
     return chosen
 
 
 def encode(streams: list[Stream], lookup: np.ndarray) -> Side:
     """Concatenate streams (catalog ids → run ids, rhythm and position → classes) with track
     offsets."""
-    stale = sum(s.position is None for s in streams)
-    if stale:
-        raise DataError(f"{stale} of {len(streams)} tracks were scanned before the catalog "
-                        "held bar positions (it was upgraded): scan their folder again")
+    check_fresh(sum(s.position is None for s in streams), len(streams))
 
     def joined(name: str) -> np.ndarray:
         parts = [getattr(s, name) for s in streams]
@@ -217,6 +244,12 @@ def encode(streams: list[Stream], lookup: np.ndarray) -> Side:
                 catalog_ids, lookup[catalog_ids] if len(lookup) else catalog_ids,
                 rhythm_classes(joined("delta")), rhythm_classes(joined("duration")),
                 position_classes(joined("position")), offsets)
+
+
+def check_fresh(stale: int, total: int) -> None:
+    if stale:
+        raise DataError(f"{stale} of {total} tracks were scanned before the catalog "
+                        "held bar positions (it was upgraded): scan their folder again")
 
 
 def window_starts(side: Side, seq_len: int, unique_factor: int) -> np.ndarray:
@@ -231,7 +264,7 @@ def window_starts(side: Side, seq_len: int, unique_factor: int) -> np.ndarray:
     return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
 
-def _check_enough(data: TrainingData) -> None:
+def check_enough(data: TrainingData) -> None:
     seq_len = data.settings.seq_len
     longest = int(np.diff(data.train.offsets).max(initial=0))
     if longest <= seq_len:

@@ -21,7 +21,7 @@ import numpy as np
 
 from deeprock.corpus.catalog import Catalog
 from deeprock.corpus.selection import Selection, track_ids
-from deeprock.training import runs
+from deeprock.training import runs, tokenfiles
 from deeprock.training.baselines import NgramBaseline, window_targets
 from deeprock.training.config import RunConfig
 from deeprock.training.split import DataError, TrainingData, build_training_data
@@ -41,14 +41,42 @@ class RunConflict(ValueError):
 
 
 def load_data(config: RunConfig) -> TrainingData:
-    """The run's training data: the selection's tracks, or every guitar track."""
-    if not os.path.isfile(config.catalog):
-        raise DataError(f"no catalog at {config.catalog}: scan a MIDI folder first")
+    """The run's training data in memory: the selection's tracks, or every guitar track."""
+    _check_catalog(config)
     with Catalog(config.catalog) as catalog:
         tracks = None
         if config.selection:
             tracks = selection_tracks(catalog, config.selection)
         return build_training_data(catalog, config.data, tracks)
+
+
+def run_data(config: RunConfig, run: Path, log=None, write: bool = True) -> TrainingData:
+    """The run's training data memory-mapped from its token files (tokenfiles.py): written on
+    the first start, reused by a resume, rewritten when stale or damaged (log says why).
+    write=False (an evaluation): built in memory instead when they are not usable."""
+    _check_catalog(config)
+    folder, key = Path(run) / runs.TOKENS, data_key(config)
+    with Catalog(config.catalog) as catalog:
+        try:
+            return tokenfiles.open_data(folder, config.data, key, catalog.file_keys())
+        except tokenfiles.StaleTokens as why:
+            if not write:
+                return load_data(config)
+            if log:
+                log(f"writing the token files: {why}")
+        tracks = selection_tracks(catalog, config.selection) if config.selection else None
+        return tokenfiles.write_data(catalog, config.data, tracks, folder, key)
+
+
+def data_key(config: RunConfig) -> dict:
+    """What the token files depend on: the catalog, the selection and the data settings."""
+    key = config.settings_key()
+    return {name: key[name] for name in ("catalog", "selection", "selection_sha256", "data")}
+
+
+def _check_catalog(config: RunConfig) -> None:
+    if not os.path.isfile(config.catalog):
+        raise DataError(f"no catalog at {config.catalog}: scan a MIDI folder first")
 
 
 def selection_tracks(catalog: Catalog, path: str) -> set:
@@ -92,9 +120,9 @@ def _train_locked(config: RunConfig, run: Path, force: bool, json_mode: bool) ->
         return _result(run, status, rows, 0.0)
     log = _logger(run, json_mode)
     started = time.monotonic()
-    data = load_data(config)
     if config.selection:
         config.selection_sha256 = file_sha256(config.selection)
+    data = run_data(config, run, log)
     _save_run_inputs(config, run, data)
     from deeprock.training import environment
 
@@ -176,8 +204,9 @@ def _save_run_inputs(config: RunConfig, run: Path, data: TrainingData) -> None:
                               "(rescanned?): train into a new folder")
     runs.write_json(run / runs.SPLIT, run_split(data).to_dict())
     runs.write_json(run / runs.RHYTHM, {
-        "delta_counts": np.bincount(data.train.delta, minlength=RHYTHM_CLASSES).tolist(),
-        "duration_counts": np.bincount(data.train.duration, minlength=RHYTHM_CLASSES).tolist()})
+        f"{name}_counts": tokenfiles.chunked_bincount(getattr(data.train, name),
+                                                      RHYTHM_CLASSES).tolist()
+        for name in ("delta", "duration")})
     baseline = NgramBaseline.fit(data.train.ids, data.train.offsets, len(data.vocabulary))
     starts = validation_starts(data.validation_starts, config)
     targets = window_targets(starts, config.data.seq_len, config.model.arch)
@@ -212,10 +241,12 @@ def validation_starts(starts: np.ndarray, config: RunConfig) -> np.ndarray:
 def non_overlapping(starts: np.ndarray, seq_len: int) -> np.ndarray:
     """The kept windows, first come first served, that share no position."""
     chosen, next_free = [], -1
-    for start in starts.tolist():
-        if start >= next_free:
-            chosen.append(start)
-            next_free = start + seq_len
+    chunk = tokenfiles.CHUNK_TOKENS  # as Python ints a chunk at a time
+    for begin in range(0, len(starts), chunk):
+        for start in starts[begin:begin + chunk].tolist():
+            if start >= next_free:
+                chosen.append(start)
+                next_free = start + seq_len
     return np.array(chosen, dtype=np.int64)
 
 
@@ -273,9 +304,8 @@ def _model(config: RunConfig, run: Path, data: TrainingData, done: int):
     import keras
 
     keras.utils.set_random_seed(config.train.seed)
-    ids = data.train.ids.astype(np.float64)
-    return build_model(config.model, len(data.vocabulary), config.data.seq_len,
-                       float(ids.mean()), float(ids.std()),
+    mean, std = tokenfiles.id_moments(data.train.ids)
+    return build_model(config.model, len(data.vocabulary), config.data.seq_len, mean, std,
                        jit_compile=environment.jit_flag(config.train.jit_compile))
 
 
