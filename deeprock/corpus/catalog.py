@@ -17,7 +17,7 @@ import numpy as np
 
 from deeprock.corpus.vocabulary import Vocabulary
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # schema N-1 → N: statements that bring an older catalog up to date. New columns stay NULL
 # until the file is parsed again, so a migration also marks every file for the next scan.
 # New tables (3: the user's labels; 4: the version search's store) come from SCHEMA itself.
@@ -30,6 +30,7 @@ MIGRATIONS = {
         "ALTER TABLE streams ADD COLUMN position BLOB",
         "ALTER TABLE streams ADD COLUMN bar BLOB"),
     5: (),  # the duplicate search's store: its dedup_* tables come from SCHEMA
+    6: (),  # the clichés' counts (dedup_counts, dedup_state: from SCHEMA)
 }
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -114,6 +115,12 @@ CREATE TABLE IF NOT EXISTS dedup_pairs (     -- verified similar pairs, first < 
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS dedup_pairs_by_second ON dedup_pairs (second);
 CREATE TABLE IF NOT EXISTS dedup_common (shingle INTEGER PRIMARY KEY);  -- the clichés dropped
+CREATE TABLE IF NOT EXISTS dedup_counts (    -- cliches.py: exact counts of the buckets over
+    shingle INTEGER PRIMARY KEY, units INTEGER NOT NULL   -- the limit (files holding a shingle)
+);
+CREATE TABLE IF NOT EXISTS dedup_state (     -- cliches.py: per-bucket counts, exact buckets
+    name TEXT PRIMARY KEY, data BLOB NOT NULL
+);
 """
 # tracks with their file and the user's label: every guitar query reads through this
 LABELLED_TRACKS = ("tracks t JOIN files f ON f.id = t.file_id LEFT JOIN user_labels u "

@@ -25,8 +25,6 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-import numpy as np
-
 from deeprock.corpus import lsh
 from deeprock.corpus.catalog import Catalog
 from deeprock.corpus.groups import components
@@ -88,12 +86,12 @@ def _merge(clusters: list[Cluster], key: str) -> tuple[list[Cluster], list[list[
 
 def _versions(catalog: Catalog, units: list[Cluster]) -> list[list[str]]:
     """Version groups over units (one per transposed_key), each unit shown by one path."""
-    stored = lsh.stored_shingles(catalog, {unit[0]["id"]: unit[0]["md5"] or "" for unit in units})
+    lsh.update_store(catalog, ((unit[0]["id"], unit[0]["md5"] or "") for unit in units))
     index_of = {unit[0]["id"]: index for index, unit in enumerate(units)}
     # the name already says "same song": clichés count as evidence there (short songs are
     # mostly clichés); lsh's search among all songs leaves them out
-    pairs = _named_pairs(units, [stored[unit[0]["id"]] for unit in units]) | {
-        (index_of[a], index_of[b]) for a, b in lsh.similar_pairs(catalog, stored)}
+    pairs = _named_pairs(catalog, units) | {
+        (index_of[a], index_of[b]) for a, b in lsh.similar_pairs(catalog)}
     found = []
     for members in (m for m in components(range(len(units)), pairs) if len(m) > 1):
         folders = Counter(os.path.dirname(row["path"]) for i in members for row in units[i])
@@ -118,17 +116,19 @@ def title_stem(path: str) -> str:
     return f"{folder}/{title}"
 
 
-def _named_pairs(units: list[Cluster], shingles: list[np.ndarray]) -> set[tuple[int, int]]:
-    """Pairs of units with a file of the same title in one folder, confirmed by their shingles."""
+def _named_pairs(catalog: Catalog, units: list[Cluster]) -> set[tuple[int, int]]:
+    """Pairs of units with a file of the same title in one folder, confirmed by their shingles
+    (read for those units only)."""
     by_stem: dict[str, set[int]] = {}
     for index, unit in enumerate(units):
         for row in unit:
             by_stem.setdefault(title_stem(row["path"]), set()).add(index)
+    shared = [sorted(members) for members in by_stem.values() if len(members) > 1]
+    shingles = lsh.load_shingles(catalog, {units[i][0]["id"] for s in shared for i in s})
     pairs = set()
-    for members in by_stem.values():
-        ordered = sorted(members)
-        for at, first in enumerate(ordered):
-            pairs |= {(first, other) for other in ordered[at + 1 :]
-                      if similar(shingles[first], shingles[other], NAMED_JACCARD,
-                                  NAMED_MIN_SHARED)}
+    for ordered in shared:
+        sets = [shingles[units[i][0]["id"]] for i in ordered]
+        pairs |= {(first, ordered[b]) for a, first in enumerate(ordered)
+                  for b in range(a + 1, len(ordered))
+                  if similar(sets[a], sets[b], NAMED_JACCARD, NAMED_MIN_SHARED)}
     return pairs
