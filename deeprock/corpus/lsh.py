@@ -209,9 +209,10 @@ def similar_pairs(catalog: Catalog) -> set[tuple[int, int]]:
         few = len(stale) * 10 < db.execute("SELECT COUNT(*) FROM dedup_files").fetchone()[0]
         new_keys = []  # kept only when few: what the key index is searched for
         for first in range(0, len(stale), CHUNK_FILES):
-            new_keys.append(_index(db, _dropped(catalog, stale[first : first + CHUNK_FILES],
-                                                common)))
-        candidates = (_candidates(db, [k for k in new_keys if k is not None]) if few
+            keys = _index(db, _dropped(catalog, stale[first : first + CHUNK_FILES], common))
+            if few and keys is not None:
+                new_keys.append(keys)
+        candidates = (_candidates(db, new_keys) if few
                       else _all_candidates(db, np.array(stale, np.int64)))
         sets = _dropped(catalog, sorted({i for pair in candidates for i in pair}), common)
         db.executemany("INSERT OR IGNORE INTO dedup_pairs VALUES (?, ?)", (
