@@ -15,7 +15,8 @@ SHARED_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dee
 # what a schema brought besides MIGRATIONS' columns: objects of SCHEMA itself (views first)
 SCHEMA_OBJECTS = {3: ("VIEW user_labels", "TABLE labels"),
                   5: ("TABLE dedup_files", "TABLE dedup_bands", "TABLE dedup_pairs",
-                      "TABLE dedup_common")}
+                      "TABLE dedup_common"),
+                  6: ("TABLE dedup_counts", "TABLE dedup_state")}
 ADDED_COLUMN = re.compile(r"ALTER TABLE (\w+) ADD COLUMN (\w+) \w+")
 
 

@@ -20,8 +20,10 @@ from deeprock.music.tokens import PITCH_NAMES, TWELFTHS_PER_BAR
 from tests.test_dedup import with_notes_changed
 
 
-def in_memory_pairs(_: Catalog, shingles: dict[int, np.ndarray]) -> set[tuple[int, int]]:
+def in_memory_pairs(catalog: Catalog) -> set[tuple[int, int]]:
     """The former dedup._similar_pairs over dedup._drop_common, on the same stored shingles."""
+    shingles = {i: np.frombuffer(blob, "<u4") for i, blob in
+                catalog.db.execute("SELECT file_id, shingles FROM dedup_files")}
     ids = list(shingles)
     sets = [shingles[i] for i in ids]
     if sets:

@@ -17,7 +17,7 @@ import numpy as np
 
 from deeprock.corpus.vocabulary import Vocabulary
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # schema N-1 → N: statements that bring an older catalog up to date. New columns stay NULL
 # until the file is parsed again, so a migration also marks every file for the next scan.
 # New tables (3: the user's labels; 4: the version search's store) come from SCHEMA itself.
@@ -30,6 +30,7 @@ MIGRATIONS = {
         "ALTER TABLE streams ADD COLUMN position BLOB",
         "ALTER TABLE streams ADD COLUMN bar BLOB"),
     5: (),  # the duplicate search's store: its dedup_* tables come from SCHEMA
+    6: (),  # the clichés' counts (dedup_counts, dedup_state: from SCHEMA)
 }
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -117,10 +118,20 @@ CREATE TABLE IF NOT EXISTS dedup_pairs (     -- verified similar pairs, first < 
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS dedup_pairs_by_second ON dedup_pairs (second);
 CREATE TABLE IF NOT EXISTS dedup_common (shingle INTEGER PRIMARY KEY);  -- the clichés dropped
+CREATE TABLE IF NOT EXISTS dedup_counts (    -- cliches.py: exact counts of the buckets over
+    shingle INTEGER PRIMARY KEY, units INTEGER NOT NULL   -- the limit (files holding a shingle)
+);
+CREATE TABLE IF NOT EXISTS dedup_state (     -- cliches.py: per-bucket counts, exact buckets
+    name TEXT PRIMARY KEY, data BLOB NOT NULL
+);
 """
 # tracks with their file and the user's label: every guitar query reads through this
 LABELLED_TRACKS = ("tracks t JOIN files f ON f.id = t.file_id LEFT JOIN user_labels u "
                    "ON u.md5 = f.md5 AND u.idx = t.idx AND u.channel = t.channel")
+# a file sharing its md5, content or transposed key with another: only those can be merged
+SHARES_A_KEY = "(" + " OR ".join(
+    f"IFNULL({key} IN (SELECT {key} FROM files GROUP BY {key} HAVING COUNT(*) > 1), 0)"
+    for key in ("md5", "content_key", "transposed_key")) + ")"
 GUITAR = "COALESCE(u.guitar, t.guitar)"  # the user's decision overrides the scan's
 # (guitar_source, guitar, notes_probability) → flagged: guitar.is_suspicious, passed in by the
 # caller so that the rule lives in one place and the catalog imports nothing of the music layer
@@ -323,12 +334,29 @@ class Catalog:
         return self._file_rows(f"SELECT id, {', '.join(FILE_COLUMNS)} FROM files "
                                "WHERE path LIKE ? ORDER BY path LIMIT ?", (f"%{text}%", limit))
 
-    def duplicate_keys(self) -> list[dict]:
-        """Each file's id, path and the keys that make duplicates (md5, content, transposed):
-        the duplicate search's rows, a fraction of files() on a million-file catalog."""
-        cursor = self.db.execute("SELECT id, path, md5, content_key, transposed_key FROM files "
-                                 "ORDER BY +path")  # + : a sort, not files_by_path's walk
-        return _dicts(cursor)
+    def duplicate_keys(self, ids: Collection[int] | None = None) -> list[dict]:
+        """Each file's id, path and the keys that make duplicates (md5, content, transposed),
+        of the files sharing a key with another (or of these ids), ordered by path: the
+        duplicate search's rows; on a million files, the few that can be duplicates."""
+        where, args = (SHARES_A_KEY, ()) if ids is None else (
+            "id IN (SELECT value FROM json_each(?))", (json.dumps(list(ids)),))
+        return _dicts(self.db.execute("SELECT id, path, md5, content_key, transposed_key "
+                                      f"FROM files WHERE {where} ORDER BY path, id", args))
+
+    def single_files(self) -> Iterator[tuple[int, str]]:
+        """(id, md5 or '') of the files with a transposed key that share no key with another:
+        the version search's units besides duplicate_keys', streamed."""
+        yield from self.db.execute("SELECT id, IFNULL(md5, '') FROM files WHERE "
+                                   f"transposed_key IS NOT NULL AND NOT {SHARES_A_KEY}")
+
+    def same_stem(self, stem: Callable[[str], str]) -> Iterator[list[int]]:
+        """Ids of files whose paths have one stem (a Python function, run by SQLite), for each
+        stem of two files or more among those with a transposed key or a shared key."""
+        self.db.create_function("stem", 1, stem, deterministic=True)
+        for (ids,) in self.db.execute(
+                "SELECT group_concat(id) FROM files WHERE transposed_key IS NOT NULL OR "
+                f"{SHARES_A_KEY} GROUP BY stem(path) HAVING COUNT(*) > 1"):
+            yield [int(i) for i in ids.split(",")]
 
     def file_keys(self) -> dict[int, tuple[str, str]]:
         """file id → (root, path): names that survive a rescan, unlike ids."""

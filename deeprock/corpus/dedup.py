@@ -20,12 +20,11 @@ Thresholds were measured on the shared corpus (1181 files) and on demo corpora (
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections import Counter
 from dataclasses import dataclass
-
-import numpy as np
 
 from deeprock.corpus import lsh
 from deeprock.corpus.catalog import Catalog
@@ -65,8 +64,7 @@ def find_duplicates(catalog: Catalog) -> list[DuplicateGroup]:
                       ("transposed", "transposed_key")):
         clusters, found = _merge(clusters, key)
         groups += [DuplicateGroup(kind, [c[0]["path"] for c in merged]) for merged in found]
-    units = [c for c in clusters if c[0]["transposed_key"] is not None]
-    groups += [DuplicateGroup("version", files) for files in _versions(catalog, units)]
+    groups += [DuplicateGroup("version", files) for files in _versions(catalog, clusters)]
     return sorted(groups, key=lambda g: (KINDS.index(g.kind), g.files))
 
 
@@ -86,19 +84,26 @@ def _merge(clusters: list[Cluster], key: str) -> tuple[list[Cluster], list[list[
     return sorted(merged, key=lambda c: c[0]["path"]), found
 
 
-def _versions(catalog: Catalog, units: list[Cluster]) -> list[list[str]]:
-    """Version groups over units (one per transposed_key), each unit shown by one path."""
-    stored = lsh.stored_shingles(catalog, {unit[0]["id"]: unit[0]["md5"] or "" for unit in units})
-    index_of = {unit[0]["id"]: index for index, unit in enumerate(units)}
+def _versions(catalog: Catalog, clusters: list[Cluster]) -> list[list[str]]:
+    """Version groups over the units: the clusters of duplicate_keys with a transposed_key
+    and every other file with one, each unit known by its first file's id."""
+    keyed = [c for c in clusters if c[0]["transposed_key"] is not None]
+    unit_of = {row["id"]: c[0]["id"] if c[0]["transposed_key"] is not None else None
+               for c in clusters for row in c}
+    lsh.update_store(catalog, itertools.chain(
+        ((unit[0]["id"], unit[0]["md5"] or "") for unit in keyed), catalog.single_files()))
     # the name already says "same song": clichés count as evidence there (short songs are
     # mostly clichés); lsh's search among all songs leaves them out
-    pairs = _named_pairs(units, [stored[unit[0]["id"]] for unit in units]) | {
-        (index_of[a], index_of[b]) for a, b in lsh.similar_pairs(catalog, stored)}
+    pairs = _named_pairs(catalog, unit_of) | lsh.similar_pairs(catalog)
+    rows = {unit[0]["id"]: unit for unit in keyed}
+    linked = sorted({i for pair in pairs for i in pair})
+    rows |= {row["id"]: [row] for row in catalog.duplicate_keys(
+        [i for i in linked if i not in rows])}
     found = []
-    for members in (m for m in components(range(len(units)), pairs) if len(m) > 1):
-        folders = Counter(os.path.dirname(row["path"]) for i in members for row in units[i])
+    for members in (m for m in components(linked, pairs) if len(m) > 1):
+        folders = Counter(os.path.dirname(row["path"]) for i in members for row in rows[i])
         home = folders.most_common(1)[0][0]
-        found.append(sorted(_shown(units[i], home) for i in members))
+        found.append(sorted(_shown(rows[i], home) for i in members))
     return found
 
 
@@ -118,17 +123,15 @@ def title_stem(path: str) -> str:
     return f"{folder}/{title}"
 
 
-def _named_pairs(units: list[Cluster], shingles: list[np.ndarray]) -> set[tuple[int, int]]:
-    """Pairs of units with a file of the same title in one folder, confirmed by their shingles."""
-    by_stem: dict[str, set[int]] = {}
-    for index, unit in enumerate(units):
-        for row in unit:
-            by_stem.setdefault(title_stem(row["path"]), set()).add(index)
-    pairs = set()
-    for members in by_stem.values():
-        ordered = sorted(members)
-        for at, first in enumerate(ordered):
-            pairs |= {(first, other) for other in ordered[at + 1 :]
-                      if similar(shingles[first], shingles[other], NAMED_JACCARD,
-                                  NAMED_MIN_SHARED)}
-    return pairs
+def _named_pairs(catalog: Catalog, unit_of: dict[int, int | None]) -> set[tuple[int, int]]:
+    """Pairs of units (by id) with a file of the same title in one folder, confirmed by their
+    shingles (read for those units only). unit_of: a clustered file's unit (None: none)."""
+    shared = []
+    for ids in catalog.same_stem(title_stem):
+        units = sorted({unit_of.get(i, i) for i in ids} - {None})
+        if len(units) > 1:
+            shared.append(units)
+    shingles = lsh.load_shingles(catalog, {i for units in shared for i in units})
+    return {(first, second) for units in shared
+            for at, first in enumerate(units) for second in units[at + 1 :]
+            if similar(shingles[first], shingles[second], NAMED_JACCARD, NAMED_MIN_SHARED)}

@@ -1,18 +1,22 @@
 """The version search kept in the catalog: shingles, MinHash LSH band keys, verified pairs.
 
-    shingles = stored_shingles(catalog, representative_ids)   # {file_id: uint32 shingles}
-    pairs = similar_pairs(catalog, shingles)   # {(file_id, file_id)} at SIMILAR_JACCARD or more
+    update_store(catalog, [(file_id, md5), ...])   # the units' representatives
+    pairs = similar_pairs(catalog)   # {(file_id, file_id)} at SIMILAR_JACCARD or more
+    shingles = load_shingles(catalog, file_ids)   # {file_id: sorted uint32 shingles}
 
 datasketch's in-memory index took 1.8 GB at 100k files, linear in the files. Here the band keys
 live in the catalog (dedup_bands, indexed by key) and candidates are files sharing a key; only
 files without stored keys (new, re-parsed, relabelled, or touched by a change of the cliché set)
 are hashed and looked up, so a rescan that adds files costs those files. The signatures are
 datasketch's MinHash (its affine32 scheme, seed 1), by a compiled loop: the same band buckets,
-so the same candidates as MinHashLSH with these parameters.
+so the same candidates as MinHashLSH with these parameters. Nothing holds every file's
+shingles: they are read back CHUNK_FILES at a time to hash, by id to verify a candidate, and
+the clichés are counted incrementally in cliches.py, so memory stays bounded by a chunk.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from collections.abc import Iterable
@@ -22,6 +26,7 @@ import numpy as np
 
 from deeprock.corpus import labels
 from deeprock.corpus.catalog import Catalog
+from deeprock.corpus.cliches import ClicheCounts
 from deeprock.corpus.shingles import file_shingles, mix64, similar
 
 # distinct songs anywhere, clichés dropped: at most 0.08 on the shared corpus, 0.21 on the
@@ -35,6 +40,7 @@ NUM_PERM, LSH_BANDS, LSH_ROWS = 128, 42, 3
 MASK_32, SHIFT_32 = np.uint64((1 << 32) - 1), np.uint64(32)
 BAND_SEED = np.uint64(0x9E3779B97F4A7C15)
 CHUNK_FILES = 10_000  # files hashed and stored at a time: ~80 MB of keys in flight
+READ_FILES = 20_000  # files whose shingles are computed or read at a time
 
 
 def permutations(seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -88,34 +94,72 @@ def band_keys(sets: list[np.ndarray]) -> np.ndarray:
     return mix64(keys ^ rows[..., 2]).view(np.int64)
 
 
-def stored_shingles(catalog: Catalog, files: dict[int, str]) -> dict[int, np.ndarray]:
-    """The shingles of these files (file id → md5: the units' representatives), computed for
-    those the store lacks; stored files that are no longer among them are forgotten."""
+def update_store(catalog: Catalog, units: Iterable[tuple[int, str]]) -> None:
+    """Bring the store to these units (file id, md5: their representatives): shingles computed
+    for the new ones, the gone ones forgotten, the clichés counted, and the files that a
+    changed cliché set touches marked to hash again."""
     db = catalog.db
     with db:
-        stored = dict(db.execute("SELECT file_id, md5 FROM dedup_files"))
-        gone = {i for i, md5 in stored.items() if files.get(i) != md5} | (
-            _relabelled(catalog) & stored.keys())
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS units (file_id INTEGER PRIMARY KEY, md5)")
+        db.execute("DELETE FROM temp.units")
+        units = iter(units)
+        while rows := list(itertools.islice(units, 100_000)):
+            db.execute("INSERT INTO temp.units SELECT value ->> 0, value ->> 1 FROM json_each(?)",
+                       (json.dumps(rows),))
+        counts = ClicheCounts.load(db)  # None: to count over the whole store, below
+        gone = {i for (i,) in db.execute(
+            "SELECT file_id FROM dedup_files d LEFT JOIN temp.units u USING (file_id) "
+            "WHERE u.md5 IS NOT d.md5")} | _relabelled(catalog)
+        if counts is not None:
+            counts.add(list(load_shingles(catalog, gone).values()), -1)
         _forget(catalog, gone, drop=True)
-        missing = [i for i in files if i not in stored or i in gone]
-        for first in range(0, len(missing), 20_000):
-            found = file_shingles(catalog, missing[first : first + 20_000])
-            db.executemany("INSERT INTO dedup_files VALUES (?, ?, ?, NULL)",
-                           ((i, files[i], s.astype("<u4").tobytes()) for i, s in found.items()))
-    return {file_id: np.frombuffer(blob, "<u4") for file_id, blob in
-            db.execute("SELECT file_id, shingles FROM dedup_files")}
+        missing = [i for (i,) in db.execute(
+            "SELECT file_id FROM temp.units u WHERE NOT EXISTS "
+            "(SELECT 1 FROM dedup_files d WHERE d.file_id = u.file_id) ORDER BY file_id")]
+        for first in range(0, len(missing), READ_FILES):
+            found = file_shingles(catalog, missing[first : first + READ_FILES])
+            db.executemany("INSERT INTO dedup_files SELECT file_id, md5, ?, NULL FROM temp.units "
+                           "WHERE file_id = ?",
+                           ((s.astype("<u4").tobytes(), i) for i, s in found.items()))
+            if counts is not None:
+                counts.add(list(found.values()), +1)
+        if counts is None:
+            counts = _count_all(catalog)
+        total = db.execute("SELECT COUNT(*) FROM temp.units").fetchone()[0]
+        _restale(catalog, counts.common(max(COMMON_UNITS, COMMON_SHARE * total)))
+        counts.save()
+
+
+def _count_all(catalog: Catalog) -> ClicheCounts:
+    """Cliché counts over the whole store, READ_FILES at a time."""
+    counts = ClicheCounts.empty(catalog.db)
+    cursor = catalog.db.execute("SELECT shingles FROM dedup_files")
+    while rows := cursor.fetchmany(READ_FILES):
+        counts.add([np.frombuffer(b"".join(blob for (blob,) in rows), "<u4")], +1)
+    return counts
+
+
+def load_shingles(catalog: Catalog, file_ids: Iterable[int]) -> dict[int, np.ndarray]:
+    """The stored shingles of these files (those in the store)."""
+    ids, found = list(file_ids), {}
+    for first in range(0, len(ids), READ_FILES):
+        found |= {file_id: np.frombuffer(blob, "<u4") for file_id, blob in catalog.db.execute(
+            "SELECT file_id, shingles FROM dedup_files WHERE file_id IN "
+            "(SELECT value FROM json_each(?))", (json.dumps(ids[first : first + READ_FILES]),))}
+    return found
 
 
 def _relabelled(catalog: Catalog) -> set[int]:
-    """Files with a label, when the labels changed since the store was built: their guitar
-    streams, hence their shingles, may have changed."""
+    """Stored files with a label, when the labels changed since the store was built: their
+    guitar streams, hence their shingles, may have changed."""
     version = str(labels.version(catalog))
     row = catalog.db.execute("SELECT value FROM meta WHERE key = 'dedup_labels'").fetchone()
     if row is not None and row[0] == version:
         return set()
     catalog.db.execute("INSERT OR REPLACE INTO meta VALUES ('dedup_labels', ?)", (version,))
     return {file_id for (file_id,) in catalog.db.execute(
-        "SELECT id FROM files WHERE md5 IN (SELECT md5 FROM labels)")}
+        "SELECT file_id FROM dedup_files WHERE file_id IN "
+        "(SELECT id FROM files WHERE md5 IN (SELECT md5 FROM labels))")}
 
 
 def _forget(catalog: Catalog, file_ids: Iterable[int], drop: bool) -> None:
@@ -131,84 +175,73 @@ def _forget(catalog: Catalog, file_ids: Iterable[int], drop: bool) -> None:
                    "UPDATE dedup_files SET bands = NULL WHERE file_id = ?", (file_id,))
 
 
-def similar_pairs(catalog: Catalog, shingles: dict[int, np.ndarray]) -> set[tuple[int, int]]:
-    """Pairs of stored files (first < second) sharing at least SIMILAR_JACCARD of their
-    uncommon shingles: LSH proposes candidates, exact sets decide. Clichés (shingles in more
-    than max(COMMON_UNITS, COMMON_SHARE) of the files) are dropped first: they made distinct
-    songs look alike. Only files without band keys are hashed and looked up."""
-    common = _common(shingles)
-    with catalog.db:
-        _restale(catalog, shingles, common)
-        stale = [i for (i,) in catalog.db.execute(
-            "SELECT file_id FROM dedup_files WHERE bands IS NULL ORDER BY file_id")]
-        _index(catalog, stale, _Dropped(shingles, common))
-    return set(catalog.db.execute("SELECT first, second FROM dedup_pairs"))
-
-
-class _Dropped(dict):
-    """file id → its shingles without the clichés, computed on first use."""
-
-    def __init__(self, shingles: dict[int, np.ndarray], common: np.ndarray) -> None:
-        super().__init__()
-        self.shingles, self.common = shingles, common
-
-    def __missing__(self, file_id: int) -> np.ndarray:
-        values = self.shingles[file_id]
-        self[file_id] = values[~np.isin(values, self.common, assume_unique=True)]
-        return self[file_id]
-
-
-def _common(shingles: dict[int, np.ndarray]) -> np.ndarray:
-    """The clichés, sorted. Counted in 16 slices of the value range: a whole np.unique with
-    counts holds ~5 bytes a shingle more, the largest part of a search's memory."""
-    if not shingles:
-        return np.zeros(0, np.uint32)
-    flat = np.concatenate(list(shingles.values()))
-    limit = max(COMMON_UNITS, COMMON_SHARE * len(shingles))
-    found = []
-    for part in range(16):
-        values, counts = np.unique(flat[(flat >> np.uint32(28)) == part], return_counts=True)
-        found.append(values[counts > limit])
-    return np.concatenate(found)
-
-
-def _restale(catalog: Catalog, shingles: dict[int, np.ndarray], common: np.ndarray) -> None:
+def _restale(catalog: Catalog, common: np.ndarray) -> None:
     """A new cliché set changes the sets of the files holding a shingle that joined or left
-    it: those lose their keys and pairs, to be hashed again."""
+    it: those lose their keys and pairs, to be hashed again. Found by one pass over the
+    store, READ_FILES at a time."""
     db = catalog.db
     before = np.array([s for (s,) in db.execute("SELECT shingle FROM dedup_common")], np.uint32)
     changed = np.setxor1d(before, common)
     if not len(changed):
         return
-    ids = np.fromiter(shingles, np.int64, len(shingles))
-    ends = np.cumsum(np.fromiter((len(s) for s in shingles.values()), np.int64, len(ids)))
-    hits = np.flatnonzero(np.isin(np.concatenate(list(shingles.values())), changed))
-    _forget(catalog, np.unique(ids[np.searchsorted(ends, hits, "right")]).tolist(), drop=False)
+    touched = []
+    cursor = db.execute("SELECT file_id, shingles FROM dedup_files WHERE bands IS NOT NULL")
+    while rows := cursor.fetchmany(READ_FILES):
+        ends = np.cumsum([len(blob) // 4 for _, blob in rows])
+        values = np.frombuffer(b"".join(blob for _, blob in rows), "<u4")
+        hits = np.flatnonzero(np.isin(values, changed))
+        touched += [rows[at][0] for at in np.unique(np.searchsorted(ends, hits, "right"))]
+    _forget(catalog, touched, drop=False)
     db.execute("DELETE FROM dedup_common")
     db.executemany("INSERT INTO dedup_common VALUES (?)", ((int(s),) for s in common))
 
 
-def _index(catalog: Catalog, stale: list[int], dropped: _Dropped) -> None:
-    """Hash the stale files, store their keys, verify and store their candidate pairs."""
+def similar_pairs(catalog: Catalog) -> set[tuple[int, int]]:
+    """Pairs of stored files (first < second) sharing at least SIMILAR_JACCARD of their
+    uncommon shingles: LSH proposes candidates, exact sets decide. Clichés (update_store's)
+    are dropped first: they made distinct songs look alike. Only files without band keys are
+    hashed and looked up, CHUNK_FILES at a time."""
     db = catalog.db
-    indexed = [i for i in stale if len(dropped[i]) >= SIMILAR_MIN_SHARED]
-    few = len(indexed) * 10 < db.execute("SELECT COUNT(*) FROM dedup_files").fetchone()[0]
-    new_keys = []  # kept only when few: what the key index is searched for
-    for first in range(0, len(indexed), CHUNK_FILES):  # memory stays bounded by a chunk
-        chunk = indexed[first : first + CHUNK_FILES]
-        keys = band_keys([dropped[i] for i in chunk])
-        owners = np.repeat(np.array(chunk, np.int64), LSH_BANDS)
-        if few:
-            new_keys.append((keys.ravel(), owners))
-        _insert_pairs(db, "dedup_bands", keys.ravel(), owners, sort=True)
-        db.executemany("UPDATE dedup_files SET bands = ? WHERE file_id = ?",
-                       zip((row.astype("<i8").tobytes() for row in keys), chunk, strict=True))
+    common = np.array([s for (s,) in db.execute("SELECT shingle FROM dedup_common")], np.uint32)
+    with db:
+        stale = [i for (i,) in db.execute(
+            "SELECT file_id FROM dedup_files WHERE bands IS NULL ORDER BY file_id")]
+        few = len(stale) * 10 < db.execute("SELECT COUNT(*) FROM dedup_files").fetchone()[0]
+        new_keys = []  # kept only when few: what the key index is searched for
+        for first in range(0, len(stale), CHUNK_FILES):
+            keys = _index(db, _dropped(catalog, stale[first : first + CHUNK_FILES], common))
+            if few and keys is not None:
+                new_keys.append(keys)
+        candidates = (_candidates(db, new_keys) if few
+                      else _all_candidates(db, np.array(stale, np.int64)))
+        sets = _dropped(catalog, sorted({i for pair in candidates for i in pair}), common)
+        db.executemany("INSERT OR IGNORE INTO dedup_pairs VALUES (?, ?)", (
+            pair for pair in sorted(candidates) if similar(
+                sets[pair[0]], sets[pair[1]], SIMILAR_JACCARD, SIMILAR_MIN_SHARED)))
+    return set(db.execute("SELECT first, second FROM dedup_pairs"))
+
+
+def _dropped(catalog: Catalog, file_ids: list[int], common: np.ndarray) -> dict[int, np.ndarray]:
+    """file id → its stored shingles without the clichés."""
+    return {file_id: values[~np.isin(values, common, assume_unique=True)]
+            for file_id, values in load_shingles(catalog, file_ids).items()}
+
+
+def _index(db: sqlite3.Connection,
+           sets: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Hash these files and store their keys (an empty blob: too few shingles to index);
+    returns the keys and their files."""
+    indexed = [i for i, values in sets.items() if len(values) >= SIMILAR_MIN_SHARED]
     db.executemany("UPDATE dedup_files SET bands = x'' WHERE file_id = ?",
-                   ((i,) for i in set(stale) - set(indexed)))
-    candidates = _candidates(db, new_keys) if few else _all_candidates(db, set(indexed))
-    db.executemany("INSERT OR IGNORE INTO dedup_pairs VALUES (?, ?)", (
-        pair for pair in sorted(candidates)
-        if similar(dropped[pair[0]], dropped[pair[1]], SIMILAR_JACCARD, SIMILAR_MIN_SHARED)))
+                   ((i,) for i, values in sets.items() if len(values) < SIMILAR_MIN_SHARED))
+    if not indexed:
+        return None
+    keys = band_keys([sets[i] for i in indexed])
+    owners = np.repeat(np.array(indexed, np.int64), LSH_BANDS)
+    _insert_pairs(db, "dedup_bands", keys.ravel(), owners, sort=True)
+    db.executemany("UPDATE dedup_files SET bands = ? WHERE file_id = ?",
+                   zip((row.astype("<i8").tobytes() for row in keys), indexed, strict=True))
+    return keys.ravel(), owners
 
 
 def _insert_pairs(db: sqlite3.Connection, table: str, first: np.ndarray, second: np.ndarray,
@@ -222,15 +255,18 @@ def _insert_pairs(db: sqlite3.Connection, table: str, first: np.ndarray, second:
     db.execute(f"INSERT INTO {table} SELECT value ->> 0, value ->> 1 FROM json_each(?)", (rows,))
 
 
-def _all_candidates(db: sqlite3.Connection, stale: set[int]) -> set[tuple[int, int]]:
+def _all_candidates(db: sqlite3.Connection, stale: np.ndarray) -> set[tuple[int, int]]:
     """Pairs sharing a key with a stale file, by one pass over the key index: when most files
     are stale (a first search), cheaper than a look-up for each."""
+    largest = db.execute("SELECT MAX(file_id) FROM dedup_files").fetchone()[0] or 0
+    is_stale = np.zeros(largest + 1, bool)  # a set of a million ids would take ~60 MB
+    is_stale[stale] = True
     pairs = set()
     for (members,) in db.execute("SELECT group_concat(file_id) FROM dedup_bands GROUP BY key "
                                  "HAVING COUNT(*) > 1"):
         ids = sorted(map(int, members.split(",")))
         pairs |= {(a, b) for at, a in enumerate(ids) for b in ids[at + 1 :]
-                  if a in stale or b in stale}
+                  if is_stale[a] or is_stale[b]}
     return pairs
 
 
