@@ -417,9 +417,11 @@ def test_cli_bad_input_is_one_line(runs, tmp_path, capsys):
     from deeprock.cli import main
 
     out = str(tmp_path / "x.mid")
+    text = tmp_path / "notes.mid"
+    text.write_text("a riff, in words")
     for extra, message in [(["--temperature", "-1"], "temperature"),
                            (["--top-p", "2"], "top-p"), (["--primer", "song"], "--song"),
-                           (["--primer", str(runs["catalog"])], "not a MIDI file")]:
+                           (["--primer", str(text)], "not a MIDI file")]:
         assert main(["generate", "--model", str(runs["deeprock"]), "--out", out, *extra]) == 2
         assert message in capsys.readouterr().err
     assert not Path(out).exists()

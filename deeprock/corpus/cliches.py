@@ -77,9 +77,13 @@ class ClicheCounts:
     def save(self) -> None:
         files = self.db.execute("SELECT COUNT(*) FROM dedup_files").fetchone()[0]
         self.db.execute("DELETE FROM dedup_counts WHERE units <= 0")
-        self.db.executemany("INSERT OR REPLACE INTO dedup_state VALUES (?, ?)", (
-            ("buckets", self.buckets.astype("<u4").tobytes()),
-            ("exact", np.packbits(self.exact).tobytes()), ("files", str(files).encode())))
+        state = {"buckets": self.buckets.astype("<u4").tobytes(),
+                 "exact": np.packbits(self.exact).tobytes(), "files": str(files).encode()}
+        if dict(self.db.execute("SELECT * FROM dedup_state")) != state:
+            # unchanged counts are not written again: a write moves the catalog's stamp, and
+            # every page cache keyed on it (a search on each rerun would empty them all)
+            self.db.executemany("INSERT OR REPLACE INTO dedup_state VALUES (?, ?)",
+                                state.items())
 
 
 def _stored(db: sqlite3.Connection) -> Iterator[np.ndarray]:
