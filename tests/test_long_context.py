@@ -8,6 +8,7 @@ import pytest
 
 from deeprock.generation.generate import load_run
 from deeprock.generation.long_context import _long_tracks, long_context_perplexity
+from deeprock.training.vocab import position_classes
 from tests.generate_fixtures import shared_runs
 
 START, END = 20, 60
@@ -28,7 +29,8 @@ def test_late_positions_match_the_keras_model_over_the_whole_track(runs):
         *_long_tracks(run, str(runs["catalog"]), END, 64), strict=True))
     model = load_model(str(runs["deeprock"] / "best.keras"))
     out = model.predict({"tokens": ids[:, :-1], "deltas": deltas[:, :-1],
-                         "durations": durations[:, :-1], "positions": positions[:, :-1],
+                         "durations": durations[:, :-1],
+                         "positions": position_classes(positions[:, :-1]),
                          "next_tokens": ids[:, 1:]}, verbose=0)["next_token"]
     taken = np.take_along_axis(out, ids[:, 1:, None], axis=-1)[..., 0]
     expected = np.exp(-np.log(taken[:, START - 1:END - 1]).mean())

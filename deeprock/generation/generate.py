@@ -278,14 +278,14 @@ def _prime(run: LoadedRun, primer: Primer, batch: int) -> tuple:
     state = run.network.initial_state(1)
     for step in range(len(ids) - 1):
         one = slice(step, step + 1)
-        state = _feed(run.network, (ids[one], delta[one], duration[one],
+        state = feed(run.network, (ids[one], delta[one], duration[one],
                                     primer.position_twelfths[one]), state)[-1]
     last = slice(len(ids) - 1, len(ids))
     return (np.repeat(ids[last], batch), np.repeat(delta[last], batch),
             np.repeat(duration[last], batch), broadcast_state(state, batch))
 
 
-def _feed(net, pending: tuple, state) -> tuple:
+def feed(net, pending: tuple, state) -> tuple:
     """One step of any architecture: (logits, hidden or None, state). pending: the token ids,
     delta and duration classes and bar positions (twelfths) fed; the seed reads only ids."""
     token, delta, duration, position = pending
@@ -298,7 +298,7 @@ def _feed(net, pending: tuple, state) -> tuple:
 def _step(run: LoadedRun, pending: tuple, state, histories, request, rngs, step,
           steering: Steering):
     """Feed the pending token of every variation; choose the next one and its rhythm."""
-    logits, hidden, state = _feed(run.network, pending, state)
+    logits, hidden, state = feed(run.network, pending, state)
     logits = steering.adjust(logits, histories, step)  # key and originality (constraints.py)
     chosen = pick_tokens(logits, histories, request.sampling, rngs)
     temperature = request.sampling.temperature

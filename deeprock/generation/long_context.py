@@ -16,10 +16,10 @@ from __future__ import annotations
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from deeprock.generation.generate import LoadedRun
+from deeprock.generation.generate import LoadedRun, feed
 from deeprock.generation.heads import softmax
 from deeprock.generation.primers import run_streams
-from deeprock.training.vocab import position_classes, rhythm_classes
+from deeprock.training.vocab import rhythm_classes
 
 DEFAULT_START, DEFAULT_END = 200, 500
 MAX_TRACKS = 64
@@ -47,7 +47,7 @@ def long_context_perplexity(run: LoadedRun, catalog_path: str, start: int = DEFA
 
 
 def _long_tracks(run: LoadedRun, catalog_path: str, end: int, max_tracks: int) -> list:
-    """(ids, delta classes, duration classes, position classes) of long validation tracks."""
+    """(ids, delta classes, duration classes, bar positions) of long validation tracks."""
     streams = run_streams(catalog_path, run.split)
     lookup = run.vocabulary.lookup(streams.tokens)
     long = [s for s in streams.validation if len(s.ids) >= end]
@@ -55,8 +55,8 @@ def _long_tracks(run: LoadedRun, catalog_path: str, end: int, max_tracks: int) -
         long = [long[i] for i in np.linspace(0, len(long) - 1, max_tracks).astype(int)]
     return [(lookup[s.ids[:end]], rhythm_classes(s.delta[:end]),
              rhythm_classes(s.duration[:end]),
-             position_classes(s.position[:end] if s.position is not None and len(s.position)
-                              else np.zeros(end, np.int32)))
+             s.position[:end] if s.position is not None and len(s.position)
+             else np.zeros(end, np.int32))
             for s in long]
 
 
@@ -68,11 +68,8 @@ def _losses(run: LoadedRun, tracks: list, end: int) -> np.ndarray:
     rows = np.arange(len(tracks))
     losses = np.zeros((len(tracks), end - 1), np.float64)
     for step in range(end - 1):
-        if net.arch == "seed":
-            logits, state = net.token_step(ids[:, step], state)
-        else:
-            logits, _, state = net.token_step(ids[:, step], deltas[:, step], durations[:, step],
-                                              positions[:, step], state)
+        logits, _, state = feed(net, (ids[:, step], deltas[:, step], durations[:, step],
+                                      positions[:, step]), state)
         probabilities = softmax(logits.astype(np.float64))[rows, ids[:, step + 1]]
         losses[:, step] = -np.log(np.maximum(probabilities, 1e-12))
     return losses
