@@ -5,6 +5,7 @@ The in-memory search is the one dedup.py used before the store: kept here as the
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 
 import numpy as np
@@ -157,3 +158,27 @@ def test_a_rescan_hashes_only_the_new_files_and_finds_a_new_version(tmp_path, mo
     scan([str(root)], str(path), jobs=1)
     assert not any("moved/renamed.mid" in g.files for g in stored_groups(path))
     assert stored_groups(path) == reference_groups(path, monkeypatch)
+
+
+def _groups_in_a_process(path: str, queue) -> None:
+    queue.put([(g.kind, g.files) for g in stored_groups(Path(path))])
+
+
+def test_two_processes_search_one_fresh_catalog_at_once(tmp_path):
+    """Two training workers build their data from one catalog at the same moment: both write
+    the version store, so without the catalog's lock one of them fails (database is locked,
+    or a UNIQUE constraint on the band keys another process just wrote)."""
+    generate(tmp_path / "demo", files=60, seed=2)
+    path = tmp_path / "c.sqlite"
+    scan([str(tmp_path / "demo")], str(path), jobs=1)
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    workers = [context.Process(target=_groups_in_a_process, args=(str(path), queue))
+               for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    found = [queue.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=30)
+    assert [worker.exitcode for worker in workers] == [0, 0, 0]
+    assert found[0] == found[1] == found[2] and found[0]

@@ -330,8 +330,9 @@ def test_two_jax_workers_train_one_model(catalog, tmp_path, lock):
             ["timeout", "-k", "5", "500", *train_command(catalog, run, "--epochs", "1",
                                                         "--distribute", "multiworker")],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    for process in processes:
-        assert process.wait() == 0, process.communicate()[1][-2000:]
+    ended = [(process.wait(), process.communicate()[1]) for process in processes]
+    assert [code for code, _ in ended] == [0, 0], "\n".join(
+        f"worker {index}: {err[-3000:]}" for index, (_, err) in enumerate(ended))
     first, second = runs.read_metrics(run), runs.read_metrics(run / ".worker-1")
     assert len(first) == 1 and first[0]["val_loss"] == pytest.approx(second[0]["val_loss"])
     assert json.loads((run / "config.json").read_text())["facts"]["backend"] == "jax"

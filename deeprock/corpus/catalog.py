@@ -6,6 +6,7 @@ Token streams are stored as little-endian int32 arrays against the catalog's voc
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -214,6 +215,18 @@ class Catalog:
 
     def close(self) -> None:
         self.db.close()
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """One process at a time in this section, across processes (an advisory lock file
+        beside the catalog): two training workers that both bring the duplicate store up to
+        date would otherwise hold sqlite's write lock past the other's busy timeout."""
+        with open(f"{self.path}.{name}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     @contextmanager
     def batch(self) -> Iterator[None]:

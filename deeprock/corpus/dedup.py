@@ -90,11 +90,13 @@ def _versions(catalog: Catalog, clusters: list[Cluster]) -> list[list[str]]:
     keyed = [c for c in clusters if c[0]["transposed_key"] is not None]
     unit_of = {row["id"]: c[0]["id"] if c[0]["transposed_key"] is not None else None
                for c in clusters for row in c}
-    lsh.update_store(catalog, itertools.chain(
-        ((unit[0]["id"], unit[0]["md5"] or "") for unit in keyed), catalog.single_files()))
+    with catalog.exclusive("dedup"):  # the store is written: one process at a time
+        lsh.update_store(catalog, itertools.chain(
+            ((unit[0]["id"], unit[0]["md5"] or "") for unit in keyed), catalog.single_files()))
+        similar = lsh.similar_pairs(catalog)
     # the name already says "same song": clichés count as evidence there (short songs are
     # mostly clichés); lsh's search among all songs leaves them out
-    pairs = _named_pairs(catalog, unit_of) | lsh.similar_pairs(catalog)
+    pairs = _named_pairs(catalog, unit_of) | similar
     rows = {unit[0]["id"]: unit for unit in keyed}
     linked = sorted({i for pair in pairs for i in pair})
     rows |= {row["id"]: [row] for row in catalog.duplicate_keys(
