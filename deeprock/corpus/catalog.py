@@ -6,7 +6,6 @@ Token streams are stored as little-endian int32 arrays against the catalog's voc
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import sqlite3
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from deeprock import filelock
 from deeprock.corpus.vocabulary import Vocabulary
 
 SCHEMA_VERSION = 6
@@ -221,12 +221,8 @@ class Catalog:
         """One process at a time in this section, across processes (an advisory lock file
         beside the catalog): two training workers that both bring the duplicate store up to
         date would otherwise hold sqlite's write lock past the other's busy timeout."""
-        with open(f"{self.path}.{name}.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with filelock.take(f"{self.path}.{name}.lock", f"pid {os.getpid()}", wait=True):
+            yield
 
     @contextmanager
     def batch(self) -> Iterator[None]:
