@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -257,3 +258,18 @@ def test_the_page_side_never_imports_tensorflow():
     done = subprocess.run([sys.executable, "-c", "import json; " + code], cwd=ROOT,
                           capture_output=True, text=True, check=True)
     assert json.loads(done.stdout) == []
+
+
+def test_a_just_launched_child_is_alive_before_its_command_line_says_deeprock():
+    """Between fork and exec the trainer's /proc cmdline is still the launcher's: our own child
+    counts as alive; a process of someone else without deeprock in its command does not."""
+    child = subprocess.Popen(["sleep", "30"])
+    stranger = subprocess.run(["sh", "-c", "sleep 30 >/dev/null 2>&1 & echo $!"],
+                              capture_output=True, text=True, check=True)
+    try:
+        assert jobs._launched_alive({"pid": child.pid})
+        assert not jobs._launched_alive({"pid": int(stranger.stdout)})
+    finally:
+        child.kill()
+        child.wait()
+        os.kill(int(stranger.stdout), signal.SIGKILL)
