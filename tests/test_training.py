@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from deeprock.cli import main
 from deeprock.training import runs
 from tests.training_fixtures import (
     deeprock_command,
     demo_catalog,
     json_output,
-    run_cli,
     train_command,
 )
 
@@ -33,6 +33,24 @@ def lock(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "train.lock"
     monkeypatch.setenv("DEEPROCK_TRAIN_LOCK", str(path))
     return path
+
+
+@pytest.fixture
+def cli(lock, capsys):
+    """`deeprock ARGS` (a deeprock_command list) run in this process, as subprocess.run reports
+    it: TensorFlow loads once for the module, not once a command (a fifth of the suite's time).
+    What needs a process of its own (killed, sent SIGTERM, holding the lock) uses _start."""
+    def run(args: list[str]) -> subprocess.CompletedProcess:
+        assert args[:3] == deeprock_command()
+        handler = signal.getsignal(signal.SIGTERM)  # train catches it to stop cleanly
+        capsys.readouterr()
+        try:
+            code = main(args[3:])
+        finally:
+            signal.signal(signal.SIGTERM, handler)
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+    return run
 
 
 def test_seed_network_is_the_posts(tmp_path):
@@ -99,7 +117,7 @@ def _start(catalog: Path, run: Path, lock: Path, *extra: str) -> subprocess.Pope
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_resume_after_kill_continues_without_an_epoch_twice(catalog, tmp_path, lock):
+def test_resume_after_kill_continues_without_an_epoch_twice(catalog, tmp_path, lock, cli):
     from deeprock.training.models import load_model
 
     run = tmp_path / "run"
@@ -109,8 +127,8 @@ def test_resume_after_kill_continues_without_an_epoch_twice(catalog, tmp_path, l
     process.wait()
     assert runs.read_status(run)["state"] == "interrupted"
     done = runs.read_json(run / runs.STATUS)["epoch"]
-    result = json_output(run_cli(train_command(catalog, run, "--stride", "6", "--epochs",
-                                               str(done + 2), "--patience", "0", "--json"), lock))
+    result = json_output(cli(train_command(catalog, run, "--stride", "6", "--epochs",
+                                               str(done + 2), "--patience", "0", "--json")))
     assert result["state"] == "finished"
     rows = runs.read_metrics(run)
     assert [row["epoch"] for row in rows] == list(range(1, done + 3))
@@ -120,7 +138,7 @@ def test_resume_after_kill_continues_without_an_epoch_twice(catalog, tmp_path, l
     assert int(model.optimizer.iterations) == sum(-(-w // 32) for w in windows)
 
 
-def test_sigterm_stops_gracefully_and_resume_finishes(catalog, tmp_path, lock):
+def test_sigterm_stops_gracefully_and_resume_finishes(catalog, tmp_path, lock, cli):
     run = tmp_path / "run"
     process = _start(catalog, run, lock, "--epochs", "40", "--patience", "0")
     _wait_for_epochs(run, 1, process)
@@ -130,21 +148,21 @@ def test_sigterm_stops_gracefully_and_resume_finishes(catalog, tmp_path, lock):
     assert status["state"] == "stopped" and "Resume" in status["reason"]
     kept = status["epoch"]
     assert [r["epoch"] for r in runs.read_metrics(run)] == list(range(1, kept + 1))
-    result = json_output(run_cli(deeprock_command("train", "--out", str(run), "--resume",
-                                                  "--epochs", str(kept + 1), "--json"), lock))
+    result = json_output(cli(deeprock_command("train", "--out", str(run), "--resume",
+                                                  "--epochs", str(kept + 1), "--json")))
     assert result["state"] == "finished" and result["epochs"] == kept + 1
 
 
-def test_the_time_budget_is_the_runs_total_over_resumes(catalog, tmp_path, lock):
+def test_the_time_budget_is_the_runs_total_over_resumes(catalog, tmp_path, lock, cli):
     """A resume continues with what is left of the budget (before: a fresh budget each time)."""
     run = tmp_path / "run"
-    json_output(run_cli(train_command(catalog, run, "--stride", "6", "--epochs", "1",
-                                      "--max-minutes", "2", "--patience", "0", "--json"), lock))
+    json_output(cli(train_command(catalog, run, "--stride", "6", "--epochs", "1",
+                                      "--max-minutes", "2", "--patience", "0", "--json")))
     rows = runs.read_metrics(run)
     runs.write_metrics(run, [{**rows[0], "seconds": 150.0}])  # as if its epoch took 2.5 min
     runs.update_status(run, state="stopped")
-    done = run_cli(deeprock_command("train", "--out", str(run), "--resume", "--epochs", "4",
-                                    "--json"), lock)
+    done = cli(deeprock_command("train", "--out", str(run), "--resume", "--epochs", "4",
+                                    "--json"))
     assert "continuing from epoch 1 to 4 epochs, no early stopping, 0.0 of the 2-minute " \
            "time budget left" in done.stderr
     result = json_output(done)
@@ -167,10 +185,10 @@ def test_the_recorder_counts_the_epochs_of_earlier_sessions_against_the_budget(t
     assert recorder.model.stop_training
 
 
-def test_sweep_gives_one_run_per_rate_and_a_summary(catalog, tmp_path, lock):
+def test_sweep_gives_one_run_per_rate_and_a_summary(catalog, tmp_path, lock, cli):
     out = tmp_path / "sweep"
-    result = json_output(run_cli(train_command(catalog, out, "--epochs", "1", "--lr", "0.01",
-                                               "0.001", "--json"), lock))
+    result = json_output(cli(train_command(catalog, out, "--epochs", "1", "--lr", "0.01",
+                                               "0.001", "--json")))
     assert [r["lr"] for r in result["sweep"]] == [0.01, 0.001]
     summary = json.loads((out / "sweep.json").read_text())
     assert [r["lr"] for r in summary["rates"]] == [0.01, 0.001]
@@ -180,9 +198,9 @@ def test_sweep_gives_one_run_per_rate_and_a_summary(catalog, tmp_path, lock):
         assert (out / f"lr-{rate}" / "best.keras").is_file()
 
 
-def test_nan_loss_fails_the_run_with_advice(catalog, tmp_path, lock):
+def test_nan_loss_fails_the_run_with_advice(catalog, tmp_path, lock, cli):
     run = tmp_path / "nan"
-    result = run_cli(train_command(catalog, run, "--epochs", "3", "--lr", "1e38", "--json"), lock)
+    result = cli(train_command(catalog, run, "--epochs", "3", "--lr", "1e38", "--json"))
     assert result.returncode == 1, result.stderr[-2000:]
     status = runs.read_status(run)
     assert status["state"] == "failed" and "lower learning rate" in status["reason"]
@@ -202,11 +220,11 @@ def test_one_training_per_machine(tmp_path, lock):
     assert runs.active_training() is None
 
 
-def test_second_start_is_refused_while_one_trains(catalog, tmp_path, lock):
+def test_second_start_is_refused_while_one_trains(catalog, tmp_path, lock, cli):
     first = _start(catalog, tmp_path / "first", lock, "--epochs", "40", "--patience", "0")
     try:
         _wait_for_epochs(tmp_path / "first", 1, first)
-        second = run_cli(train_command(catalog, tmp_path / "second", "--epochs", "1"), lock)
+        second = cli(train_command(catalog, tmp_path / "second", "--epochs", "1"))
         assert second.returncode == 2 and "first" in second.stderr
         assert "is running" in second.stderr
     finally:
@@ -214,13 +232,13 @@ def test_second_start_is_refused_while_one_trains(catalog, tmp_path, lock):
         first.wait()
 
 
-def test_folder_guards_and_evaluate(catalog, tmp_path, lock):
+def test_folder_guards_and_evaluate(catalog, tmp_path, lock, cli):
     run = tmp_path / "run"
-    json_output(run_cli(train_command(catalog, run, "--epochs", "1", "--json"), lock))
-    other = run_cli(train_command(catalog, run, "--epochs", "1", "--units", "24"), lock)
+    json_output(cli(train_command(catalog, run, "--epochs", "1", "--json")))
+    other = cli(train_command(catalog, run, "--epochs", "1", "--units", "24"))
     assert other.returncode == 2 and "other settings" in other.stderr and "units" in other.stderr
-    evaluation = json_output(run_cli(deeprock_command(
-        "evaluate", "--model", str(run), "--catalog", str(catalog), "--json"), lock))
+    evaluation = json_output(cli(deeprock_command(
+        "evaluate", "--model", str(run), "--catalog", str(catalog), "--json")))
     assert {"windows", "loss", "accuracy", "perplexity", "unk_share"} <= set(evaluation)
     assert evaluation["windows"] > 0 and 0 <= evaluation["unk_share"] < 1
     assert evaluation["perplexity"] == pytest.approx(np.exp(evaluation["loss"]))
@@ -228,9 +246,9 @@ def test_folder_guards_and_evaluate(catalog, tmp_path, lock):
     assert evaluation["baselines"]["trigram_perplexity"] > 1
     assert evaluation["best_epoch"] == runs.read_status(run)["best_epoch"] == runs.summarize(
         run, tmp_path).best_epoch == 1
-    held_out = json_output(run_cli(deeprock_command(
+    held_out = json_output(cli(deeprock_command(
         "evaluate", "--model", str(run), "--catalog", str(catalog), "--held-out", "--targets",
-        "last", "--json"), lock))
+        "last", "--json")))
     facts = json.loads((run / "config.json").read_text())["facts"]
     assert held_out["windows"] == held_out["targets"] == facts["validation_windows"] > 0
     split = runs.read_run(run).split  # the very tracks trained on, by name
@@ -238,11 +256,11 @@ def test_folder_guards_and_evaluate(catalog, tmp_path, lock):
         facts["train_tracks"], facts["validation_tracks"])
     config = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps({**config, "format": 99}))
-    newer = run_cli(train_command(catalog, run, "--epochs", "1"), lock)
+    newer = cli(train_command(catalog, run, "--epochs", "1"))
     assert newer.returncode == 2 and "newer" in newer.stderr
     (run / "best.keras").unlink()
-    missing = run_cli(deeprock_command("evaluate", "--model", str(run), "--catalog",
-                                       str(catalog)), lock)
+    missing = cli(deeprock_command("evaluate", "--model", str(run), "--catalog",
+                                       str(catalog)))
     assert missing.returncode == 2 and "best.keras" in missing.stderr
 
 
