@@ -33,7 +33,15 @@ from deeprock.generation.generate import (
 from deeprock.generation.loop import MAX_LOOP_BARS, MAX_REPEATS, LoopSettings
 from deeprock.generation.midi_out import GUITAR_PROGRAMS, PRIMER_MODES
 from deeprock.generation.originality import DEFAULT_MAX_COPY
-from deeprock.generation.outputs import FORMATS, OutputOptions, RiffRender
+from deeprock.generation.outputs import (
+    COMMON_METERS,
+    FORMATS,
+    OutputOptions,
+    RiffRender,
+    check_meter,
+    meter_text,
+    parse_meter,
+)
 from deeprock.generation.practice import TEMPO_PERCENTS, Practice
 from deeprock.generation.sampling import SamplingSettings
 from deeprock.generation.scales import ROOT_NAMES
@@ -42,7 +50,7 @@ from deeprock.training import runs as run_folders
 from deeprock.training.jobs import models_root
 
 RIFFS = "generated_riffs"
-UPLOAD_TEMPO = "upload-tempo"  # (md5, bpm) of the upload whose tempo the form took
+UPLOAD_DEFAULTS = "upload-defaults"  # (md5, bpm, meter) of the upload the form took them from
 TEMPO_RANGE = (40, 250)
 PRIMER_CHOICES = {"Dataset window": "window", "Song from the catalog": "song",
                   "Upload MIDI": "upload", "None": "none"}
@@ -140,7 +148,7 @@ def _upload_primer(run):
     except primers.PrimerError as error:
         st.error(str(error))
         return None
-    _tempo_from(song)
+    _tempo_and_meter_from(song, pitched)
     labels = [f"{i}: {t.name or 'unnamed'} (channel {t.channel + 1}, {len(t.notes)} notes)"
               for i, t in enumerate(pitched)]
     choice = st.selectbox("Track", ["first guitar track", *labels])
@@ -148,14 +156,29 @@ def _upload_primer(run):
     return lambda seed: primers.upload_primer(data, upload.name, run.window_tokens, track)
 
 
-def _tempo_from(song) -> None:
-    """A new upload's own tempo becomes the riff's tempo (the user may change it after)."""
+def _tempo_and_meter_from(song, pitched) -> None:
+    """A new upload's own tempo and meter become the riff's (the user may change them after);
+    a meter no riff can have (33/4) leaves the riff in 4/4."""
     tempo = min(max(round(song.tempo), TEMPO_RANGE[0]), TEMPO_RANGE[1])
-    if st.session_state.get(UPLOAD_TEMPO, (None,))[0] != song.md5:
-        st.session_state[UPLOAD_TEMPO] = (song.md5, tempo)
+    own = primers.upload_meter(song, pitched)
+    if st.session_state.get(UPLOAD_DEFAULTS, (None,))[0] != song.md5:
+        try:
+            meter = meter_text(check_meter(*own))
+        except ValueError:
+            meter = "4/4"
+        st.session_state[UPLOAD_DEFAULTS] = (song.md5, tempo, meter)
         remember("tempo", tempo)
-    st.caption(f"{song.path} plays at {song.tempo:g} bpm: the riff's tempo starts there "
-               f"({st.session_state[UPLOAD_TEMPO][1]} bpm; change it under Tempo).")
+        remember("meter", meter)
+    _, tempo, meter = st.session_state[UPLOAD_DEFAULTS]
+    st.caption(f"{song.path} plays at {song.tempo:g} bpm in {meter_text(own)}: the riff starts "
+               f"there ({tempo} bpm in {meter}; change them under Tempo and Meter).")
+
+
+def _meter_choices() -> list[str]:
+    """The common meters, and an upload's own when it is none of them (9/8)."""
+    common = [meter_text(meter) for meter in COMMON_METERS]
+    upload = st.session_state.get(UPLOAD_DEFAULTS, (None, None, "4/4"))[2]
+    return common + [upload] * (upload not in common)
 
 
 def roll_dice() -> None:
@@ -188,6 +211,9 @@ def controls(run) -> tuple[GenerationRequest | None, OutputOptions]:
                             ["statistics", "fixed"], horizontal=True,
                             help="Drawn from the training rhythm, or the post's 0.3 quarters")
     tempo = remembered(right.slider, "tempo", 120, "Tempo (bpm)", *TEMPO_RANGE)
+    meter = remembered(right.selectbox, "meter", "4/4", "Meter", _meter_choices(),
+                       help="The riff's time signature: the bars of every file and of a "
+                            "length in bars")
     program = remembered(right.selectbox, "program", 30, "Guitar sound", list(GUITAR_PROGRAMS),
                          format_func=lambda p: f"{GUITAR_PROGRAMS[p]} ({p})")
     primer_mode = remembered(right.selectbox, "primer_mode", PRIMER_MODES[0],
@@ -198,7 +224,7 @@ def controls(run) -> tuple[GenerationRequest | None, OutputOptions]:
     capo = remembered(right.number_input, "capo", 0, "Capo", 0, 12)
     steering, loop, practice = riff_controls()
     options = OutputOptions(program, float(tempo), primer_mode, backing, tuning, capo,
-                            practice=practice)
+                            practice=practice, meter=parse_meter(meter))
     limit = MAX_TOKENS if unit == "tokens" else MAX_BARS
     if not 1 <= length <= limit:
         left.error(f"A length of {length:,} {unit} is outside 1-{limit:,}: choose one in "
@@ -208,7 +234,8 @@ def controls(run) -> tuple[GenerationRequest | None, OutputOptions]:
                                 max_repeat=int(max_repeat))
     bars = int(length) if unit == "bars" and not loop.bars else None
     request = GenerationRequest(int(length) if unit == "tokens" else MAX_TOKENS, bars, sampling,
-                                int(seed), variations, rhythm, **steering, loop=loop)
+                                int(seed), variations, rhythm, **steering, loop=loop,
+                                bar_twelfths=options.bar_twelfths)
     return request, options
 
 
@@ -273,7 +300,7 @@ def _view(riff, reference, record: dict, options: OutputOptions) -> dict:
     copied = reference.longest_copy(riff) if reference is not None else None
     title = f"variation {record['variation'] + 1}"
     structure = riff_structure(riff) if not record["request"]["loop"]["bars"] else None
-    return {"render": RiffRender(riff, options), "figure": riff_roll(riff, title),
+    return {"render": RiffRender(riff, options), "figure": riff_roll(riff, title, options.meter),
             "stats": comparison_rows(riff_stats(riff), reference, copied, structure),
             "record": record}
 
@@ -301,7 +328,7 @@ def regenerate_saved(entry) -> None:
 
 def show_riff(view: dict, number: int) -> None:
     render = view["render"]
-    heading, primer_note = riff_view.lengths(render.riff,
+    heading, primer_note = riff_view.lengths(render.riff, render.options,
                                              view["record"]["request"]["length_bars"])
     st.subheader(f"Variation {view['record']['variation'] + 1}: {heading}")
     if primer_note:

@@ -285,6 +285,11 @@ def test_generated_positions_continue_the_primers_bars(loaded):
     run.network.fed.clear()
     generate(run, Primer.none(), GenerationRequest(5, seed=2))
     assert run.network.fed[0] == [0]  # no primer: the first token on the downbeat, in 4/4
+    run.network.fed.clear()
+    riff = generate(run, Primer.none(), GenerationRequest(20, seed=2, bar_twelfths=36)).riffs[0]
+    onsets = riff.onsets_twelfths()[:-1]
+    assert onsets[-1] >= 36  # past the first bar: the fold shows
+    assert [row[0] for row in run.network.fed] == (onsets % 36).tolist()  # the riff's 3/4 bars
 
 
 def test_a_run_from_before_positions_generates_evaluates_and_resumes(runs, tmp_path):

@@ -108,6 +108,7 @@ def test_the_form_keeps_its_settings_across_pages(page_env):
     _widget(at.radio, "Length in").set_value("bars").run()
     _widget(at.number_input, "Length (bars)").set_value(5).run()
     _widget(at.slider, "Tempo (bpm)").set_value(150).run()
+    _widget(at.selectbox, "Meter").set_value("6/8").run()
     _widget(at.slider, "Top-p").set_value(0.8).run()
     _widget(at.checkbox, "Backing (drums and bass)").check().run()
     at.switch_page("pages/home.py").run()
@@ -116,18 +117,21 @@ def test_the_form_keeps_its_settings_across_pages(page_env):
     assert not at.exception
     assert (_widget(at.radio, "Primer").value, _widget(at.radio, "Length in").value,
             _widget(at.number_input, "Length (bars)").value,
-            _widget(at.slider, "Tempo (bpm)").value, _widget(at.slider, "Top-p").value,
+            _widget(at.slider, "Tempo (bpm)").value, _widget(at.selectbox, "Meter").value,
+            _widget(at.slider, "Top-p").value,
             _widget(at.checkbox, "Backing (drums and bass)").value) == (
-        "None", "bars", 5, 150, 0.8, True)
+        "None", "bars", 5, 150, "6/8", 0.8, True)
 
 
-def _midi_at(bpm: float) -> bytes:
+def _midi_at(bpm: float, meter: tuple[int, int] = (4, 4)) -> bytes:
     import io
 
     import mido
 
     song = mido.MidiFile(ticks_per_beat=480)
     track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)),
+                            mido.MetaMessage("time_signature", numerator=meter[0],
+                                             denominator=meter[1]),
                             mido.Message("program_change", program=30)])
     for pitch in (40, 43, 45, 40, 47, 45):
         track += [mido.Message("note_on", note=pitch, velocity=90),
@@ -149,6 +153,34 @@ def test_an_uploaded_primer_sets_the_tempo_which_stays_changeable(page_env):
     assert any("plays at 97 bpm" in c.value for c in at.caption)
     _widget(at.slider, "Tempo (bpm)").set_value(130).run()
     assert _widget(at.slider, "Tempo (bpm)").value == 130  # the same upload: the user's tempo
+
+
+def test_an_uploaded_primers_meter_is_the_riffs_which_stays_changeable(page_env):
+    import io
+
+    import mido
+
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    _widget(at.radio, "Primer").set_value("Upload MIDI").run()
+    at.get("file_uploader")[0].upload("waltz.mid", _midi_at(96, (3, 4)), "audio/midi").run()
+    assert not at.exception and not at.error
+    assert _widget(at.selectbox, "Meter").value == "3/4"
+    assert any("waltz.mid plays at 96 bpm in 3/4: the riff starts there" in c.value
+               for c in at.caption)
+    _widget(at.number_input, "Length (tokens)").set_value(10).run()
+    _widget(at.button, "Generate").click().run()
+    assert not at.exception and not at.error
+    view = at.session_state["generated_riffs"]["views"][0]
+    assert view["render"].options.meter == (3, 4) and view["record"]["output"]["meter"] == (3, 4)
+    signature = next(m for m in mido.MidiFile(file=io.BytesIO(view["render"].mid)).tracks[0]
+                     if m.type == "time_signature")
+    assert (signature.numerator, signature.denominator) == (3, 4)
+    assert view["figure"].layout.xaxis.minor.dtick == 3
+    _widget(at.selectbox, "Meter").set_value("4/4").run()
+    assert _widget(at.selectbox, "Meter").value == "4/4"  # the same upload: the user's meter
+    at.get("file_uploader")[0].upload("jig.mid", _midi_at(96, (9, 8)), "audio/midi").run()
+    meter = _widget(at.selectbox, "Meter")
+    assert meter.value == "9/8" and meter.options[-1] == "9/8"  # its own, beside the common
 
 
 def test_the_gallery_comparison_survives_saving_and_renaming(page_env):

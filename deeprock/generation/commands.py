@@ -5,6 +5,7 @@
     deeprock generate --model models/demo --out riff.mid --variations 4 --primer none --bars 8
     deeprock generate --model models/demo --out loop.mid --loop-bars 2 --repeats 4 \
         --practice-tempo 70 --count-in --click --wav loop.wav
+    deeprock generate --model models/demo --out waltz.mid --meter 3/4 --bars 8 --gp5 waltz.gp5
 
 With several variations each output gets the variation's number (riff-1.mid, riff-2.mid, ...).
 --json prints {"seconds", "tokens", "notes", "structure", "key", "in_key", "settings",
@@ -34,10 +35,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", required=True, help="the run folder (models/NAME)")
     parser.add_argument("--out", required=True, help="the MIDI file to write")
     parser.add_argument("--length", type=int, default=200, help="tokens to generate")
-    parser.add_argument("--bars", type=int, help="generate this many 4/4 bars instead")
+    parser.add_argument("--bars", type=int, help="generate this many bars (of --meter) instead")
     parser.add_argument("--loop-bars", type=int, default=0,
-                        help="loop mode: a figure of exactly N 4/4 bars (0: free, the model "
-                             "alone)")
+                        help="loop mode: a figure of exactly N bars of --meter (0: free, the "
+                             "model alone)")
     parser.add_argument("--repeats", type=int, default=1, help="loop mode: play the figure K "
                         "times")
     parser.add_argument("--turnaround", action=argparse.BooleanOptionalAction, default=True,
@@ -71,6 +72,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--program", type=int, default=30, help="30 distortion, 29 overdriven, "
                         "27 clean, 25 acoustic")
     parser.add_argument("--tempo", type=float, default=120.0, help="beats per minute")
+    parser.add_argument("--meter", default="4/4", help="the riff's time signature (3/4, 6/8, "
+                        "7/8, ...): the bars of --bars, --loop-bars and every output")
     parser.add_argument("--practice-tempo", type=float, default=100.0, metavar="PERCENT",
                         help="play back at this percent of --tempo (MIDI and audio)")
     parser.add_argument("--count-in", action="store_true", help="one bar of clicks first")
@@ -89,7 +92,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=_generate)
 
 
-def _request(args: argparse.Namespace):
+def _request(args: argparse.Namespace, bar_twelfths: int):
     from deeprock.generation.generate import GenerationRequest
     from deeprock.generation.loop import LoopSettings
     from deeprock.generation.sampling import SamplingSettings
@@ -104,7 +107,8 @@ def _request(args: argparse.Namespace):
                              sampling=sampling, seed=args.seed, variations=args.variations,
                              rhythm=args.rhythm, key=args.key, scale=args.scale,
                              strict=args.strict, **guard,
-                             loop=LoopSettings(args.loop_bars, args.repeats, args.turnaround))
+                             loop=LoopSettings(args.loop_bars, args.repeats, args.turnaround),
+                             bar_twelfths=bar_twelfths)
 
 
 def make_primer(args: argparse.Namespace, run):
@@ -133,22 +137,26 @@ def make_primer(args: argparse.Namespace, run):
 def _generate(args: argparse.Namespace) -> int:
     from deeprock.generation.constraints import in_key_share
     from deeprock.generation.generate import RunError, generate, load_run, settings_record
-    from deeprock.generation.outputs import OutputOptions, riff_files
+    from deeprock.generation.outputs import OutputOptions, parse_meter, riff_files
     from deeprock.generation.practice import Practice
     from deeprock.generation.primers import PrimerError
     from deeprock.generation.structure import riff_structure
 
     started = time.perf_counter()
     practice = Practice(args.practice_tempo, args.count_in, args.click, loop=args.loop_bars > 0)
+    try:
+        meter = parse_meter(args.meter)
+    except ValueError as error:
+        raise CliError(f"--meter {args.meter}: {error}") from error
     options = OutputOptions(program=args.program, tempo_bpm=args.tempo,
                             primer_mode=args.primer_mode, backing=args.backing,
                             tuning=args.tuning, capo=args.capo, soundfont=args.soundfont,
-                            practice=practice)
+                            practice=practice, meter=meter)
     formats = tuple(kind for kind, flag in OUTPUT_FLAGS.items() if getattr(args, flag))
     try:
         run = load_run(args.model)
         primer = make_primer(args, run)
-        request = _request(args)
+        request = _request(args, options.bar_twelfths)
         result = generate(run, primer, request)
         prepared = [riff_files(riff, options, formats) for riff in result.riffs]
     except (RunError, PrimerError, ValueError, OSError) as error:

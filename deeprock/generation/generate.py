@@ -9,8 +9,9 @@ choose the next token; their rhythm is drawn from the training side's delta/dura
 (rhythm.json, the default) or the post's fixed 0.3 quarters spacing ("fixed"). All variations
 advance together, one batched forward pass per step; each has its own Generator. A generated
 token's bar position follows from its delta: the previous position plus the delta, folded over
-the bar length of the primer's last meter (4/4 without a primer); runs trained before positions
-read none.
+the bar length of the primer's last meter (the riff's meter, request.bar_twelfths, without a
+primer); runs trained before positions read none. Lengths in bars (--bars, loop bars) count bars
+of the riff's meter.
 """
 
 from __future__ import annotations
@@ -51,8 +52,6 @@ from deeprock.training.vocab import (
 MAX_TOKENS = 2000
 MAX_BARS = 128
 MAX_VARIATIONS = 16
-# a loop's first token may come a two-bar gap after the primer: sample past it, then cut
-LOOP_MARGIN_BARS = -(-MAX_GAP_TWELFTHS // TWELFTHS_PER_BAR)
 TURNAROUND_STREAM = 2**32  # turnaround draws: [seed, 2**32 + variation], no figure's stream
 RHYTHM_MODES = ("model", "statistics", "fixed")
 FIXED_SPACING_QUARTERS = 0.3  # the post's offset between generated notes
@@ -152,6 +151,7 @@ class GenerationRequest:
     strict: bool = False  # mask every token with a pitch outside the scale
     max_copy: int = DEFAULT_MAX_COPY  # the originality guard's K (0: off)
     loop: LoopSettings = field(default_factory=LoopSettings)  # loop.py; bars 0: free
+    bar_twelfths: int = TWELFTHS_PER_BAR  # the riff meter's bar: what length_bars and loop count
 
     def checked(self) -> tuple[GenerationRequest, list[str]]:
         """A request within the limits (capped, with the messages), or a ValueError."""
@@ -161,6 +161,8 @@ class GenerationRequest:
         messages = []
         if self.length_tokens < 1 or (self.length_bars is not None and self.length_bars < 1):
             raise ValueError("the length must be at least 1 token (or 1 bar)")
+        if self.bar_twelfths < 1:
+            raise ValueError(f"a bar must last at least 1 twelfth, not {self.bar_twelfths}")
         if self.rhythm not in RHYTHM_MODES:
             raise ValueError(f"rhythm must be one of {RHYTHM_MODES}, not {self.rhythm!r}")
         if self.seed < 0:
@@ -176,8 +178,10 @@ class GenerationRequest:
                 messages.append(f"length {bars} bars is capped at {MAX_BARS}")
                 bars = MAX_BARS
             tokens = MAX_TOKENS
-        if self.loop.bars:  # enough bars that the figure is whole after the first gap
-            tokens, bars = MAX_TOKENS, self.loop.bars + LOOP_MARGIN_BARS
+        if self.loop.bars:  # its first token may come MAX_GAP_TWELFTHS after the primer:
+            # sample past that, then cut
+            tokens = MAX_TOKENS
+            bars = self.loop.bars + -(-MAX_GAP_TWELFTHS // self.bar_twelfths)
         return replace(self, length_tokens=tokens, length_bars=bars), messages
 
     def to_dict(self) -> dict:
@@ -233,6 +237,7 @@ def _sample(run: LoadedRun, primer: Primer, request: GenerationRequest,
     deltas = np.zeros((batch, steps), np.int32)
     durations = np.zeros((batch, steps), np.int32)
     position = np.zeros(batch, np.int64)  # the pending token's place in its bar
+    bar = primer.bar_twelfths if len(primer.riff) else request.bar_twelfths
     if len(primer.riff):
         pending = _prime(run, primer, batch)
         histories = [[run.vocabulary.id(t) for t in primer.riff.tokens] for _ in range(batch)]
@@ -251,13 +256,13 @@ def _sample(run: LoadedRun, primer: Primer, request: GenerationRequest,
     for step in range(start, steps):
         token, delta, duration, state = _step(run, (token, delta, duration, position), state,
                                               histories, request, rngs, step, steering)
-        position = (position + delta) % primer.bar_twelfths
+        position = (position + delta) % bar
         ids[:, step], deltas[:, step], durations[:, step] = token, delta, duration
         for history, value in zip(histories, token, strict=True):
             history.append(int(value))
         elapsed += delta
         if request.length_bars is not None and elapsed.min() >= request.length_bars * \
-                TWELFTHS_PER_BAR:
+                request.bar_twelfths:
             return ids[:, :step + 1], deltas[:, :step + 1], durations[:, :step + 1]
     return ids, deltas, durations
 
@@ -336,14 +341,14 @@ def _riff(run: LoadedRun, primer: Riff, ids: np.ndarray, deltas: np.ndarray,
         delta[0] = 0
     riff = Riff(tokens, delta, np.maximum(duration, 1), len(primer))
     if request.length_bars is not None:
-        riff = _first_bars(riff, request.length_bars)
+        riff = _first_bars(riff, request.length_bars * request.bar_twelfths)
     return riff
 
 
-def _first_bars(riff: Riff, bars: int) -> Riff:
-    """The generated part cut to `bars` bars from where it starts."""
+def _first_bars(riff: Riff, length_twelfths: int) -> Riff:
+    """The generated part cut to its first length_twelfths (whole bars) from where it starts."""
     onsets = riff.onsets_twelfths() - riff.generated_onset_twelfths()
-    keep = int(np.searchsorted(onsets, bars * TWELFTHS_PER_BAR, side="left"))
+    keep = int(np.searchsorted(onsets, length_twelfths, side="left"))
     keep = max(keep, riff.primer_length + 1)
     return Riff(riff.tokens[:keep], riff.delta_twelfths[:keep], riff.duration_twelfths[:keep],
                 riff.primer_length)
@@ -357,7 +362,7 @@ def _loop(run: LoadedRun, primer: Primer, request: GenerationRequest, riff: Riff
                         first_variation=TURNAROUND_STREAM + variation)
         return generate(run, Primer(primer.kind, context, primer.source), again).riffs[0]
 
-    return loop_riff(riff, request.loop, continue_for)
+    return loop_riff(riff, request.loop, continue_for, request.bar_twelfths)
 
 
 def settings_record(run: LoadedRun, primer: Primer, request: GenerationRequest,

@@ -1,8 +1,10 @@
-"""Loop mode: a figure of N 4/4 bars from the model, played K times, the last time with a
-turnaround the model samples again for the final bar.
+"""Loop mode: a figure of N bars from the model, played K times, the last time with a
+turnaround the model samples again for the final bar. Bars of the riff's meter (4/4 unless
+told: 36 twelfths in 3/4).
 
     settings = LoopSettings(bars=2, repeats=4, turnaround=True)
     riff = loop_riff(generated, settings, continue_for)   # continue_for: (context, bars) -> Riff
+    riff = loop_riff(generated, settings, continue_for, bar_twelfths=36)   # 3/4 bars
 
 The figure starts on its first generated onset, which becomes the downbeat, and is cut at the
 bar line: no note sounds past it, and its last token holds to it, so the riff's end is the
@@ -43,9 +45,8 @@ class LoopSettings:
                              "a bar line, so it cannot repeat without a gap")
         return self
 
-    @property
-    def loop_twelfths(self) -> int:
-        return self.bars * TWELFTHS_PER_BAR
+    def loop_twelfths(self, bar_twelfths: int) -> int:
+        return self.bars * bar_twelfths
 
     @property
     def turns(self) -> bool:
@@ -56,13 +57,14 @@ class LoopSettings:
 Continuation = Callable[[Riff, int], Riff]
 
 
-def loop_riff(riff: Riff, settings: LoopSettings, continue_for: Continuation) -> Riff:
+def loop_riff(riff: Riff, settings: LoopSettings, continue_for: Continuation,
+              bar_twelfths: int = TWELFTHS_PER_BAR) -> Riff:
     """The primer, then the figure `repeats` times; the turnaround comes from continue_for."""
     primer = riff.primer()
-    start = loop_start(primer)
+    start = loop_start(primer, bar_twelfths)
     primer = fitted(primer.tokens, primer.onsets_twelfths(), primer.duration_twelfths, start,
                     hold=False)
-    length = settings.loop_twelfths
+    length = settings.loop_twelfths(bar_twelfths)
     generated = riff.generated()
     if not len(generated):
         raise ValueError("a loop needs generated tokens to make its figure from")
@@ -73,20 +75,21 @@ def loop_riff(riff: Riff, settings: LoopSettings, continue_for: Continuation) ->
     if settings.turns:
         context = joined([(0, primer), *[(start + k * length, figure)
                                          for k in range(settings.repeats - 1)],
-                          (last_start, head(figure, settings))])
+                          (last_start, head(figure, length - bar_twelfths))])
         last_onset = int(context.onsets_twelfths()[-1]) - last_start
-        bars = -(-(length - last_onset) // TWELFTHS_PER_BAR)
-        repeats[-1] = with_turnaround(figure, continue_for(context, bars), last_onset, settings)
+        bars = -(-(length - last_onset) // bar_twelfths)
+        repeats[-1] = with_turnaround(figure, continue_for(context, bars), last_onset, length,
+                                      bar_twelfths)
     whole = joined([(0, primer), *[(start + k * length, part) for k, part in enumerate(repeats)]])
     return Riff(whole.tokens, whole.delta_twelfths, whole.duration_twelfths, len(primer))
 
 
-def loop_start(primer: Riff) -> int:
+def loop_start(primer: Riff, bar_twelfths: int = TWELFTHS_PER_BAR) -> int:
     """The bar line after the primer's last onset (counting bars from its first token)."""
     if not len(primer):
         return 0
     last = int(primer.onsets_twelfths()[-1])
-    return (last // TWELFTHS_PER_BAR + 1) * TWELFTHS_PER_BAR
+    return (last // bar_twelfths + 1) * bar_twelfths
 
 
 def fitted(tokens: list[str], onsets: np.ndarray, durations: np.ndarray, end: int,
@@ -101,17 +104,19 @@ def fitted(tokens: list[str], onsets: np.ndarray, durations: np.ndarray, end: in
     return _riff_at([t for t, kept in zip(tokens, keep, strict=True) if kept], kept_onsets, cut)
 
 
-def head(figure: Riff, settings: LoopSettings) -> Riff:
-    """The figure's bars before its last: what the turnaround follows in the last repeat."""
+def head(figure: Riff, final_bar: int) -> Riff:
+    """The figure's bars before its last (which starts at final_bar): what the turnaround
+    follows in the last repeat."""
     onsets = figure.onsets_twelfths()
-    keep = onsets < settings.loop_twelfths - TWELFTHS_PER_BAR
+    keep = onsets < final_bar
     return _riff_at([t for t, kept in zip(figure.tokens, keep, strict=True) if kept],
                     onsets[keep], figure.duration_twelfths[keep])
 
 
-def with_turnaround(figure: Riff, continuation: Riff, last_onset: int,
-                    settings: LoopSettings) -> Riff:
-    """The figure's head, then the continuation's tokens that fall in the final bar.
+def with_turnaround(figure: Riff, continuation: Riff, last_onset: int, length: int,
+                    bar_twelfths: int) -> Riff:
+    """The figure's head, then the continuation's tokens that fall in the final bar (the loop
+    `length` twelfths long, its bars bar_twelfths).
 
     The continuation is its (possibly shortened) context plus new tokens; its onsets are
     placed by the context's last token, which sits at last_onset in the last repeat.
@@ -119,15 +124,15 @@ def with_turnaround(figure: Riff, continuation: Riff, last_onset: int,
     onsets = continuation.onsets_twelfths()
     anchor = int(onsets[continuation.primer_length - 1])
     new_onsets = onsets[continuation.primer_length:] - anchor + last_onset
-    final_bar = settings.loop_twelfths - TWELFTHS_PER_BAR
+    final_bar = length - bar_twelfths
     keep = new_onsets >= final_bar
-    part = head(figure, settings)
+    part = head(figure, final_bar)
     tokens = part.tokens + [t for t, kept in zip(continuation.tokens[continuation.primer_length:],
                                                  keep, strict=True) if kept]
     all_onsets = np.concatenate([part.onsets_twelfths(), new_onsets[keep]])
     durations = np.concatenate([part.duration_twelfths,
                                 continuation.duration_twelfths[continuation.primer_length:][keep]])
-    return fitted(tokens, all_onsets, durations, settings.loop_twelfths)
+    return fitted(tokens, all_onsets, durations, length)
 
 
 def joined(parts: list[tuple[int, Riff]]) -> Riff:

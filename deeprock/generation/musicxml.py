@@ -1,11 +1,12 @@
 """A riff → MusicXML through music21, so it opens as notation in MuseScore and friends.
 
-    data = riff_musicxml(riff, program=30, tempo_bpm=120)
+    data = riff_musicxml(riff, program=30, tempo_bpm=120, meter=(3, 4))
 
 music21's MusicXML export crashes on complex durations (5/12 of a quarter has no single note
 value), so each onset's chord is cut at the next onset and its duration, and the rest after it,
 are built from single note values of the grid (sixteenths and eighth triplets and their
-multiples). Tokens struck at one onset become one chord. music21 is imported inside.
+multiples). Tokens struck at one onset become one chord; music21 cuts the measures of the meter
+(tying what crosses a bar line). music21 is imported inside.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from fractions import Fraction
 from itertools import pairwise
 
 from deeprock.generation.riff import Riff
-from deeprock.music.tokens import BEATS_PER_BAR, TWELFTHS_PER_QUARTER
+from deeprock.music.tokens import TWELFTHS_PER_QUARTER
 
 # durations in twelfths that are one note value (maybe dotted or a triplet), largest first
 SIMPLE_TWELFTHS = (48, 36, 24, 18, 16, 12, 9, 8, 6, 4, 3, 2, 1)
@@ -55,14 +56,16 @@ def riff_events(riff: Riff) -> list[tuple[list[int], int]]:
     return events
 
 
-def riff_musicxml(riff: Riff, program: int = 30, tempo_bpm: float = 120) -> bytes:
-    """The riff as a MusicXML document (bytes) in 4/4 for an electric guitar of `program`."""
-    from music21 import chord, instrument, meter, note, stream, tempo
+def riff_musicxml(riff: Riff, program: int = 30, tempo_bpm: float = 120,
+                  meter: tuple[int, int] = (4, 4)) -> bytes:
+    """The riff as a MusicXML document (bytes) in `meter` for an electric guitar of `program`."""
+    from music21 import chord, instrument, note, stream, tempo
+    from music21.meter import TimeSignature
     from music21.musicxml.m21ToXml import GeneralObjectExporter
 
     guitar = instrument.ElectricGuitar()
     guitar.midiProgram = program  # music21's ElectricGuitar is 26 unless told
-    part = stream.Part([guitar, meter.TimeSignature(f"{BEATS_PER_BAR}/4"),
+    part = stream.Part([guitar, TimeSignature(f"{meter[0]}/{meter[1]}"),
                         tempo.MetronomeMark(number=tempo_bpm)])
     for pitches, twelfths in riff_events(riff):
         length = Fraction(twelfths, TWELFTHS_PER_QUARTER)

@@ -1,13 +1,16 @@
 """Everything a riff becomes, in memory: MIDI, WAV, Ogg, tab text, Guitar Pro 5, MusicXML.
 
     files = riff_files(riff, OutputOptions(program=29, tuning="drop-d"), formats=("mid", "txt"))
+    options = OutputOptions(meter=parse_meter("3/4"))   # every file in bars of 36 twelfths
     files.data["mid"]; files.problems   # {"wav": "fluidsynth is not installed; ..."}
     render = RiffRender(riff, options); render.txt; render.gp5   # one fingering for both
     render = RiffRender.from_files(riff, options, saved)          # a gallery riff's own files
 
 One place for the CLI, the page and the gallery, so the three always agree. The audio may be
 unavailable (no fluidsynth, no soundfont): that is a problem reported beside the other files,
-never a failure of the whole riff.
+never a failure of the whole riff. The riff's meter (4/4 unless chosen, an upload's own on the
+page) gives every file its bars: the MIDI's time signature, MusicXML's and GP5's measures, the
+tab's bar lines, the piano roll's grid; the riff's first onset is a bar line.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from deeprock.generation.practice import PLAIN, Practice
 from deeprock.generation.riff import Riff
-from deeprock.music.tokens import TWELFTHS_PER_QUARTER
+from deeprock.music.tokens import TWELFTHS_PER_QUARTER, meter_bar_twelfths
 
 if TYPE_CHECKING:
     from deeprock.tab.tab import Fingering
@@ -30,6 +33,35 @@ FILE_NAMES = {"mid": "riff.mid", "wav": "riff.wav", "ogg": "riff.ogg", "txt": "t
 MIME_TYPES = {"mid": "audio/midi", "wav": "audio/wav", "ogg": "audio/ogg", "txt": "text/plain",
               "gp5": "application/octet-stream",
               "musicxml": "application/vnd.recordare.musicxml+xml"}
+COMMON_METERS = ((4, 4), (3, 4), (2, 4), (6, 8), (12, 8), (5, 4), (7, 8))
+MAX_METER = 32  # the largest numerator and denominator a riff's meter may have
+
+
+def check_meter(numerator: int, denominator: int) -> tuple[int, int]:
+    """(numerator, denominator) as ints, or a ValueError saying what a riff's meter may be."""
+    numerator, denominator = int(numerator), int(denominator)
+    if not 1 <= numerator <= MAX_METER:
+        raise ValueError(f"the meter {numerator}/{denominator} needs a numerator of 1 to "
+                         f"{MAX_METER}")
+    if not 1 <= denominator <= MAX_METER or denominator & (denominator - 1):
+        raise ValueError(f"the meter {numerator}/{denominator} needs a denominator that is a "
+                         f"power of two from 1 to {MAX_METER} (1, 2, 4, 8, 16, 32)")
+    if numerator * 4 * TWELFTHS_PER_QUARTER % denominator:  # 3/32: its bars would drift
+        raise ValueError(f"a bar of {numerator}/{denominator} is not a whole number of "
+                         "twelfths of a quarter (the riff's grid)")
+    return numerator, denominator
+
+
+def parse_meter(text: str) -> tuple[int, int]:
+    """'3/4' → (3, 4), checked; a ValueError names the text."""
+    numerator, slash, denominator = text.strip().partition("/")
+    if not slash or not numerator.strip().isdigit() or not denominator.strip().isdigit():
+        raise ValueError(f"the meter {text!r} is not NUMERATOR/DENOMINATOR, such as 3/4")
+    return check_meter(int(numerator), int(denominator))
+
+
+def meter_text(meter: tuple[int, int]) -> str:
+    return f"{meter[0]}/{meter[1]}"
 
 
 @dataclass(frozen=True)
@@ -42,13 +74,26 @@ class OutputOptions:
     capo: int = 0
     soundfont: str | None = None
     practice: Practice = PLAIN  # playback tempo, count-in, click, loop (in the MIDI and audio)
+    meter: tuple[int, int] = (4, 4)  # (numerator, denominator): the bars of every file
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "meter", check_meter(*self.meter))  # JSON gives a list
+
+    @property
+    def bar_twelfths(self) -> int:
+        return meter_bar_twelfths(*self.meter)
+
+    @property
+    def bar_quarters(self) -> float:
+        return self.bar_twelfths / TWELFTHS_PER_QUARTER
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> OutputOptions:
-        """A settings.json's output; one saved before practice audio plays plain."""
+        """A settings.json's output; one saved before practice audio plays plain, one saved
+        before the meter in 4/4 (all riffs were)."""
         return cls(**{**data, "practice": Practice(**data.get("practice") or {})})
 
 
@@ -112,7 +157,7 @@ class RiffRender:
         options = self.options
         return riff_midi(self.riff, program=options.program, tempo_bpm=options.tempo_bpm,
                          primer=options.primer_mode, backing=options.backing,
-                         practice=options.practice)
+                         practice=options.practice, meter=options.meter)
 
     @cached_property
     def generated_quarters(self) -> float | None:
@@ -127,6 +172,7 @@ class RiffRender:
         from deeprock.tab.tabtext import tab_systems
 
         return tab_systems(self.fingering, self.onsets_quarters, self.tuning,
+                           bar_quarters=self.options.bar_quarters,
                            mark_quarters=self.generated_quarters, **page)
 
     @cached_property
@@ -140,13 +186,14 @@ class RiffRender:
         durations = (self.part.duration_twelfths / TWELFTHS_PER_QUARTER).tolist()
         return gp5_bytes(self.onsets_quarters, durations, self.fingering, self.tuning,
                          self.options.tempo_bpm, capo=self.options.capo,
-                         program=self.options.program)
+                         program=self.options.program, meter=self.options.meter)
 
     @cached_property
     def musicxml(self) -> bytes:
         from deeprock.generation.musicxml import riff_musicxml
 
-        return riff_musicxml(self.part, self.options.program, self.options.tempo_bpm)
+        return riff_musicxml(self.part, self.options.program, self.options.tempo_bpm,
+                             self.options.meter)
 
     @cached_property
     def wav(self) -> bytes | str:

@@ -3,6 +3,7 @@
     primer = window_primer(catalog, run.split, rng, tokens=64)   # one of the run's tracks
     primer = song_primer("data/demo.sqlite", "artist/song.mid", tokens=64)
     primer = upload_primer(data, "my riff.mid")     # validated by deeprock.music.midi, size-limited
+    meter = upload_meter(*upload_tracks(data, "waltz.mid"))   # (3, 4): the riff's default
     primer = Primer.none()
 
 A primer is a Riff (tokens with their rhythm) plus where it came from and where its tokens fall
@@ -235,6 +236,14 @@ def upload_tracks(data: bytes, name: str) -> tuple[object, list]:
     if not pitched:
         raise PrimerError(f"{shown} has no pitched track (only drums or no notes)")
     return song, pitched
+
+
+def upload_meter(song, pitched: list) -> tuple[int, int]:
+    """The upload's meter where a primer from it starts: its last time signature at or before
+    the first note of its pitched tracks (a file's meters start at tick 0: midi._meters)."""
+    first = min(int(track.notes["start"][0]) for track in pitched)
+    _, numerator, denominator = [meter for meter in song.meters if meter[0] <= first][-1]
+    return numerator, denominator
 
 
 def upload_primer(data: bytes, name: str, tokens: int, track: int | None = None) -> Primer:

@@ -19,7 +19,6 @@ import streamlit as st
 from deeprock.generation import gallery
 from deeprock.generation.outputs import DOWNLOADS, FILE_NAMES, MIME_TYPES, OutputOptions, RiffRender
 from deeprock.generation.riff import Riff
-from deeprock.music.tokens import TWELFTHS_PER_BAR
 from deeprock.tab.tabtext import PAGE_BARS, bar_count
 
 LABELS = {"mid": "MIDI", "wav": "WAV", "ogg": "Ogg", "txt": "Tab", "gp5": "Guitar Pro 5",
@@ -32,22 +31,25 @@ TAB_STYLE = ("display:flex;flex-wrap:wrap;gap:0 2ch;font-family:'Source Code Pro
 BLOCK_STYLE = "margin:0 0 0.8rem 0;overflow-x:auto;font-family:inherit;font-size:inherit"
 
 
-def bars_spanned(twelfths: int) -> int:
-    """Whole 4/4 bars a stretch of music reaches into."""
-    return math.ceil(twelfths / TWELFTHS_PER_BAR) if twelfths > 0 else 0
+def bars_spanned(twelfths: int, bar_twelfths: int) -> int:
+    """Whole bars a stretch of music reaches into."""
+    return math.ceil(twelfths / bar_twelfths) if twelfths > 0 else 0
 
 
-def lengths(riff: Riff, requested_bars: int | None = None) -> tuple[str, str | None]:
+def lengths(riff: Riff, options: OutputOptions, requested_bars: int | None = None
+            ) -> tuple[str, str | None]:
     """The generated part's length for the heading (the bars asked for, which its time fills,
-    or the bars its onsets reach); the primer's, said apart (None: no primer)."""
+    or the bars of the riff's meter its onsets reach); the primer's, said apart (None: no
+    primer)."""
+    bar = options.bar_twelfths
     start = riff.generated_onset_twelfths()
     generated = len(riff) - riff.primer_length
     last_onset = int(riff.onsets_twelfths()[-1]) - start if generated else 0
-    bars = requested_bars or (last_onset // TWELFTHS_PER_BAR + 1 if generated else 0)
+    bars = requested_bars or (last_onset // bar + 1 if generated else 0)
     heading = f"{generated} tokens generated, {bars} bar{'s' * (bars != 1)}"
     if not riff.primer_length:
         return heading, None
-    primer_bars = bars_spanned(start)
+    primer_bars = bars_spanned(start, bar)
     return heading, (f"After the primer: {riff.primer_length} tokens, {primer_bars} "
                      f"bar{'s' * (primer_bars != 1)} (grey in the piano roll; the tab marks "
                      "where the generated part starts).")
@@ -55,7 +57,7 @@ def lengths(riff: Riff, requested_bars: int | None = None) -> tuple[str, str | N
 
 def show_tab(render: RiffRender, key: str) -> None:
     """The tab in blocks of two bars that wrap to the box's width; 16 bars a page."""
-    bars = bar_count(render.onsets_quarters)
+    bars = bar_count(render.onsets_quarters, render.options.bar_quarters)
     start = 0
     if bars > PAGE_BARS:
         start = st.selectbox("Tab bars", range(0, bars, PAGE_BARS), key=key,
@@ -127,7 +129,8 @@ def _show_entry(root, entry: gallery.GalleryEntry, regenerate) -> None:
     render = saved_render(entry)
     if "wav" in render.__dict__:
         st.audio(render.wav, format="audio/wav")
-    st.plotly_chart(riff_roll(entry.riff, entry.name), key=f"gallery-roll-{entry.name}")
+    st.plotly_chart(riff_roll(entry.riff, entry.name, render.options.meter),
+                    key=f"gallery-roll-{entry.name}")
     downloads(render, entry.name, f"gallery-{entry.name}")
     if st.button("Regenerate with these settings", key=f"regenerate-{entry.name}",
                  help="The same run, primer, sampling settings and seed: the same riff"):

@@ -1,6 +1,7 @@
 """A riff's piano roll: the primer and the generated part in two colours, chords joined.
 
     figure = riff_roll(riff, title="variation 1")   # plotly Figure for st.plotly_chart
+    figure = riff_roll(riff, meter=(3, 4))          # grid lines every three beats
 
 Each pitch is a bar (x in beats); the notes of one token are joined by a thin vertical line so a
 chord reads as one event; hovering a note or a chord line shows its token ('E2 B2 E3').
@@ -13,7 +14,7 @@ import plotly.graph_objects as go
 
 from deeprock.app.render import roll_layout
 from deeprock.generation.riff import Riff
-from deeprock.music.tokens import BEATS_PER_BAR, TWELFTHS_PER_QUARTER
+from deeprock.music.tokens import TWELFTHS_PER_QUARTER, meter_bar_twelfths
 
 PART_COLOURS = {"primer": "#9e9e9e", "generated": "#d84315"}
 MAX_BAR_LABELS = 16
@@ -49,7 +50,7 @@ def _chord_lines(riff: Riff) -> go.Scatter:
                       name="chords", hovertext=texts, hoverinfo="text")
 
 
-def riff_roll(riff: Riff, title: str = "") -> go.Figure:
+def riff_roll(riff: Riff, title: str = "", meter: tuple[int, int] = (4, 4)) -> go.Figure:
     """The whole riff; the primer (if any) grey, what the model generated in orange."""
     figure = go.Figure([
         _part_bars(riff, "primer", range(riff.primer_length)),
@@ -59,15 +60,16 @@ def riff_roll(riff: Riff, title: str = "") -> go.Figure:
     pitches = np.array([p for chord in riff.chords() for p in chord], dtype=int)
     roll_layout(figure, pitches, title)
     figure.update_layout(showlegend=True, legend={"orientation": "h", "y": 1.12},
-                         xaxis=bar_axis(riff.end_twelfths() / TWELFTHS_PER_QUARTER))
+                         xaxis=bar_axis(riff.end_twelfths() / TWELFTHS_PER_QUARTER, meter))
     return figure
 
 
-def bar_axis(beats: float) -> dict:
-    """A grid line at every 4/4 bar, but labels at most MAX_BAR_LABELS (every 1, 2, 4, ...
-    bars): a 500-bar riff labelled at each bar is a black smear."""
+def bar_axis(beats: float, meter: tuple[int, int] = (4, 4)) -> dict:
+    """A grid line at every bar of the meter, but labels at most MAX_BAR_LABELS (every 1, 2,
+    4, ... bars): a 500-bar riff labelled at each bar is a black smear. x counts quarters."""
+    bar_quarters = meter_bar_twelfths(*meter) / TWELFTHS_PER_QUARTER
     step = 1
-    while beats / (BEATS_PER_BAR * step) > MAX_BAR_LABELS:
+    while beats / (bar_quarters * step) > MAX_BAR_LABELS:
         step *= 2
-    return {"dtick": BEATS_PER_BAR * step, "minor": {"dtick": BEATS_PER_BAR, "showgrid": True},
-            "title": "beats (grid lines at each 4/4 bar)"}
+    return {"dtick": bar_quarters * step, "minor": {"dtick": bar_quarters, "showgrid": True},
+            "title": f"beats (grid lines at each {meter[0]}/{meter[1]} bar)"}

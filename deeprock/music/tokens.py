@@ -26,7 +26,7 @@ from deeprock.music.midi import Song, Track
 PITCH_CLASSES = ("C", "C#", "D", "E-", "E", "F", "F#", "G", "G#", "A", "B-", "B")
 PITCH_NAMES = tuple(f"{PITCH_CLASSES[p % 12]}{p // 12 - 1}" for p in range(128))
 TWELFTHS_PER_QUARTER = 12
-# 4/4, as every riff and its MIDI, tab, Guitar Pro and MusicXML files: the one bar length
+# 4/4: a riff's default meter, and the bar of the riff measures defined on 4/4 bars
 BEATS_PER_BAR = 4
 TWELFTHS_PER_BAR = BEATS_PER_BAR * TWELFTHS_PER_QUARTER
 # music21's chord window (midi.translate: ticksPerQuarter / max(quarterLengthDivisors)): a strum,
@@ -56,7 +56,13 @@ class Meter:
 
     @property
     def bar_twelfths(self) -> int:
-        return max(round(self.numerator * 4 * TWELFTHS_PER_QUARTER / self.denominator), 1)
+        return meter_bar_twelfths(self.numerator, self.denominator)
+
+
+def meter_bar_twelfths(numerator: int, denominator: int) -> int:
+    """A bar of numerator/denominator in twelfths (4/4 48, 3/4 and 6/8 36, 7/8 42), at least 1:
+    the one bar length of a song's meters and of a riff's."""
+    return max(round(numerator * 4 * TWELFTHS_PER_QUARTER / denominator), 1)
 
 
 def song_meters(song: Song) -> list[Meter]:

@@ -5,7 +5,8 @@ TuxGuitar or MuseScore with our strings and frets.
 
 Onsets and durations are snapped to twelfths of a quarter (sixteenths and eighth triplets, the
 tokens' grid); each chord lasts until its end, the next onset or the bar line, whichever comes
-first, written as the longest Guitar Pro durations that fit, and rests fill the gaps. 4/4 bars.
+first, written as the longest Guitar Pro durations that fit, and rests fill the gaps. Bars of
+`meter` (4/4 unless told), every measure header saying it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from deeprock.atomic import write_atomic
-from deeprock.music.tokens import TWELFTHS_PER_BAR, quantize_twelfths
+from deeprock.music.tokens import meter_bar_twelfths, quantize_twelfths
 from deeprock.tab.tab import Fingering
 
 # (length in twelfths, Guitar Pro value, dotted, triplet), longest first: every whole number of
@@ -32,16 +33,16 @@ DISTORTION_GUITAR = 30
 def write_gp5(path: str | os.PathLike, onsets_quarters: Sequence[float],
               durations_quarters: Sequence[float], fingering: Fingering, tuning: Sequence[int],
               tempo_bpm: float = 120, title: str = "DeepRock riff", capo: int = 0,
-              program: int = DISTORTION_GUITAR) -> None:
+              program: int = DISTORTION_GUITAR, meter: tuple[int, int] = (4, 4)) -> None:
     """Write the file atomically; frets count from the capo, as Guitar Pro shows them."""
     write_atomic(path, gp5_bytes(onsets_quarters, durations_quarters, fingering, tuning,
-                                 tempo_bpm, title, capo, program))
+                                 tempo_bpm, title, capo, program, meter))
 
 
 def gp5_bytes(onsets_quarters: Sequence[float], durations_quarters: Sequence[float],
               fingering: Fingering, tuning: Sequence[int], tempo_bpm: float = 120,
               title: str = "DeepRock riff", capo: int = 0,
-              program: int = DISTORTION_GUITAR) -> bytes:
+              program: int = DISTORTION_GUITAR, meter: tuple[int, int] = (4, 4)) -> bytes:
     import guitarpro
 
     if not len(onsets_quarters) == len(durations_quarters) == len(fingering.positions):
@@ -54,39 +55,44 @@ def gp5_bytes(onsets_quarters: Sequence[float], durations_quarters: Sequence[flo
     strings = len(tuning)
     track.strings = [guitarpro.models.GuitarString(number, int(tuning[strings - number]))
                      for number in range(1, strings + 1)]
-    bars = _bars(onsets_quarters, durations_quarters, fingering.positions)
+    bar_twelfths = meter_bar_twelfths(*meter)
+    bars = _bars(onsets_quarters, durations_quarters, fingering.positions, bar_twelfths)
     for _ in range(len(bars) - 1):
         song.newMeasure()
+    for header in song.measureHeaders:
+        header.timeSignature = guitarpro.models.TimeSignature(
+            meter[0], guitarpro.models.Duration(value=meter[1]))
     for measure, events in zip(track.measures, bars, strict=True):
-        _fill(measure, events)
+        _fill(measure, events, bar_twelfths)
     buffer = io.BytesIO()
     guitarpro.write(song, buffer, version=(5, 1, 0))
     return buffer.getvalue()
 
 
 def _bars(onsets_quarters: Sequence[float], durations_quarters: Sequence[float],
-          positions: list[list[tuple[int, int]]]) -> list[list[tuple[int, int, list]]]:
+          positions: list[list[tuple[int, int]]], bar_twelfths: int
+          ) -> list[list[tuple[int, int, list]]]:
     """Per bar: (start, length, chord) in twelfths from the bar's start; rests between."""
     onsets = quantize_twelfths(np.asarray(onsets_quarters, dtype=np.float64))
     ends = onsets + np.maximum(quantize_twelfths(np.asarray(durations_quarters, np.float64)), 1)
     order = np.argsort(onsets, kind="stable")
     ordered = onsets[order]
     later = np.searchsorted(ordered, ordered, side="right")  # the next distinct onset's rank
-    count = int(onsets.max()) // TWELFTHS_PER_BAR + 1 if len(onsets) else 1
+    count = int(onsets.max()) // bar_twelfths + 1 if len(onsets) else 1
     bars: list[list[tuple[int, int, list]]] = [[] for _ in range(count)]
     for rank, index in enumerate(order):
         onset = int(onsets[index])
-        bar, start = divmod(onset, TWELFTHS_PER_BAR)
+        bar, start = divmod(onset, bar_twelfths)
         if bars[bar] and bars[bar][-1][0] == start:  # two chords snapped together: one beat
             bars[bar][-1][2].extend(positions[index])
             continue
         following = int(ordered[later[rank]]) if later[rank] < len(order) else ends[index]
-        end = min(int(ends[index]), following, (bar + 1) * TWELFTHS_PER_BAR)
+        end = min(int(ends[index]), following, (bar + 1) * bar_twelfths)
         bars[bar].append((start, max(end - onset, 1), list(positions[index])))
     return bars
 
 
-def _fill(measure, events: list[tuple[int, int, list]]) -> None:
+def _fill(measure, events: list[tuple[int, int, list]], bar_twelfths: int) -> None:
     """Beats of one bar: each chord as one beat of the longest duration that fits, rests between."""
     import guitarpro
 
@@ -108,7 +114,7 @@ def _fill(measure, events: list[tuple[int, int, list]]) -> None:
                                                     type=guitarpro.models.NoteType.normal))
         voice.beats.append(beat)
         now = start + value[0]
-    _rests(voice, TWELFTHS_PER_BAR - now)
+    _rests(voice, bar_twelfths - now)
 
 
 def _rests(voice, length_twelfths: int) -> None:
