@@ -24,7 +24,7 @@ def test_the_table_pools_rare_artists_and_round_trips(tmp_path):
     assert table.track_ids([3, 6, 1], artists).tolist() == [3, 1, 2]
     table.save(tmp_path / "artists.json")
     assert ArtistTable.load(tmp_path / "artists.json") == table
-    with pytest.raises(ValueError, match="no artist 'nirvna'.*nearest: nirvana"):
+    with pytest.raises(ValueError, match=r"no artist 'nirvna'.*nearest: nirvana"):
         table.id_of("nirvna")
     with pytest.raises(ValueError, match="'any' at 0"):
         ArtistTable.from_dict({"version": 1, "ids": {"nirvana": 0}})
@@ -67,7 +67,7 @@ def _inputs(artist: int) -> dict[str, np.ndarray]:
 def _numpy_probabilities(net, x: dict, artist_ids) -> np.ndarray:
     state, rows = net.initial_state(2), []
     for step in range(STEPS):
-        logits, hidden, state = net.token_step(
+        logits, _, state = net.token_step(
             x["tokens"][:, step], x["deltas"][:, step], x["durations"][:, step],
             x["positions"][:, step], state, artist_ids)
         rows.append(softmax(logits))

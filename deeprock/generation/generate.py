@@ -231,7 +231,8 @@ def generate(run: LoadedRun, primer: Primer, request: GenerationRequest) -> Gene
     """Riffs for every variation: the primer (its last window at most) and what follows."""
     started = time.perf_counter()
     request, messages = request.checked()
-    artists = np.full(request.variations, run.artist_id(request.artist), np.int32)
+    artist = run.artist_id(request.artist)  # checked first: an unknown name costs nothing
+    artists = None if run.artists is None else np.full(request.variations, artist, np.int32)
     primer = primer.last_window(run.window_tokens)
     messages += primer.messages
     unknown = sum(run.vocabulary.id(token) == 0 for token in primer.riff.tokens)
@@ -255,10 +256,10 @@ def generate(run: LoadedRun, primer: Primer, request: GenerationRequest) -> Gene
 
 
 def _sample(run: LoadedRun, primer: Primer, request: GenerationRequest,
-            rngs: list[np.random.Generator], steering: Steering, artists: np.ndarray
+            rngs: list[np.random.Generator], steering: Steering, artists: np.ndarray | None
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(variations, steps) arrays of generated ids and rhythm classes; artists: each
-    variation's artist id (0: any)."""
+    variation's artist id (a conditioned run's; None for one without)."""
     batch, steps = request.variations, request.length_tokens
     ids = np.zeros((batch, steps), np.int32)
     deltas = np.zeros((batch, steps), np.int32)
@@ -300,7 +301,7 @@ def _without_unk(counts: np.ndarray) -> np.ndarray:
     return row
 
 
-def _prime(run: LoadedRun, primer: Primer, batch: int, artists: np.ndarray) -> tuple:
+def _prime(run: LoadedRun, primer: Primer, batch: int, artists: np.ndarray | None) -> tuple:
     """Feed all primer tokens but the last in batch 1, then copy the state per variation (they
     share one artist)."""
     riff = primer.riff
@@ -311,7 +312,8 @@ def _prime(run: LoadedRun, primer: Primer, batch: int, artists: np.ndarray) -> t
     for step in range(len(ids) - 1):
         one = slice(step, step + 1)
         state = feed(run.network, (ids[one], delta[one], duration[one],
-                                    primer.position_twelfths[one]), state, artists[:1])[-1]
+                                    primer.position_twelfths[one]), state,
+                     None if artists is None else artists[:1])[-1]
     last = slice(len(ids) - 1, len(ids))
     return (np.repeat(ids[last], batch), np.repeat(delta[last], batch),
             np.repeat(duration[last], batch), broadcast_state(state, batch))
@@ -323,14 +325,15 @@ def feed(net, pending: tuple, state, artists: np.ndarray | None = None) -> tuple
     artists: each row's artist id for a conditioned run (None: any)."""
     token, delta, duration, position = pending
     if net.arch != "seed":
+        extra = {} if artists is None else {"artist_ids": artists}
         return net.token_step(token, delta, duration, position_classes(position), state,
-                              artists)
+                              **extra)
     logits, state = net.token_step(token, state)
     return logits, None, state
 
 
 def _step(run: LoadedRun, pending: tuple, state, histories, request, rngs, step,
-          steering: Steering, artists: np.ndarray):
+          steering: Steering, artists: np.ndarray | None):
     """Feed the pending token of every variation; choose the next one and its rhythm."""
     logits, hidden, state = feed(run.network, pending, state, artists)
     logits = steering.adjust(logits, histories, step)  # key and originality (constraints.py)
