@@ -101,3 +101,39 @@ def test_an_unconditioned_model_has_no_artist_input():
     assert "artists" not in {layer.name for layer in model.inputs}
     with pytest.raises(ValueError, match="artist table's size"):
         build_model(ModelSettings(condition="artist"), VOCABULARY)
+
+
+def test_batches_carry_each_windows_artist_and_a_share_of_any(tmp_path):
+    from deeprock.corpus.artists import file_artists
+    from deeprock.corpus.catalog import Catalog
+    from deeprock.training.conditioning import artist_inputs
+    from deeprock.training.config import RunConfig
+    from deeprock.training.models import ModelSettings
+    from deeprock.training.split import DataSettings, build_training_data
+    from deeprock.training.train import training_batches
+    from tests.generate_fixtures import tiny_catalog
+
+    catalog = tiny_catalog(tmp_path)
+    with Catalog(catalog) as opened:
+        data = build_training_data(opened, DataSettings(seq_len=16, unique_factor=2))
+        artists = file_artists(opened)
+    config = RunConfig(catalog=str(catalog), model=ModelSettings(condition="artist"),
+                       data=data.settings)
+    config.train.min_artist_files = 1
+    (tmp_path / "run").mkdir()
+    inputs = artist_inputs(config, data, tmp_path / "run")
+    config.train.min_artist_files = 99  # a resume reads the saved table, whatever the setting
+    assert artist_inputs(config, data, tmp_path / "run").table == inputs.table
+    batches = training_batches(config, data, artists=inputs)
+    fed, expected = [], []
+    for index in range(len(batches)):
+        x, _ = batches[index]
+        assert (x["artists"] == x["artists"][:, :1]).all()  # one artist a window, every step
+        starts = batches.all_starts[batches.order[index * 64:(index + 1) * 64]]
+        tracks = np.searchsorted(data.train.offsets, starts, side="right") - 1
+        expected += [inputs.table.ids[artists[data.train.files[t]]] for t in tracks]
+        fed += x["artists"][:, 0].tolist()
+    fed, expected = np.array(fed), np.array(expected)
+    kept = fed != 0
+    np.testing.assert_array_equal(fed[kept], expected[kept])
+    assert 0.05 < 1 - kept.mean() < 0.3  # about any_artist_share of the windows as "any"
