@@ -73,6 +73,14 @@ def test_a_conditioned_run_saves_and_reloads_its_artist_table(conditioned):
     assert loaded.artists == table and loaded.network.takes_artists
 
 
+def test_a_conditioned_run_evaluates_each_track_as_its_artist(conditioned, capsys):
+    catalog, run = conditioned
+    code, out, err = _cli(capsys, "evaluate", "--model", str(run), "--catalog", str(catalog),
+                          "--held-out", "--json")
+    assert code == 0, err
+    assert 1 < json.loads(out)["perplexity"] < 1000
+
+
 def test_generate_in_an_artists_style_and_near_names(conditioned, tmp_path, capsys):
     _, run = conditioned
     artist = _largest_artist(run)

@@ -63,12 +63,17 @@ class ArtistTable:
         the table never saw (a fine-tuning selection's)."""
         return self.ids.get(artist, self.ids.get(OTHER, 0))
 
-    def id_of(self, name: str) -> int:
-        """A name asked for (generation): an unknown one is a ValueError with the nearest."""
+    def known_id(self, name: str) -> int | None:
+        """The id of an artist the table knows (a pooled one's: "other"), else None."""
         if name in self.ids:
             return self.ids[name]
-        if name in self.pooled:
-            return self.ids[OTHER]
+        return self.ids[OTHER] if name in self.pooled else None
+
+    def id_of(self, name: str) -> int:
+        """A name asked for (generation): an unknown one is a ValueError with the nearest."""
+        known = self.known_id(name)
+        if known is not None:
+            return known
         near = difflib.get_close_matches(name, [*self.ids, *self.pooled], n=3, cutoff=0.4)
         raise ValueError(f"no artist {name!r} in this run" + (
             f" (nearest: {', '.join(near)})" if near else "") + f"; it knows "
@@ -78,10 +83,17 @@ class ArtistTable:
         """(name, files) in id order: what the Generate page offers."""
         return [(name, self.files.get(name, 0)) for name in self.ids]
 
-    def track_ids(self, files: list[int], artists: dict[int, str]) -> np.ndarray:
-        """One input id per track of a side (its file's artist)."""
-        return np.array([self.input_id(artists.get(file_id, ANY)) for file_id in files],
-                        np.int32)
+    def track_ids(self, files: list[int], artists: dict[int, str],
+                  unknown_as_any: bool = False) -> np.ndarray:
+        """One input id per track of a side (its file's artist); unknown_as_any: an artist the
+        table never saw is fed as "any" (scoring another catalog), not as "other"."""
+        def one(artist: str) -> int:
+            known = self.known_id(artist)
+            if known is None:
+                return 0 if unknown_as_any else self.input_id(artist)
+            return known
+
+        return np.array([one(artists.get(file_id, ANY)) for file_id in files], np.int32)
 
     def to_dict(self) -> dict:
         return {"version": FORMAT_VERSION, "ids": self.ids, "files": self.files,
