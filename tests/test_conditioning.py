@@ -137,3 +137,17 @@ def test_batches_carry_each_windows_artist_and_a_share_of_any(tmp_path):
     kept = fed != 0
     np.testing.assert_array_equal(fed[kept], expected[kept])
     assert 0.05 < 1 - kept.mean() < 0.3  # about any_artist_share of the windows as "any"
+
+
+def test_a_run_from_before_conditioning_reads_as_unconditioned_and_keeps_its_token_files():
+    from deeprock.training.config import RunConfig
+    from deeprock.training.train import data_key
+
+    old = RunConfig(catalog="c.sqlite").to_dict()
+    del old["init_from"], old["model"]["condition"], old["model"]["artist_embedding"]
+    del old["train"]["any_artist_share"], old["train"]["min_artist_files"]
+    config = RunConfig.from_dict(old)
+    assert config.model.condition == "none" and config.init_from is None
+    assert set(data_key(config)) == {"catalog", "selection", "selection_sha256", "data"}
+    config.init_from = "models/general"
+    assert data_key(config)["init_from"] == "models/general"

@@ -13,11 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
 from deeprock.training import runs
 from deeprock.training.config import RunConfig
 from deeprock.training.split import DataError, TrainingData
+from deeprock.training.tokenfiles import chunked_bincount
 
 LEARNING_RATE_DIVISOR = 10  # the parent's rate / this, unless one is given
 MAX_UNKNOWN_SHARE = 0.5  # more of the selection's tokens outside the parent's vocabulary: refused
@@ -62,8 +61,8 @@ def finetune_config(parent: Path, choice: FinetuneChoice) -> RunConfig:
 def check_vocabulary_fit(config: RunConfig, data: TrainingData) -> None:
     """Refuse a selection the parent cannot read: most of its tokens outside the parent's
     vocabulary (another catalog's tokens, another tokenization)."""
-    ids = np.asarray(data.train.ids)
-    unknown = float((ids == 0).mean()) if len(ids) else 0.0
+    counts = chunked_bincount(data.train.ids, len(data.vocabulary))  # bounded memory
+    unknown = float(counts[0] / max(counts.sum(), 1))
     if unknown > MAX_UNKNOWN_SHARE:
         raise DataError(f"{unknown:.0%} of the selection's training tokens (catalog "
                         f"{config.catalog}) are outside the vocabulary of run "

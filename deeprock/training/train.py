@@ -84,8 +84,9 @@ def data_key(config: RunConfig) -> dict:
     """What the token files depend on: the catalog, the selection, the data settings and the
     parent run (whose vocabulary a fine-tuned run's tokens are in)."""
     key = config.settings_key()
-    return {name: key[name] for name in ("catalog", "selection", "selection_sha256", "data",
-                                         "init_from")}
+    names = ("catalog", "selection", "selection_sha256", "data",
+             *(("init_from",) if config.init_from else ()))  # older runs' files stay valid
+    return {name: key[name] for name in names}
 
 
 def _check_catalog(config: RunConfig) -> None:
@@ -137,9 +138,9 @@ def _train_locked(config: RunConfig, run: Path, force: bool, json_mode: bool) ->
     if config.selection:
         config.selection_sha256 = file_sha256(config.selection)
     data = run_data(config, run, log)
-    _save_run_inputs(config, run, data)
     if config.init_from:
         finetune.check_vocabulary_fit(config, data)
+    _save_run_inputs(config, run, data)
     artists = artist_inputs(config, data, run)
     from deeprock.training import environment
 
