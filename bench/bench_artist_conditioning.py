@@ -1,13 +1,13 @@
 """Does a conditioned run use its artist? Next-token perplexity on each artist's unseen songs
 fed with the right artist id, with "any" (0) and with another artist's id.
 
-    .venv/bin/python bench/bench_artist_conditioning.py --run models/styles [--artists 3]
+    .venv/bin/python bench/bench_artist_conditioning.py [--run models/styles] [--artists 3]
         [--max-windows 200]
 
 The run must be trained with --condition artist and --split-by artist-songs (so each artist
 has held-out songs). Windows: the run's non-overlapping validation windows of the artist's
 tracks, every position scored, as the run's val_loss is. "other artist": the largest artist
-that is not this one. Prints a markdown table.
+that is not this one. Prints a markdown table; skipped (exit 0) without a conditioned run.
 """
 
 from __future__ import annotations
@@ -34,13 +34,18 @@ def artist_perplexity(model, data, starts: np.ndarray, config: RunConfig, artist
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--run", required=True)
+    parser.add_argument("--run", default="models/styles", help="a conditioned run folder")
     parser.add_argument("--artists", type=int, default=3, help="the N largest artists")
     parser.add_argument("--max-windows", type=int, default=200, help="per artist")
     args = parser.parse_args()
     from deeprock.training.models import load_model
 
     run = Path(args.run)
+    if not (run / runs.ARTISTS).is_file() or not (run / runs.BEST).is_file():
+        print(f"skipped: no conditioned run at {run}; train one first, e.g. deeprock train "
+              "--catalog CATALOG "
+              f"--condition artist --split-by artist-songs --out {run}")
+        return
     config = RunConfig.load(run / runs.CONFIG)
     data = run_data(config, run, write=False)
     inputs = artist_inputs(config, data, run)
