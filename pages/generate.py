@@ -61,6 +61,16 @@ def cached_run(path: str, modified: float):
     return load_run(path)
 
 
+@st.cache_resource(show_spinner="Loading the artist judge…", max_entries=2)
+def cached_judge(catalog: str):
+    from deeprock.generation.judge import JudgeError, catalog_judge
+
+    try:
+        return catalog_judge(catalog)
+    except JudgeError:  # a broken judge file: the riffs come without its row
+        return None
+
+
 @st.cache_resource(show_spinner="Indexing the training songs…", max_entries=4)
 def cached_reference(path: str, modified: float):
     from deeprock.generation.reference import dataset_reference
@@ -210,6 +220,7 @@ def controls(run) -> tuple[GenerationRequest | None, OutputOptions]:
         rhythm = remembered(right.radio, "rhythm", "statistics", "Rhythm (seed run)",
                             ["statistics", "fixed"], horizontal=True,
                             help="Drawn from the training rhythm, or the post's 0.3 quarters")
+    artist = style_choice(run, right)
     tempo = remembered(right.slider, "tempo", 120, "Tempo (bpm)", *TEMPO_RANGE)
     meter = remembered(right.selectbox, "meter", "4/4", "Meter", _meter_choices(),
                        help="The riff's time signature: the bars of every file and of a "
@@ -235,8 +246,20 @@ def controls(run) -> tuple[GenerationRequest | None, OutputOptions]:
     bars = int(length) if unit == "bars" and not loop.bars else None
     request = GenerationRequest(int(length) if unit == "tokens" else MAX_TOKENS, bars, sampling,
                                 int(seed), variations, rhythm, **steering, loop=loop,
-                                bar_twelfths=options.bar_twelfths)
+                                bar_twelfths=options.bar_twelfths, artist=artist)
     return request, options
+
+
+def style_choice(run, column) -> str:
+    """"In the style of": a conditioned run's artists with their file counts ("any" first);
+    a run without conditioning generates as it always did."""
+    if run.artists is None:
+        return "any"
+    files = dict(run.artists.choices())
+    chosen = remembered(column.selectbox, f"artist:{run.path}", "any", "In the style of",
+                        list(files), format_func=lambda name: f"{name} ({files[name]} files)",
+                        help="The artist the run was told while training; any: no artist")
+    return chosen if chosen in files else "any"
 
 
 def riff_controls() -> tuple[dict, LoopSettings, Practice]:
@@ -273,8 +296,9 @@ def make_riffs(run, modified, make_primer, request, options) -> None:
     reference, problem = cached_reference(str(run.path), modified)
     messages = result.messages + ([f"No comparison with the training songs: {problem}"]
                                   if problem else []) + _key_message(result.key)
+    judge = cached_judge(run.config.catalog)
     views = [_view(riff, reference, settings_record(run, result.primer, request, number,
-                                                     **options.to_dict()), options)
+                                                     **options.to_dict()), options, judge)
              for number, riff in enumerate(result.riffs)]
     st.session_state[RIFFS] = {"views": views, "messages": messages,
                                "seconds": time.perf_counter() - started}
@@ -289,9 +313,11 @@ def _key_message(key: dict | None) -> list[str]:
     return [f"Key: {key['root']} {key['scale']} ({source}{fit})."]
 
 
-def _view(riff, reference, record: dict, options: OutputOptions) -> dict:
+def _view(riff, reference, record: dict, options: OutputOptions, judge=None) -> dict:
     """What a shown riff keeps between reruns: its render (downloads and the save reuse its
-    files), piano roll, statistics and settings.json."""
+    files), piano roll, statistics (the artist judge's top 3 when the catalog has a judge) and
+    settings.json."""
+    from deeprock.generation.judge import judge_rows
     from deeprock.generation.reference import comparison_rows
     from deeprock.generation.roll import riff_roll
     from deeprock.generation.stats import riff_stats
@@ -301,7 +327,8 @@ def _view(riff, reference, record: dict, options: OutputOptions) -> dict:
     title = f"variation {record['variation'] + 1}"
     structure = riff_structure(riff) if not record["request"]["loop"]["bars"] else None
     return {"render": RiffRender(riff, options), "figure": riff_roll(riff, title, options.meter),
-            "stats": comparison_rows(riff_stats(riff), reference, copied, structure),
+            "stats": comparison_rows(riff_stats(riff), reference, copied, structure)
+            + judge_rows(judge, riff),
             "record": record}
 
 

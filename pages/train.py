@@ -1,4 +1,5 @@
-"""Train: start, watch, stop and resume background training; compare runs with the baselines.
+"""Train: start, watch, stop, resume and fine-tune background training; compare runs with the
+baselines.
 
 Training is its own OS process (deeprock.training.jobs); this page only reads run folders, so it
 never imports TensorFlow, and a rerun, a closed tab or an app restart loses nothing.
@@ -7,6 +8,7 @@ never imports TensorFlow, and a rerun, a closed tab or an app restart loses noth
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -67,6 +69,7 @@ FIELDS = (
     (3, "Early-stopping patience", "patience", {"min_value": 0}),
 )
 WATCHED, CONFIRM_DELETE, ESTIMATE = "train_watched_run", "train_confirm_delete", "train_estimate"
+FINETUNE = "train_finetune_run"
 STARTED, ENDED = "train_started", "train_ended_run"
 # job states after which the live panel stops polling
 ENDED_STATES = ("finished", "failed", "stopped", "interrupted", "exited")
@@ -322,7 +325,48 @@ def runs_table(listed: list[runs.RunSummary]) -> None:
         st.button("Open", key="open_run", on_click=watch, args=(root / chosen,))
         if st.button("Delete…", key="delete_run"):
             st.session_state[CONFIRM_DELETE] = chosen
+        if st.button("Fine-tune on…", key="finetune_run"):
+            st.session_state[FINETUNE] = chosen
     confirm_delete()
+    finetune_form()
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def catalog_artists(catalog: str, modified: float) -> dict[str, int]:
+    """Artist → files of a catalog, largest first (its artist rule)."""
+    from deeprock.corpus.artists import artist_table
+    from deeprock.corpus.catalog import Catalog
+
+    with Catalog(catalog) as opened:
+        return {row["artist"]: row["files"] for row in artist_table(opened)}
+
+
+def finetune_form() -> None:
+    """The chosen run's weights continued on some artists' songs (deeprock train --init-from)."""
+    name = st.session_state.get(FINETUNE)
+    if not name:
+        return
+    catalog = runs.read_json(root / name / runs.CONFIG).get("catalog", "")
+    files = catalog_artists(catalog, os.path.getmtime(catalog)) if os.path.isfile(catalog) else {}
+    with st.container(border=True):
+        st.markdown(f"**Fine-tune {name}**: its weights continue on the chosen artists' songs "
+                    "at a tenth of its learning rate, stopping early on their held-out songs.")
+        artists = st.multiselect("Artists (none: the run's own data)", list(files),
+                                 format_func=lambda a: f"{a} ({files[a]} files)",
+                                 key="finetune_artists")
+        new_name = st.text_input("New run name", f"{name}-tuned", key="finetune_name")
+        go, cancel = st.columns(2)
+        if go.button("Start fine-tuning", key="start_finetune", type="primary"):
+            try:
+                watch(jobs.finetune(root / name, artists, jobs.run_folder(new_name, root)))
+            except JobError as error:
+                st.error(str(error))
+                return
+            st.session_state.pop(FINETUNE)
+            st.rerun()
+        if cancel.button("Cancel", key="cancel_finetune"):
+            st.session_state.pop(FINETUNE)
+            st.rerun()
 
 
 def confirm_delete() -> None:

@@ -34,11 +34,14 @@ def tiny_catalog(folder: Path, files: int = 12) -> Path:
 
 
 def tiny_run(run: Path, catalog: Path, arch: str = "deeprock", fit_batches: int = 30,
-             positions: bool = True) -> Path:
+             positions: bool = True, condition: str = "none") -> Path:
     """A run folder of a 16-unit model, fitted on a few batches so that it is not uniform;
-    positions=False: a deeprock run as trained before bar positions (config and model)."""
+    positions=False: a deeprock run as trained before bar positions (config and model);
+    condition="artist": a conditioned run (every demo artist its own id, artists.json)."""
+    from deeprock.corpus.artists import file_artists
     from deeprock.corpus.catalog import Catalog
     from deeprock.training import runs
+    from deeprock.training.conditioning import ArtistTable
     from deeprock.training.config import RunConfig
     from deeprock.training.models import ModelSettings, build_model
     from deeprock.training.split import DataSettings, build_training_data
@@ -48,13 +51,18 @@ def tiny_run(run: Path, catalog: Path, arch: str = "deeprock", fit_batches: int 
     data_settings = DataSettings(seq_len=SEQ_LEN, unique_factor=2, validation_share=0.2)
     with Catalog(catalog) as opened:
         data = build_training_data(opened, data_settings)
+        artists = file_artists(opened)
+    table = ArtistTable.build(artists, [*data.train.files, *data.validation.files], 1)
     settings = ModelSettings(arch=arch, units=16, layers=2, embedding=8, rhythm_embedding=4,
-                             positions=positions)
+                             positions=positions, condition=condition)
     ids = data.train.ids
     model = build_model(settings, len(data.vocabulary), seq_len=SEQ_LEN,
-                        id_mean=float(ids.mean()), id_std=float(ids.std()), jit_compile=False)
-    _fit(model, data, arch, fit_batches)
+                        id_mean=float(ids.mean()), id_std=float(ids.std()), jit_compile=False,
+                        artists=len(table))
+    _fit(model, data, arch, fit_batches, table.track_ids(data.train.files, artists))
     run.mkdir(parents=True, exist_ok=True)
+    if condition == "artist":
+        table.save(run / runs.ARTISTS)
     model.save(run / "best.keras")
     config = RunConfig(catalog=str(catalog), model=settings, data=data_settings).to_dict()
     if not positions:  # what such a run's config.json holds: no word of positions
@@ -69,8 +77,10 @@ def tiny_run(run: Path, catalog: Path, arch: str = "deeprock", fit_batches: int 
     return run
 
 
-def _fit(model, data, arch: str, batches: int) -> None:
+def _fit(model, data, arch: str, batches: int, track_artists: np.ndarray) -> None:
     """A few batches of windows: enough for a model that prefers the data's tokens."""
+    from deeprock.training.conditioning import window_artists
+
     if not batches:
         return
     side, starts = data.train, data.train_starts
@@ -86,6 +96,9 @@ def _fit(model, data, arch: str, batches: int) -> None:
               "durations": durations[:, :-1], "next_tokens": tokens[:, 1:]}
     if "positions" in {tensor.name for tensor in model.inputs}:
         inputs["positions"] = side.position[window][:, :-1]
+    if "artists" in {tensor.name for tensor in model.inputs}:
+        inputs["artists"] = np.repeat(window_artists(side.offsets, track_artists, chosen)[:, None],
+                                      SEQ_LEN, axis=1)
     targets = {"next_token": tokens[:, 1:], "next_delta": deltas[:, 1:],
                "next_duration": durations[:, 1:]}
     model.fit(inputs, targets, batch_size=16, epochs=1, verbose=0)

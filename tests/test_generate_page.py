@@ -44,6 +44,27 @@ def _widget(widgets, label):
     return next(w for w in widgets if w.label == label)
 
 
+def test_a_conditioned_run_generates_in_the_style_of_an_artist(page_env, monkeypatch):
+    from deeprock.training.conditioning import ArtistTable
+    from tests.generate_fixtures import tiny_run
+
+    run = tiny_run(page_env / "models" / "styles", shared_runs()["catalog"], fit_batches=5,
+                   condition="artist")
+    monkeypatch.setenv("DEEPROCK_MODELS", str(page_env / "models"))
+    table = ArtistTable.load(run / "artists.json")
+    artist = next(name for name in table.ids if name != "any")
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    style = _widget(at.selectbox, "In the style of")
+    assert style.value == "any" and style.options[0] == f"any ({table.files['any']} files)"
+    style.set_value(artist).run()
+    _widget(at.radio, "Primer").set_value("None").run()
+    _widget(at.number_input, "Length (tokens)").set_value(20).run()
+    _widget(at.button, "Generate").click().run()
+    assert not at.exception and not at.error
+    [view] = at.session_state["generated_riffs"]["views"]
+    assert view["record"]["request"]["artist"] == artist
+
+
 def test_generate_two_variations_then_save_to_the_gallery(page_env, monkeypatch):
     from deeprock.generation import midi_out
     from deeprock.tab import tab
@@ -52,6 +73,7 @@ def test_generate_two_variations_then_save_to_the_gallery(page_env, monkeypatch)
                                                                       "riff_midi")
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not at.exception
+    assert "In the style of" not in {s.label for s in at.selectbox}  # an unconditioned run
     _widget(at.radio, "Primer").set_value("None").run()
     _widget(at.slider, "Variations").set_value(2).run()
     # short riffs: an untrained model's rhythm is long gaps, and audio costs real time

@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 
 from deeprock.corpus.catalog import Catalog
-from deeprock.generation.judge import ArtistJudge, JudgeError, judge_path
+from deeprock.generation.judge import (
+    ArtistJudge,
+    JudgeError,
+    catalog_judge,
+    judge_path,
+    judge_rows,
+)
 from deeprock.generation.judge_features import (
     FEATURE_NAMES,
     WINDOW_BARS,
@@ -108,3 +114,18 @@ def test_a_broken_judge_file_is_a_clear_error(trained, tmp_path, change, message
 def test_a_silent_riff_cannot_be_judged(trained):
     with pytest.raises(JudgeError, match="sounds no note"):
         trained[1].top_artists(Riff([], np.zeros(0), np.zeros(0)))
+
+
+def test_the_riff_statistics_row_names_the_judges_top_three(trained, tmp_path):
+    catalog, judge = trained
+    assert catalog_judge(tmp_path / "none.sqlite") is None
+    assert catalog_judge(catalog).to_dict() == judge.to_dict()
+    with Catalog(catalog) as cat:
+        stream = next(cat.streams())
+        tokens = [cat.vocabulary.tokens[i] for i in stream.ids]
+    riff = Riff(tokens, stream.delta, stream.duration, primer_length=4)
+    [row] = judge_rows(judge, riff)
+    top = judge.top_artists(riff.generated(), k=3)
+    assert row["riff"] == ", ".join(f"{artist} {p:.0%}" for artist, p in top)
+    assert row["dataset"].startswith("judge's top-1 on unseen songs: 0.")
+    assert judge_rows(None, riff) == []

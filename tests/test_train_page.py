@@ -287,3 +287,25 @@ def test_head_scores_and_verdict_against_the_trigram():
     beats, sentence = charts.verdict(seed, {"trigram_perplexity": 20.0})
     assert not beats and "does not beat" in sentence
     assert charts.verdict(seed, {}) is None and charts.head_scores([]) == {}
+
+
+def test_a_runs_row_offers_fine_tuning_on_its_catalogs_artists(page_env, monkeypatch):
+    from deeprock.corpus.artists import artist_table
+    from deeprock.corpus.catalog import Catalog
+    from tests.generate_fixtures import tiny_run
+
+    catalog = page_env.parent / "catalog.sqlite"
+    parent = tiny_run(page_env / "general", catalog, fit_batches=2)
+    with Catalog(catalog) as opened:
+        largest = artist_table(opened)[0]
+    launched = []
+    monkeypatch.setattr(jobs, "_launch", lambda argv, out: launched.append(argv) or out)
+    app = open_page()
+    button(app, "Fine-tune on…").click().run()
+    artists = next(m for m in app.multiselect if m.label.startswith("Artists"))
+    assert artists.options[0] == f"{largest['artist']} ({largest['files']} files)"
+    artists.set_value([largest["artist"]]).run()
+    button(app, "Start fine-tuning").click().run()
+    assert not app.exception and not app.error
+    assert launched == [["train", "--init-from", str(parent), "--out",
+                         str(page_env / "general-tuned"), "--artists", largest["artist"]]]

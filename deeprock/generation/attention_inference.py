@@ -2,7 +2,7 @@
 
     net = TransformerNetwork(read_keras_weights(path), context=256)   # or numpy_network(saved)
     state = net.initial_state(batch=8)
-    logits, hidden, state = net.token_step(tokens, deltas, durations, positions, state)
+    logits, hidden, state = net.token_step(tokens, deltas, durations, positions, state, artists)
     delta_logits, duration_logits = net.rhythm(hidden, chosen_tokens)
 
 Each step feeds one token per row: its keys and values are computed once and kept, and its
@@ -35,10 +35,11 @@ from __future__ import annotations
 import numpy as np
 
 from deeprock.generation.heads import RhythmHeads, softmax
-from deeprock.generation.weights import SavedWeights
+from deeprock.generation.weights import SavedWeights, folded_inputs
 
 State = list[tuple[np.ndarray, np.ndarray]]  # see TransformerNetwork.initial_state
 DEFAULT_CONTEXT = 256  # tokens of attention: about 16 bars of a typical riff
+CLASSES = ("delta", "duration", "position", "artist")  # a window's per-token columns
 
 
 def _arrays(saved: SavedWeights, name: str) -> list[np.ndarray]:
@@ -124,10 +125,11 @@ class _Block:
 
 
 class TransformerNetwork:
-    """The "transformer" architecture: token, delta, duration and bar position in; three heads.
+    """The "transformer" architecture: token, delta, duration, bar position (and a conditioned
+    run's artist) in; three heads.
 
-    The four embeddings are folded into the input projection once (a table lookup per step
-    instead of a matrix product), and the token embedding into the rhythm context's kernel.
+    The embeddings are folded into the input projection once (a table lookup per step instead
+    of a matrix product), and the token embedding into the rhythm context's kernel.
     """
 
     arch = "transformer"
@@ -136,13 +138,12 @@ class TransformerNetwork:
         if context < 2:
             raise ValueError(f"a transformer's context must be at least 2 tokens, not {context}")
         self.context = context
-        tables = [_arrays(saved, f"{name}_embedding")[0]
-                  for name in ("token", "delta", "duration", "position")]
         kernel, bias = _arrays(saved, "joined_projection")
-        bounds = np.cumsum([0] + [table.shape[1] for table in tables])
-        self.inputs = [table @ kernel[start:end]
-                       for table, start, end in zip(tables, bounds, bounds[1:], strict=False)]
+        # token first, then the classes a window keeps per token: delta, duration, position
+        # and, conditioned, artist (initial_state's columns)
+        self.inputs = list(folded_inputs(saved, kernel).values())
         self.inputs[0] += bias
+        token_table = _arrays(saved, "token_embedding")[0]
         count = len({name for name in saved.weights if name.endswith("_attention")})
         self.blocks = [_Block(saved, f"block_{index}") for index in range(count)]
         final_norm, width = _arrays(saved, "final_norm"), kernel.shape[1]
@@ -151,8 +152,8 @@ class TransformerNetwork:
         context_kernel, context_bias = _arrays(saved, "rhythm_context")
         context_hidden, context_bias = _fold_norm(final_norm, context_kernel[:width],
                                                   context_bias)
-        self.rhythm = RhythmHeads.read(saved, context_hidden, tables[0] @ context_kernel[width:],
-                                       context_bias)
+        self.rhythm = RhythmHeads.read(saved, context_hidden,
+                                       token_table @ context_kernel[width:], context_bias)
         heads = self.blocks[0].heads
         self.size = width // heads
         rope_base = float(saved.configs["block_0_attention"]["rope_base"])
@@ -162,24 +163,31 @@ class TransformerNetwork:
     def vocabulary_size(self) -> int:
         return self.token_kernel.shape[1]
 
+    @property
+    def takes_artists(self) -> bool:
+        return len(self.inputs) > len(CLASSES)
+
     def initial_state(self, batch: int = 1) -> State:
         """No token seen. The state, batch first (broadcast_state copies it per variation): per
         block the window's rotated keys (batch, heads, size, tokens) and values (batch, heads,
-        tokens, size), then the window itself, its token ids and (delta, duration, position)
-        classes, which a restart recomputes from."""
+        tokens, size), then the window itself, its token ids and (delta, duration, position,
+        artist) classes, which a restart recomputes from."""
         heads = self.blocks[0].heads
         return [(np.zeros((batch, heads, self.size, 0), np.float32),
                  np.zeros((batch, heads, 0, self.size), np.float32)) for _ in self.blocks] + [
-            (np.zeros((batch, 0), np.int32), np.zeros((batch, 0, 3), np.int32))]
+            (np.zeros((batch, 0), np.int32), np.zeros((batch, 0, len(CLASSES)), np.int32))]
 
     def token_step(self, token_ids: np.ndarray, delta_classes: np.ndarray,
-                   duration_classes: np.ndarray, position_classes: np.ndarray, state: State
-                   ) -> tuple[np.ndarray, np.ndarray, State]:
+                   duration_classes: np.ndarray, position_classes: np.ndarray, state: State,
+                   artist_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, State]:
         """Feed one token per batch row: next-token logits (softmax gives the Keras model's
         probabilities), the last block's output standardized (the final norm's scale and shift are
-        in the heads' kernels: `rhythm` takes it) and the new state."""
+        in the heads' kernels: `rhythm` takes it) and the new state. artist_ids: each row's
+        artist (None: 0, "any"; ignored by a run without conditioning)."""
         *caches, (window_tokens, window_classes) = state
-        classes = np.stack([delta_classes, duration_classes, position_classes], axis=-1)
+        artists = np.zeros_like(delta_classes) if artist_ids is None else artist_ids
+        classes = np.stack(np.broadcast_arrays(delta_classes, duration_classes, position_classes,
+                                               artists), axis=-1)
         window_tokens = np.concatenate([window_tokens, np.asarray(token_ids)[:, None]], axis=1)
         window_classes = np.concatenate([window_classes, classes[:, None]], axis=1)
         new = slice(-1, None)

@@ -6,6 +6,7 @@
     deeprock generate --model models/demo --out loop.mid --loop-bars 2 --repeats 4 \
         --practice-tempo 70 --count-in --click --wav loop.wav
     deeprock generate --model models/demo --out waltz.mid --meter 3/4 --bars 8 --gp5 waltz.gp5
+    deeprock generate --model models/styles --out riff.mid --artist nirvana
 
 With several variations each output gets the variation's number (riff-1.mid, riff-2.mid, ...).
 --json prints {"seconds", "tokens", "notes", "structure", "key", "in_key", "settings",
@@ -58,6 +59,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-copy", type=int, metavar="K",
                         help="no more than K tokens in a row copied from the training songs "
                              "(0: off; default: what an unseen song copies, README)")
+    parser.add_argument("--artist", default="any", help="in the style of this artist (a run "
+                        "trained with --condition artist; any: unconditioned)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--variations", type=int, default=1)
     parser.add_argument("--primer", default="window",
@@ -106,7 +109,7 @@ def _request(args: argparse.Namespace, bar_twelfths: int):
     return GenerationRequest(length_tokens=args.length, length_bars=args.bars,
                              sampling=sampling, seed=args.seed, variations=args.variations,
                              rhythm=args.rhythm, key=args.key, scale=args.scale,
-                             strict=args.strict, **guard,
+                             strict=args.strict, artist=args.artist, **guard,
                              loop=LoopSettings(args.loop_bars, args.repeats, args.turnaround),
                              bar_twelfths=bar_twelfths)
 

@@ -12,6 +12,8 @@ token's bar position follows from its delta: the previous position plus the delt
 the bar length of the primer's last meter (the riff's meter, request.bar_twelfths, without a
 primer); runs trained before positions read none. Lengths in bars (--bars, loop bars) count bars
 of the riff's meter.
+A conditioned run (artists.json) generates "in the style of" `request.artist` ("any":
+unconditioned); asking a run without conditioning for an artist is a ValueError.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from deeprock.generation.sampling import (
 )
 from deeprock.generation.weights import WeightsError, read_keras_weights
 from deeprock.music.tokens import TWELFTHS_PER_BAR, TWELFTHS_PER_QUARTER
+from deeprock.training.conditioning import ANY as ANY_ARTIST
 from deeprock.training.runs import RunSplit
 from deeprock.training.vocab import (
     LONGER,
@@ -76,6 +79,7 @@ class LoadedRun:
     split: RunSplit  # the tracks the window primers and the riff statistics read
     delta_counts: np.ndarray
     duration_counts: np.ndarray
+    artists: object = None  # conditioning.ArtistTable of a conditioned run, else None
 
     @property
     def arch(self) -> str:
@@ -84,6 +88,16 @@ class LoadedRun:
     @property
     def window_tokens(self) -> int:
         return int(self.config.data.seq_len)
+
+    def artist_id(self, name: str) -> int:
+        """The model's input id for `name` ("any": 0); a ValueError says why not."""
+        if self.artists is None:
+            if name == ANY_ARTIST:
+                return 0
+            raise ValueError(f"run {self.path} was trained without artist conditioning: it "
+                             f"cannot generate in the style of {name!r} (train one with "
+                             "deeprock train --condition artist)")
+        return self.artists.id_of(name)
 
 
 def check_run_folder(path: str | Path):
@@ -120,7 +134,22 @@ def load_run(path: str | Path) -> LoadedRun:
                        f"{config.model.arch} with {len(vocabulary)}")
     return LoadedRun(run, config, vocabulary, network, files.split,
                      _counts(files.rhythm.get("delta_counts")),
-                     _counts(files.rhythm.get("duration_counts")))
+                     _counts(files.rhythm.get("duration_counts")), _artists(run, network))
+
+
+def _artists(run: Path, network) -> object:
+    """The artist table of a conditioned run; a RunError when the model and the folder
+    disagree (an artist embedding without artists.json)."""
+    from deeprock.training.conditioning import ArtistTable
+    from deeprock.training.runs import ARTISTS
+
+    if not getattr(network, "takes_artists", False):
+        return None
+    try:
+        return ArtistTable.load(run / ARTISTS)
+    except ValueError as error:
+        raise RunError(f"run {run}: its model is conditioned on artists but {ARTISTS} cannot "
+                       f"be read ({error})") from error
 
 
 def _counts(values: list | None) -> np.ndarray:
@@ -152,6 +181,7 @@ class GenerationRequest:
     max_copy: int = DEFAULT_MAX_COPY  # the originality guard's K (0: off)
     loop: LoopSettings = field(default_factory=LoopSettings)  # loop.py; bars 0: free
     bar_twelfths: int = TWELFTHS_PER_BAR  # the riff meter's bar: what length_bars and loop count
+    artist: str = ANY_ARTIST  # a conditioned run's artist (its artists.json); "any": unconditioned
 
     def checked(self) -> tuple[GenerationRequest, list[str]]:
         """A request within the limits (capped, with the messages), or a ValueError."""
@@ -206,6 +236,8 @@ def generate(run: LoadedRun, primer: Primer, request: GenerationRequest) -> Gene
     """Riffs for every variation: the primer (its last window at most) and what follows."""
     started = time.perf_counter()
     request, messages = request.checked()
+    artist = run.artist_id(request.artist)  # checked first: an unknown name costs nothing
+    artists = None if run.artists is None else np.full(request.variations, artist, np.int32)
     primer = primer.last_window(run.window_tokens)
     messages += primer.messages
     unknown = sum(run.vocabulary.id(token) == 0 for token in primer.riff.tokens)
@@ -218,7 +250,7 @@ def generate(run: LoadedRun, primer: Primer, request: GenerationRequest) -> Gene
     # one BLAS thread: these products are too small to share, and OpenBLAS threads that
     # spin-wait on a busy 2-core machine made every step several times slower
     with threadpool_limits(limits=1, user_api="blas"):
-        ids, deltas, durations = _sample(run, primer, request, rngs, steering)
+        ids, deltas, durations = _sample(run, primer, request, rngs, steering, artists)
     riffs = [_riff(run, primer.riff, ids[v], deltas[v], durations[v], request)
              for v in range(request.variations)]
     if request.loop.bars:
@@ -229,9 +261,10 @@ def generate(run: LoadedRun, primer: Primer, request: GenerationRequest) -> Gene
 
 
 def _sample(run: LoadedRun, primer: Primer, request: GenerationRequest,
-            rngs: list[np.random.Generator], steering: Steering
+            rngs: list[np.random.Generator], steering: Steering, artists: np.ndarray | None
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(variations, steps) arrays of generated ids and rhythm classes."""
+    """(variations, steps) arrays of generated ids and rhythm classes; artists: each
+    variation's artist id (a conditioned run's; None for one without)."""
     batch, steps = request.variations, request.length_tokens
     ids = np.zeros((batch, steps), np.int32)
     deltas = np.zeros((batch, steps), np.int32)
@@ -239,7 +272,7 @@ def _sample(run: LoadedRun, primer: Primer, request: GenerationRequest,
     position = np.zeros(batch, np.int64)  # the pending token's place in its bar
     bar = primer.bar_twelfths if len(primer.riff) else request.bar_twelfths
     if len(primer.riff):
-        pending = _prime(run, primer, batch)
+        pending = _prime(run, primer, batch, artists)
         histories = [[run.vocabulary.id(t) for t in primer.riff.tokens] for _ in range(batch)]
         position[:] = primer.position_twelfths[-1]
         start = 0
@@ -255,7 +288,7 @@ def _sample(run: LoadedRun, primer: Primer, request: GenerationRequest,
     elapsed = np.zeros(batch, np.int64)
     for step in range(start, steps):
         token, delta, duration, state = _step(run, (token, delta, duration, position), state,
-                                              histories, request, rngs, step, steering)
+                                              histories, request, rngs, step, steering, artists)
         position = (position + delta) % bar
         ids[:, step], deltas[:, step], durations[:, step] = token, delta, duration
         for history, value in zip(histories, token, strict=True):
@@ -274,8 +307,9 @@ def _without_unk(counts: np.ndarray) -> np.ndarray:
     return row
 
 
-def _prime(run: LoadedRun, primer: Primer, batch: int) -> tuple:
-    """Feed all primer tokens but the last in batch 1, then copy the state per variation."""
+def _prime(run: LoadedRun, primer: Primer, batch: int, artists: np.ndarray | None) -> tuple:
+    """Feed all primer tokens but the last in batch 1, then copy the state per variation (they
+    share one artist)."""
     riff = primer.riff
     ids = np.array([run.vocabulary.id(t) for t in riff.tokens], np.int32)
     delta = rhythm_classes(riff.delta_twelfths)
@@ -284,26 +318,30 @@ def _prime(run: LoadedRun, primer: Primer, batch: int) -> tuple:
     for step in range(len(ids) - 1):
         one = slice(step, step + 1)
         state = feed(run.network, (ids[one], delta[one], duration[one],
-                                    primer.position_twelfths[one]), state)[-1]
+                                    primer.position_twelfths[one]), state,
+                     None if artists is None else artists[:1])[-1]
     last = slice(len(ids) - 1, len(ids))
     return (np.repeat(ids[last], batch), np.repeat(delta[last], batch),
             np.repeat(duration[last], batch), broadcast_state(state, batch))
 
 
-def feed(net, pending: tuple, state) -> tuple:
+def feed(net, pending: tuple, state, artists: np.ndarray | None = None) -> tuple:
     """One step of any architecture: (logits, hidden or None, state). pending: the token ids,
-    delta and duration classes and bar positions (twelfths) fed; the seed reads only ids."""
+    delta and duration classes and bar positions (twelfths) fed; the seed reads only ids.
+    artists: each row's artist id for a conditioned run (None: any)."""
     token, delta, duration, position = pending
     if net.arch != "seed":
-        return net.token_step(token, delta, duration, position_classes(position), state)
+        extra = {} if artists is None else {"artist_ids": artists}
+        return net.token_step(token, delta, duration, position_classes(position), state,
+                              **extra)
     logits, state = net.token_step(token, state)
     return logits, None, state
 
 
 def _step(run: LoadedRun, pending: tuple, state, histories, request, rngs, step,
-          steering: Steering):
+          steering: Steering, artists: np.ndarray | None):
     """Feed the pending token of every variation; choose the next one and its rhythm."""
-    logits, hidden, state = feed(run.network, pending, state)
+    logits, hidden, state = feed(run.network, pending, state, artists)
     logits = steering.adjust(logits, histories, step)  # key and originality (constraints.py)
     chosen = pick_tokens(logits, histories, request.sampling, rngs)
     temperature = request.sampling.temperature

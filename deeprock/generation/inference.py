@@ -3,8 +3,11 @@
     net = numpy_network(read_keras_weights(path))   # DeeprockNetwork or SeedNetwork (weights.py)
     state = net.initial_state(batch=8)
     logits, hidden, state = net.token_step(token_ids, delta_classes, duration_classes,
-                                           position_classes, state)
+                                           position_classes, state, artist_ids)
     softmax(logits)                             # the Keras model's next_token output
+
+A conditioned run (deeprock/training/conditioning.py) also reads each row's artist id at every
+step (None: 0, "any artist"); `takes_artists` says whether the network has one.
 
 Why numpy (docs/architecture.md): a step of the Keras model called eagerly is 34 ms (no better than
 the post's `model.predict` on the whole window), a `tf.function` at 1.8 ms, the same arithmetic in
@@ -22,7 +25,7 @@ import numpy as np
 
 from deeprock.generation.attention_inference import TransformerNetwork
 from deeprock.generation.heads import RhythmHeads
-from deeprock.generation.weights import SavedWeights
+from deeprock.generation.weights import SavedWeights, folded_inputs
 
 State = list[tuple[np.ndarray, np.ndarray]]  # (h, c) per layer, each (batch, units)
 EPSILON = 1e-7  # keras.config.epsilon(), the floor of the seed model's Normalization
@@ -95,7 +98,8 @@ class DeeprockNetwork(_Stacked):
 
     The embeddings are folded into the first LSTM's kernel once (a table lookup per step
     instead of a matrix product), and the token embedding into the rhythm context's kernel.
-    A run trained before bar positions has no position embedding: its positions are ignored.
+    A run trained before bar positions has no position embedding: its positions are ignored;
+    a run without conditioning has no artist embedding: its artist ids are ignored.
     """
 
     arch = "deeprock"
@@ -104,18 +108,13 @@ class DeeprockNetwork(_Stacked):
         layers = sorted(name for name in saved.weights if name.startswith("lstm_"))
         self.lstms = [_lstm(saved, name) for name in layers]
         # the first kernel's rows, in models._joined_inputs' order: token, delta, duration,
-        # position; each embedding times its rows is that input's share, one table per input
-        tables = [np.asarray(saved.weights[name][0], np.float32) for name in
-                  ("token_embedding", "delta_embedding", "duration_embedding",
-                   "position_embedding") if name in saved.weights]
-        splits = np.cumsum([0, *(table.shape[1] for table in tables)])
-        first = self.lstms[0].kernel
-        inputs = [table @ first[a:b] for table, a, b in zip(tables, splits[:-1], splits[1:],
-                                                            strict=True)]
-        tokens = tables[0]
-        self.token_input = inputs[0] + self.lstms[0].bias
-        self.delta_input, self.duration_input = inputs[1:3]
-        self.position_input = inputs[3] if len(inputs) > 3 else None
+        # position, artist; each embedding times its rows is that input's share
+        inputs = folded_inputs(saved, self.lstms[0].kernel)
+        tokens = np.asarray(saved.weights["token_embedding"][0], np.float32)
+        self.token_input = inputs["token"] + self.lstms[0].bias
+        self.delta_input, self.duration_input = inputs["delta"], inputs["duration"]
+        self.position_input = inputs.get("position")
+        self.artist_input = inputs.get("artist")
         self.token_kernel, self.token_bias = _dense(saved, "next_token")
         context_kernel, context_bias = _dense(saved, "rhythm_context")
         units = self.lstms[-1].units
@@ -130,16 +129,23 @@ class DeeprockNetwork(_Stacked):
     def takes_positions(self) -> bool:
         return self.position_input is not None
 
+    @property
+    def takes_artists(self) -> bool:
+        return self.artist_input is not None
+
     def token_step(self, token_ids: np.ndarray, delta_classes: np.ndarray,
-                   duration_classes: np.ndarray, position_classes: np.ndarray, state: State
-                   ) -> tuple[np.ndarray, np.ndarray, State]:
+                   duration_classes: np.ndarray, position_classes: np.ndarray, state: State,
+                   artist_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, State]:
         """Feed one token per batch row: next-token logits (the sampler works on them; softmax
         gives the Keras model's probabilities), the top LSTM output (for the rhythm heads)
-        and the new state. position_classes: each token's bar position (vocab.position_classes)."""
+        and the new state. position_classes: each token's bar position (vocab.position_classes);
+        artist_ids: each row's artist (None: "any")."""
         projected = (self.token_input[token_ids] + self.delta_input[delta_classes]
                      + self.duration_input[duration_classes])
         if self.position_input is not None:
             projected = projected + self.position_input[position_classes]
+        if self.artist_input is not None:
+            projected = projected + self.artist_input[0 if artist_ids is None else artist_ids]
         hidden, state = self._run(projected, state)
         return hidden @ self.token_kernel + self.token_bias, hidden, state
 

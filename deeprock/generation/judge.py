@@ -102,3 +102,26 @@ class ArtistJudge:
         except ValueError as error:
             raise JudgeError(f"{path}: {error}" if str(path) not in str(error)
                              else str(error)) from error
+
+
+def catalog_judge(catalog_path: str | os.PathLike) -> ArtistJudge | None:
+    """The judge saved beside a catalog, or None when it has none (its statistics row is then
+    left out); a broken file is a JudgeError."""
+    path = judge_path(catalog_path)
+    return ArtistJudge.load(path) if path.is_file() else None
+
+
+def judge_rows(judge: ArtistJudge | None, riff: Riff) -> list[dict]:
+    """The riff statistics' row: the judge's top 3 artists for the generated part (no row
+    without a judge, or for a part that sounds no note)."""
+    if judge is None:
+        return []
+    try:
+        top = judge.top_artists(riff.generated(), k=3)
+    except JudgeError:
+        return []
+    ceiling = (judge.info.get("held_out_scores") or {}).get("top1")
+    return [{"figure": "sounds like (artist judge, top 3)",
+             "riff": ", ".join(f"{artist} {probability:.0%}" for artist, probability in top),
+             "dataset": (f"judge's top-1 on unseen songs: {ceiling:.2f}"
+                         if isinstance(ceiling, float) else "-")}]

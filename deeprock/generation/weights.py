@@ -85,3 +85,18 @@ def _group_weights(group, class_name: str | None) -> list[np.ndarray]:
     for key in first + sorted(set(children) - set(first)):
         arrays += _group_weights(group[key], None)  # the h5 keeps no sublayer's class
     return arrays
+
+
+EMBEDDINGS = ("token", "delta", "duration", "position", "artist")  # models._joined_inputs'
+
+
+def folded_inputs(saved: SavedWeights, kernel: np.ndarray) -> dict[str, np.ndarray]:
+    """Each embedding the model has (EMBEDDINGS, in order) times its rows of the kernel that
+    reads their concatenation: one table per input, looked up instead of multiplied."""
+    tables = {name: np.asarray(saved.weights[f"{name}_embedding"][0], np.float32)
+              for name in EMBEDDINGS if f"{name}_embedding" in saved.weights}
+    folded, row = {}, 0
+    for name, table in tables.items():
+        folded[name] = table @ kernel[row:row + table.shape[1]]
+        row += table.shape[1]
+    return folded

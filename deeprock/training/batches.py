@@ -12,6 +12,7 @@ import numpy as np
 from keras.utils import PyDataset
 
 from deeprock.music.tokens import PITCH_NAMES, token_pitches
+from deeprock.training.conditioning import window_artists
 from deeprock.training.split import Side
 from deeprock.training.vocab import RunVocabulary
 
@@ -24,18 +25,21 @@ class WindowBatches(PyDataset):
     would). `transpose` (a table from `transposition_table`) shifts each training window by a
     random interval, keeping the original where the shifted tokens leave the vocabulary (the
     rhythm and the bar positions stay). `positions`: feed each token's bar position (the
-    model's "positions" input, models.takes_positions).
+    model's "positions" input, models.takes_positions). `artists` (a conditioned run's): the
+    artist id of each of the side's tracks, fed at every step of its windows as "artists";
+    `any_share` of the windows, drawn each epoch, are fed as "any artist" (id 0) instead.
     """
 
     def __init__(self, side: Side, starts: np.ndarray, seq_len: int, batch_size: int, arch: str,
                  seed: int = 0, stride: int = 1, shuffle: bool = True,
                  transpose: np.ndarray | None = None, share: tuple[int, int] = (0, 1),
-                 positions: bool = False) -> None:
+                 positions: bool = False, artists: np.ndarray | None = None,
+                 any_share: float = 0.0) -> None:
         super().__init__(workers=1, use_multiprocessing=False)
         self.side, self.all_starts, self.seq_len = side, starts, seq_len
         self.batch_size, self.arch, self.seed = batch_size, arch, seed
         self.stride, self.shuffle, self.transpose = max(stride, 1), shuffle, transpose
-        self.positions = positions
+        self.positions, self.artists, self.any_share = positions, artists, any_share
         self.share = share  # (this worker, workers): every worker draws the same epoch, and
         self.set_epoch(0)  # feeds its own equal slice of it
 
@@ -76,9 +80,17 @@ class WindowBatches(PyDataset):
              "durations": self.side.duration[positions[:, :-1]], "next_tokens": ids[:, 1:]}
         if self.positions:
             x["positions"] = self.side.position[positions[:, :-1]]
+        if self.artists is not None:
+            x["artists"] = np.repeat(self._artists(starts)[:, None], self.seq_len, axis=1)
         y = {"next_token": ids[:, 1:], "next_delta": self.side.delta[positions[:, 1:]],
              "next_duration": self.side.duration[positions[:, 1:]]}
         return x, y
+
+    def _artists(self, starts: np.ndarray) -> np.ndarray:
+        ids = window_artists(self.side.offsets, self.artists, starts)
+        if self.any_share:
+            ids = np.where(self.rng.random(len(ids)) < self.any_share, 0, ids)
+        return ids.astype(np.int32)
 
     def _transposed(self, ids: np.ndarray) -> np.ndarray:
         shifts = self.rng.integers(0, self.transpose.shape[1], len(ids))

@@ -3,6 +3,8 @@
     deeprock train --catalog data/demo.sqlite --out models/demo --epochs 10
     deeprock train --catalog data/demo.sqlite --out models/sweep --arch seed --lr 0.01 0.001
     deeprock train --out models/demo --resume --epochs 20
+    deeprock train --catalog data/demo.sqlite --out models/styles --condition artist
+    deeprock train --init-from models/styles --out models/nirvana --artists nirvana
     deeprock evaluate --model models/demo --catalog other.sqlite --json
 """
 
@@ -28,7 +30,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="train a model (or continue one) into a run folder")
     train.add_argument("--catalog", help="the catalog to train on (not needed with --resume)")
     train.add_argument("--out", required=True, help="run folder, e.g. models/NAME")
-    train.add_argument("--arch", choices=tuple(ARCH_DEFAULTS), default="deeprock")
+    train.add_argument("--arch", choices=tuple(ARCH_DEFAULTS),
+                       help="default: deeprock (with --init-from: the run's)")
     train.add_argument("--seq-len", type=int, help="tokens of context (seed 100, deeprock 64, "
                                                    "transformer 256)")
     train.add_argument("--unique-factor", type=int,
@@ -51,6 +54,16 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--split-by", choices=("song", "artist", "artist-songs"), default="song")
     train.add_argument("--artists", type=lambda text: [a for a in text.split(",") if a],
                        default=[], help="comma-separated: train on these artists only")
+    train.add_argument("--condition", choices=("none", "artist"), default="none",
+                       help="artist: the model is told each window's artist (deeprock, "
+                            "transformer)")
+    train.add_argument("--min-artist-files", type=int, default=20,
+                       help="with --condition artist: artists with fewer files share 'other'")
+    train.add_argument("--any-artist-share", type=float, default=0.15,
+                       help="with --condition artist: windows trained as 'any artist'")
+    train.add_argument("--init-from", metavar="RUN",
+                       help="fine-tune: continue RUN's weights on this selection (--artists, "
+                            "--selection, --catalog) at its rate / 10 unless --lr")
     train.add_argument("--selection", help="a saved training selection (default: the one beside "
                                            "the catalog, if any)")
     train.add_argument("--no-selection", action="store_true", help="every guitar track")
@@ -101,8 +114,14 @@ def config_from_args(args: argparse.Namespace):
             if getattr(args, name) is not None:
                 setattr(config.train, name, getattr(args, name))
         return config
+    if args.init_from:
+        return _finetune_config(args, selection_path)
     if not args.catalog:
         raise CliError("--catalog is needed (or --resume to continue a run)")
+    args.arch = args.arch or "deeprock"
+    if args.condition == "artist" and args.arch == "seed":
+        raise CliError("--condition artist needs --arch deeprock or transformer (the seed "
+                       "network reads token ids only)")
     fresh = TrainSettings()
     for name in RESUMABLE:
         if getattr(args, name) is None:
@@ -110,10 +129,7 @@ def config_from_args(args: argparse.Namespace):
     defaults = ARCH_DEFAULTS[args.arch]
     seq_len = args.seq_len or defaults["seq_len"]
     stride = args.stride if args.stride is not None else (defaults["stride"] or seq_len // 2)
-    selection = args.selection
-    if selection is None and not args.no_selection:
-        beside = selection_path(args.catalog)
-        selection = str(beside) if beside.is_file() else None
+    selection = _selection(args, args.catalog, selection_path)
     for name, value, low in (("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1),
                              ("--seq-len", seq_len, 2), ("--units", args.units, 1),
                              ("--layers", args.layers, 1), ("--stride", stride, 1)):
@@ -126,7 +142,7 @@ def config_from_args(args: argparse.Namespace):
         model=ModelSettings(arch=args.arch, units=args.units, layers=args.layers,
                             embedding=args.embedding, dropout=args.dropout,
                             rhythm_loss_weight=args.rhythm_loss_weight,
-                            clipnorm=args.clipnorm,
+                            clipnorm=args.clipnorm, condition=args.condition,
                             learning_rate=(args.lr or [defaults["lr"]])[0]),
         data=DataSettings(seq_len=seq_len, unique_factor=(args.unique_factor
                                                           if args.unique_factor is not None
@@ -139,7 +155,34 @@ def config_from_args(args: argparse.Namespace):
                             patience=args.patience, max_minutes=args.max_minutes,
                             augment_semitones=args.augment, precision=args.precision,
                             jit_compile=args.jit_compile, distribute=args.distribute,
-                            seed=args.seed))
+                            seed=args.seed, any_artist_share=args.any_artist_share,
+                            min_artist_files=args.min_artist_files))
+
+
+def _selection(args: argparse.Namespace, catalog: str, selection_path) -> str | None:
+    """--selection, else the one saved beside the catalog unless --no-selection."""
+    if args.selection is not None or args.no_selection:
+        return args.selection
+    beside = selection_path(catalog)
+    return str(beside) if beside.is_file() else None
+
+
+def _finetune_config(args: argparse.Namespace, selection_path):
+    """--init-from RUN: the run's settings, this selection and schedule (finetune.py)."""
+    from deeprock.training.config import RunConfig
+    from deeprock.training.finetune import FinetuneChoice, finetune_config
+    from deeprock.training.runs import CONFIG
+
+    parent = Path(args.init_from)
+    try:
+        catalog = args.catalog or RunConfig.load(parent / CONFIG).catalog
+        choice = FinetuneChoice(catalog, _selection(args, catalog, selection_path),
+                                args.artists, args.arch, (args.lr or [None])[0],
+                                args.epochs or 5, 2 if args.patience is None else args.patience,
+                                args.max_minutes or 0.0)
+        return finetune_config(parent, choice)
+    except ValueError as error:
+        raise CliError(str(error)) from error
 
 
 def _train(args: argparse.Namespace) -> int:

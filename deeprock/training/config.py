@@ -31,6 +31,8 @@ class TrainSettings:
     jit_compile: str = "auto"  # "auto", "on", "off"
     distribute: str = "none"  # or "mirrored" (several GPUs of one machine)
     seed: int = 0
+    any_artist_share: float = 0.15  # conditioned runs: windows trained as "any artist" (id 0)
+    min_artist_files: int = 20  # conditioned runs: artists with fewer files share "other"
 
 
 @dataclass
@@ -42,9 +44,11 @@ class RunConfig:
     selection: str | None = None
     selection_sha256: str | None = None
     facts: dict = field(default_factory=dict)  # counts, backend, device, versions: recorded
+    init_from: str | None = None  # fine-tuning: the run folder whose weights this one continues
 
     def to_dict(self) -> dict:
         return {"format": FORMAT_VERSION, "catalog": self.catalog, "selection": self.selection,
+                "init_from": self.init_from,
                 "selection_sha256": self.selection_sha256, "model": asdict(self.model),
                 "data": asdict(self.data), "train": asdict(self.train), "facts": self.facts}
 
@@ -61,7 +65,7 @@ class RunConfig:
                        data=DataSettings(**data["data"]), train=TrainSettings(**data["train"]),
                        selection=data.get("selection"),
                        selection_sha256=data.get("selection_sha256"),
-                       facts=dict(data.get("facts", {})))
+                       facts=dict(data.get("facts", {})), init_from=data.get("init_from"))
         except (KeyError, TypeError) as error:
             raise ValueError(f"malformed run config: {error}") from error
 

@@ -9,7 +9,8 @@ Windows are cut as in training (the run's seq_len and unique_factor filter); seq
 scored on every position of non-overlapping windows, the seed on the one target after each
 window. Tokens outside the run's vocabulary are <unk>; their share is reported, since a model
 that mostly predicts <unk> is easy to flatter. The n-gram baselines, refitted on the run's own
-training side, are scored on exactly the same targets.
+training side, are scored on exactly the same targets. A conditioned run reads each track as its
+artist (by the evaluated catalog's artist rule; an artist its table lacks as "any").
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
+from deeprock.corpus.artists import file_artists
 from deeprock.corpus.catalog import Catalog
 from deeprock.training import runs
 from deeprock.training.baselines import NgramBaseline, window_targets
+from deeprock.training.conditioning import ArtistTable
 from deeprock.training.config import RunConfig
-from deeprock.training.models import ModelSettings, takes_positions
+from deeprock.training.models import ModelSettings, takes_artists, takes_positions
 from deeprock.training.split import DataError, Side, encode, read_streams, window_starts
 from deeprock.training.vocab import RunVocabulary
 
@@ -60,9 +63,11 @@ def evaluate_run(run: Path, catalog_path: str, seq_len: int | None = None,
         lookup = vocabulary.lookup(catalog.vocabulary.tokens)
         if held_out_only:
             streams = _held_out(streams, catalog, Path(run), files.split)
+        artists = file_artists(catalog) if takes_artists(config.model) else None
     if not streams:
         raise EvaluationError(f"catalog {catalog_path} has no guitar track with tokens")
     side = encode(streams, lookup)
+    track_artists = _track_artists(Path(run), side, artists)
     scoring = "seed" if targets == "last" else config.model.arch
     starts = _scored_starts(side, seq_len, unique_factor, scoring, max_windows)
     if not len(starts):
@@ -71,7 +76,8 @@ def evaluate_run(run: Path, catalog_path: str, seq_len: int | None = None,
     from deeprock.training.models import load_model
 
     model = load_model(str(Path(run) / runs.BEST))
-    heads = score(model, side, starts, seq_len, config.model, last_only=targets == "last")
+    heads = score(model, side, starts, seq_len, config.model, last_only=targets == "last",
+                  artists=track_artists)
     targets = window_targets(starts, seq_len, scoring)
     token = heads["next_token"]
     best = runs.best_row(runs.read_metrics(Path(run))) or {}
@@ -79,6 +85,17 @@ def evaluate_run(run: Path, catalog_path: str, seq_len: int | None = None,
             "accuracy": token["accuracy"], "perplexity": token["perplexity"],
             "unk_share": float(np.mean(side.ids[targets] == 0)), "targets": len(targets),
             "heads": heads, "baselines": _baselines(Path(run), config, vocabulary, side, targets)}
+
+
+def _track_artists(run: Path, side: Side, artists: dict[int, str] | None) -> np.ndarray | None:
+    """A conditioned run scores each track as its artist (an artist it never saw: "any")."""
+    if artists is None:
+        return None
+    try:
+        table = ArtistTable.load(run / runs.ARTISTS)
+    except ValueError as error:
+        raise EvaluationError(f"run {run} is conditioned on artists: {error}") from error
+    return table.track_ids(side.files, artists, unknown_as_any=True)
 
 
 def _held_out(streams: list, catalog: Catalog, run: Path, split: runs.RunSplit) -> list:
@@ -102,13 +119,14 @@ def _scored_starts(side: Side, seq_len: int, unique_factor: int, arch: str,
 
 
 def score(model, side: Side, starts: np.ndarray, seq_len: int, settings: ModelSettings,
-          last_only: bool = False) -> dict:
-    """Loss (mean negative log-likelihood), accuracy and perplexity of each head."""
+          last_only: bool = False, artists: np.ndarray | None = None) -> dict:
+    """Loss (mean negative log-likelihood), accuracy and perplexity of each head; artists: a
+    conditioned run's artist id per track."""
     from deeprock.training.batches import WindowBatches
 
     arch = settings.arch
     batches = WindowBatches(side, starts, seq_len, BATCH, arch, shuffle=False,
-                            positions=takes_positions(settings))
+                            positions=takes_positions(settings), artists=artists)
     sums: dict[str, list[float]] = {}
     for index in range(len(batches)):
         x, y = batches[index]

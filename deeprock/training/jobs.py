@@ -4,6 +4,7 @@
     job_state(run)      # starting | running | stopping | stopped | finished | failed
                         # | interrupted | exited
     stop(run); resume(run); delete(run)
+    finetune("models/first", ["nirvana"], "models/first-nirvana")   # --init-from
 
 Never a thread inside Streamlit: the trainer runs in its own session (start_new_session), so it
 survives the page and the page survives it; its stdout/stderr go to the run's log.txt. The trainer
@@ -163,16 +164,31 @@ def _refuse_if_busy() -> None:
                        "one training at a time on this machine; stop it or wait for it")
 
 
-def start(request: TrainRequest, out: str | os.PathLike) -> Path:
-    """Launch a new run in `out` (refused when it holds a run already: resume that instead)."""
-    out = Path(out)
+def _refuse_taken(out: Path) -> None:
     if (out / runs.CONFIG).exists() or (out / runs.STATUS).exists():
         raise JobError(f"{out} holds a run already: open it and resume it, or choose another "
                        "name")
+
+
+def start(request: TrainRequest, out: str | os.PathLike) -> Path:
+    """Launch a new run in `out` (refused when it holds a run already: resume that instead)."""
+    out = Path(out)
+    _refuse_taken(out)
     if not os.path.isfile(request.catalog):
         raise JobError(f"no catalog at {request.catalog}: scan a MIDI folder on the Home page "
                        "first")
     return _launch(request.argv(out), out)
+
+
+def finetune(parent: str | os.PathLike, artists: list[str], out: str | os.PathLike) -> Path:
+    """Launch `deeprock train --init-from parent` on the artists' songs (none: the parent's
+    own data) into `out`, with finetune.py's rate, epochs and early stopping."""
+    parent, out = Path(parent), Path(out)
+    _refuse_taken(out)
+    if not (parent / runs.BEST).is_file():
+        raise JobError(f"{parent} has no {runs.BEST} yet: fine-tune a run after its first epoch")
+    chosen = ["--artists", ",".join(artists)] if artists else []
+    return _launch(["train", "--init-from", str(parent), "--out", str(out), *chosen], out)
 
 
 def resume(run: str | os.PathLike, epochs: int | None = None) -> Path:

@@ -14,16 +14,18 @@ softmax heads, trained on every position (sequence to sequence). The rhythm head
 embedding of the token they time (the target during training, the sampled one when generating):
 a chord and a fast lick do not share a duration. Layer names are a contract with generation's
 numpy inference: token_embedding, delta_embedding, duration_embedding, position_embedding,
-lstm_0..lstm_{n-1}, next_token, rhythm_context, next_delta, next_duration.
+artist_embedding (a conditioned run's: its "artists" input holds the window's artist id at every
+step, 0 "any"; deeprock/training/conditioning.py), lstm_0..lstm_{n-1}, next_token,
+rhythm_context, next_delta, next_duration.
 
 "transformer": decoder-only and causal, rotary positions over tokens (its attention layer is
 deeprock/training/transformer.py); inputs as "deeprock", "positions" always among them;
 concatenated, projected to d_model (`units`), `layers` pre-norm blocks, the same three heads.
 A figure from a bar ago is one attention lookup away, where an LSTM must carry it through its
 state. Layer names, the numpy inference's contract: token_embedding, delta_embedding,
-duration_embedding, position_embedding, joined_projection, block_{i}_attention_norm,
-block_{i}_attention, block_{i}_ff_norm, block_{i}_ff_in, block_{i}_ff_out, final_norm,
-next_token, rhythm_context, next_delta, next_duration.
+duration_embedding, position_embedding, artist_embedding (conditioned), joined_projection,
+block_{i}_attention_norm, block_{i}_attention, block_{i}_ff_norm, block_{i}_ff_in,
+block_{i}_ff_out, final_norm, next_token, rhythm_context, next_delta, next_duration.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ class ModelSettings:
     heads: int = 4  # transformer: attention heads (units / heads must be even)
     ff_multiplier: int = 4  # transformer: feed-forward width in units
     positions: bool = True  # deeprock: read the bar position (False: a run from before them)
+    condition: str = "none"  # "artist": an "artists" input, one id a window (conditioning.py)
+    artist_embedding: int = 16  # the artist embedding's size (condition "artist")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -64,24 +68,41 @@ def takes_positions(settings: ModelSettings) -> bool:
     return settings.arch == "transformer" or (settings.arch == "deeprock" and settings.positions)
 
 
+def takes_artists(settings: ModelSettings) -> bool:
+    """Whether the network has an "artists" input (a conditioned deeprock or transformer)."""
+    return settings.condition == "artist" and settings.arch != "seed"
+
+
 def build_model(settings: ModelSettings, vocabulary_size: int, seq_len: int | None = None,
-                id_mean: float = 0.0, id_std: float = 1.0, jit_compile: str | bool = "auto"):
-    """A compiled model of the chosen architecture."""
+                id_mean: float = 0.0, id_std: float = 1.0, jit_compile: str | bool = "auto",
+                artists: int = 0):
+    """A compiled model of the chosen architecture; artists: the artist table's size (a
+    conditioned run's embedding rows)."""
+    if takes_artists(settings) and artists < 1:
+        raise ValueError("a conditioned model needs its artist table's size")
+    if settings.arch == "seed":
+        model = _seed_network(vocabulary_size, seq_len, id_mean, id_std)
+    elif settings.arch == "deeprock":
+        model = _deeprock_network(settings, vocabulary_size, artists)
+    elif settings.arch == "transformer":
+        model = _transformer_network(settings, vocabulary_size, artists)
+    else:
+        raise ValueError(f"unknown architecture {settings.arch!r}: choose one of {ARCHITECTURES}")
+    compile_model(model, settings, jit_compile)
+    return model
+
+
+def compile_model(model, settings: ModelSettings, jit_compile: str | bool) -> None:
+    """The optimizer at settings.learning_rate and the losses: a new model's, or a finished
+    run's weights continued at another rate (fine-tuning)."""
     import keras
 
     if settings.arch == "seed":
-        model = _seed_network(vocabulary_size, seq_len, id_mean, id_std)
         schedule = keras.optimizers.schedules.InverseTimeDecay(settings.learning_rate, 1, 0.01)
         optimizer = keras.optimizers.Adam(schedule, beta_1=0.9, beta_2=0.999)
         model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"], jit_compile=jit_compile)
-        return model
-    if settings.arch == "deeprock":
-        model = _deeprock_network(settings, vocabulary_size)
-    elif settings.arch == "transformer":
-        model = _transformer_network(settings, vocabulary_size)
-    else:
-        raise ValueError(f"unknown architecture {settings.arch!r}: choose one of {ARCHITECTURES}")
+        return
     optimizer = keras.optimizers.Adam(settings.learning_rate,
                                       clipnorm=settings.clipnorm or None)  # 0: no clipping
     weights = {"next_token": 1.0, "next_delta": settings.rhythm_loss_weight,
@@ -90,7 +111,6 @@ def build_model(settings: ModelSettings, vocabulary_size: int, seq_len: int | No
                   loss={head: "sparse_categorical_crossentropy" for head in HEADS},
                   loss_weights=weights, metrics={head: ["accuracy"] for head in HEADS},
                   jit_compile=jit_compile)
-    return model
 
 
 def _seed_network(vocabulary_size: int, seq_len: int | None, id_mean: float, id_std: float):
@@ -108,13 +128,14 @@ def _seed_network(vocabulary_size: int, seq_len: int | None, id_mean: float, id_
     return Model(ids, out, name="seed")
 
 
-def _deeprock_network(settings: ModelSettings, vocabulary_size: int):
+def _deeprock_network(settings: ModelSettings, vocabulary_size: int, artists: int):
     from keras import Input, Model, layers
 
     names = ("tokens", "deltas", "durations", "next_tokens",
-             *(("positions",) if settings.positions else ()))
+             *(("positions",) if settings.positions else ()),
+             *(("artists",) if takes_artists(settings) else ()))
     inputs = {name: Input((None,), dtype="int32", name=name) for name in names}
-    token_embedding, x = _joined_inputs(settings, inputs, vocabulary_size)
+    token_embedding, x = _joined_inputs(settings, inputs, vocabulary_size, artists)
     for layer in range(settings.layers):
         x = layers.LSTM(settings.units, return_sequences=True, use_cudnn="auto",
                         name=f"lstm_{layer}")(x)
@@ -132,30 +153,33 @@ def _deeprock_network(settings: ModelSettings, vocabulary_size: int):
                           "next_duration": duration_head}, name="deeprock")
 
 
-def _joined_inputs(settings: ModelSettings, inputs: dict, vocabulary_size: int):
-    """(token embedding layer, the embeddings of token, delta, duration and, when an input,
-    bar position concatenated in that order, with input dropout): the numpy inference folds
-    them in this order."""
+def _joined_inputs(settings: ModelSettings, inputs: dict, vocabulary_size: int, artists: int):
+    """(token embedding layer, the embeddings of token, delta, duration and, when inputs, bar
+    position and artist concatenated in that order, with input dropout): the numpy inference
+    folds them in this order. The artist id is fed at every step, like the position."""
     from keras import layers
 
     token_embedding = layers.Embedding(vocabulary_size, settings.embedding,
                                        name="token_embedding")
-    embedded = [layers.Embedding(classes, settings.rhythm_embedding, name=f"{name}_embedding")(
-        inputs[key]) for name, key, classes in (("delta", "deltas", RHYTHM_CLASSES),
-                                                ("duration", "durations", RHYTHM_CLASSES),
-                                                ("position", "positions", POSITION_CLASSES))
-        if key in inputs]
+    embedded = [layers.Embedding(classes, size, name=f"{name}_embedding")(inputs[key])
+                for name, key, classes, size in (
+                    ("delta", "deltas", RHYTHM_CLASSES, settings.rhythm_embedding),
+                    ("duration", "durations", RHYTHM_CLASSES, settings.rhythm_embedding),
+                    ("position", "positions", POSITION_CLASSES, settings.rhythm_embedding),
+                    ("artist", "artists", artists, settings.artist_embedding))
+                if key in inputs]
     x = layers.Concatenate(name="joined")([token_embedding(inputs["tokens"]), *embedded])
     return token_embedding, layers.Dropout(settings.input_dropout)(x)
 
 
-def _transformer_network(settings: ModelSettings, vocabulary_size: int):
+def _transformer_network(settings: ModelSettings, vocabulary_size: int, artists: int):
     """Inputs and heads by name; embeddings concatenated, then projected to d_model."""
     from keras import Input, Model, layers
 
-    names = ("tokens", "deltas", "durations", "positions", "next_tokens")
+    names = ("tokens", "deltas", "durations", "positions", "next_tokens",
+             *(("artists",) if takes_artists(settings) else ()))
     inputs = {name: Input((None,), dtype="int32", name=name) for name in names}
-    token_embedding, x = _joined_inputs(settings, inputs, vocabulary_size)
+    token_embedding, x = _joined_inputs(settings, inputs, vocabulary_size, artists)
     x = layers.Dense(settings.units, name="joined_projection")(x)
     for block in range(settings.layers):
         x = _transformer_block(x, settings, f"block_{block}")

@@ -2,6 +2,7 @@
 
     models/NAME/  config.json vocab.json split.json rhythm.json baselines.json metrics.csv
                   status.json progress.json best.keras last.keras log.txt job.json
+                  [artists.json: a conditioned run's artist table, conditioning.py]
                   token-files/ (tokens.json and the memory-mapped token arrays)
                   [sweep.json, lr-*/ for a sweep; .worker-N/ for multi-machine workers]
 
@@ -29,10 +30,11 @@ CONFIG, VOCAB, METRICS, STATUS = "config.json", "vocab.json", "metrics.csv", "st
 PROGRESS, BEST, LAST, LOG = "progress.json", "best.keras", "last.keras", "log.txt"
 BASELINES, SWEEP, SPLIT, RHYTHM = "baselines.json", "sweep.json", "split.json", "rhythm.json"
 JOB = "job.json"  # jobs.py's launch record: pid, command, start time
+ARTISTS = "artists.json"  # a conditioned run's artist table (conditioning.ArtistTable)
 # tokenfiles.py's memory-mapped training data (train.ids.i4 ...) and its manifest, in the run
 TOKENS, TOKENS_MANIFEST = "token-files", "tokens.json"
 RUN_FILES = (CONFIG, VOCAB, METRICS, STATUS, PROGRESS, BEST, LAST, LOG, BASELINES, SWEEP, SPLIT,
-             RHYTHM, JOB, TOKENS, TOKENS_MANIFEST)
+             RHYTHM, JOB, TOKENS, TOKENS_MANIFEST, ARTISTS)
 MEMBER_PREFIX, WORKER_PREFIX = "lr-", ".worker-"  # a sweep's members, a worker's scratch folder
 LOCK = "deeprock-training.lock"  # the machine's one training lock, in the temporary folder
 LAUNCH_SUFFIX = ".starting"  # jobs.py's launch record beside the lock

@@ -84,18 +84,22 @@ class TrainingData:
 
 
 def build_training_data(catalog: Catalog, settings: DataSettings,
-                        tracks: Collection[TrackKey] | None = None) -> TrainingData:
+                        tracks: Collection[TrackKey] | None = None,
+                        vocabulary: RunVocabulary | None = None) -> TrainingData:
     """Streams of the selection's tracks (or every guitar track), split, encoded, windowed, all
-    in memory (a run trains from tokenfiles.py's memory-mapped copy of the same arrays)."""
+    in memory (a run trains from tokenfiles.py's memory-mapped copy of the same arrays).
+    vocabulary: a fine-tuned run's, its parent's (otherwise counted on the training side)."""
     streams = list(read_streams(catalog, tracks))
     plan = plan_sides(catalog, settings, tracks, streams)
     by_key = {(s.file_id, s.idx, s.channel): s for s in streams}
     train = [by_key[key] for key in plan.train]
     held_out = [by_key[key] for key in plan.validation]
     del streams, by_key
-    counts = np.bincount(np.concatenate([s.ids for s in train]),
-                         minlength=len(catalog.vocabulary))
-    vocabulary = RunVocabulary.from_counts(catalog.vocabulary.tokens, counts, settings.min_count)
+    if vocabulary is None:
+        counts = np.bincount(np.concatenate([s.ids for s in train]),
+                             minlength=len(catalog.vocabulary))
+        vocabulary = RunVocabulary.from_counts(catalog.vocabulary.tokens, counts,
+                                               settings.min_count)
     lookup = vocabulary.lookup(catalog.vocabulary.tokens)
     train_side, validation_side = encode(train, lookup), encode(held_out, lookup)
     del train, held_out  # the sides hold the tokens now: memory is theirs alone

@@ -100,9 +100,10 @@ class _SideWriter:
 
 
 def write_data(catalog: Catalog, settings: DataSettings, tracks: Collection[TrackKey] | None,
-               folder: Path, key: dict) -> TrainingData:
+               folder: Path, key: dict, vocabulary: RunVocabulary | None = None) -> TrainingData:
     """Plan the split from the tracks' lengths, then stream the tracks once more into both
-    sides' files; RAM holds one chunk, the track keys and the vocabulary counts."""
+    sides' files; RAM holds one chunk, the track keys and the vocabulary counts. vocabulary:
+    a fine-tuned run's (its parent's), otherwise counted on the training side."""
     plan = split.plan_sides(catalog, settings, tracks, split.read_streams(catalog, tracks))
     folder.mkdir(parents=True, exist_ok=True)
     (folder / runs.TOKENS_MANIFEST).unlink(missing_ok=True)  # no manifest: no usable set
@@ -119,8 +120,9 @@ def write_data(catalog: Catalog, settings: DataSettings, tracks: Collection[Trac
                 writers[side].add(stream)
         for writer in writers.values():
             writer.flush()
-        vocabulary = RunVocabulary.from_counts(catalog.vocabulary.tokens, counts,
-                                               settings.min_count)
+        if vocabulary is None:
+            vocabulary = RunVocabulary.from_counts(catalog.vocabulary.tokens, counts,
+                                                   settings.min_count)
         lookup = vocabulary.lookup(catalog.vocabulary.tokens)
         lengths = {side: writer.finish(lookup) for side, writer in writers.items()}
     runs.write_json(folder / runs.TOKENS_MANIFEST, {

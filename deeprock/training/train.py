@@ -21,8 +21,9 @@ import numpy as np
 
 from deeprock.corpus.catalog import Catalog
 from deeprock.corpus.selection import Selection, track_ids
-from deeprock.training import runs, tokenfiles
+from deeprock.training import finetune, runs, tokenfiles
 from deeprock.training.baselines import NgramBaseline, window_targets
+from deeprock.training.conditioning import RunArtists, artist_inputs
 from deeprock.training.config import RunConfig
 from deeprock.training.split import DataError, TrainingData, build_training_data
 from deeprock.training.vocab import RHYTHM_CLASSES
@@ -47,7 +48,17 @@ def load_data(config: RunConfig) -> TrainingData:
         tracks = None
         if config.selection:
             tracks = selection_tracks(catalog, config.selection)
-        return build_training_data(catalog, config.data, tracks)
+        return build_training_data(catalog, config.data, tracks, parent_vocabulary(config))
+
+
+def parent_vocabulary(config: RunConfig):
+    """A fine-tuned run reads its tokens through its parent's vocabulary (its weights' rows);
+    None for a run of its own."""
+    if not config.init_from:
+        return None
+    from deeprock.training.vocab import RunVocabulary
+
+    return RunVocabulary.load(Path(config.init_from) / runs.VOCAB)
 
 
 def run_data(config: RunConfig, run: Path, log=None, write: bool = True) -> TrainingData:
@@ -65,13 +76,17 @@ def run_data(config: RunConfig, run: Path, log=None, write: bool = True) -> Trai
             if log:
                 log(f"writing the token files: {why}")
         tracks = selection_tracks(catalog, config.selection) if config.selection else None
-        return tokenfiles.write_data(catalog, config.data, tracks, folder, key)
+        return tokenfiles.write_data(catalog, config.data, tracks, folder, key,
+                                     parent_vocabulary(config))
 
 
 def data_key(config: RunConfig) -> dict:
-    """What the token files depend on: the catalog, the selection and the data settings."""
+    """What the token files depend on: the catalog, the selection, the data settings and the
+    parent run (whose vocabulary a fine-tuned run's tokens are in)."""
     key = config.settings_key()
-    return {name: key[name] for name in ("catalog", "selection", "selection_sha256", "data")}
+    names = ("catalog", "selection", "selection_sha256", "data",
+             *(("init_from",) if config.init_from else ()))  # older runs' files stay valid
+    return {name: key[name] for name in names}
 
 
 def _check_catalog(config: RunConfig) -> None:
@@ -123,7 +138,10 @@ def _train_locked(config: RunConfig, run: Path, force: bool, json_mode: bool) ->
     if config.selection:
         config.selection_sha256 = file_sha256(config.selection)
     data = run_data(config, run, log)
+    if config.init_from:
+        finetune.check_vocabulary_fit(config, data)
     _save_run_inputs(config, run, data)
+    artists = artist_inputs(config, data, run)
     from deeprock.training import environment
 
     config.facts.update(environment.facts(config))
@@ -135,7 +153,7 @@ def _train_locked(config: RunConfig, run: Path, force: bool, json_mode: bool) ->
     log(f"{config.model.arch}: {json.dumps(data.summary())} on {config.facts['device']}")
     catch_stop_requests()
     try:
-        reason = _fit(config, run, data, rows, status, STOP_REQUESTED, log)
+        reason = _fit(config, run, data, artists, rows, status, STOP_REQUESTED, log)
         state = "finished"
     except _stop_exceptions() as error:
         state, reason = _ended(error)
@@ -165,6 +183,7 @@ def _open_run_folder(config: RunConfig, run: Path, force: bool) -> tuple[list[di
         shutil.rmtree(run)
     if not (run / runs.CONFIG).exists():
         run.mkdir(parents=True, exist_ok=True)
+        (run / runs.ARTISTS).unlink(missing_ok=True)  # a start that died before its config
         return [], {}
     try:
         previous = RunConfig.load(run / runs.CONFIG)
@@ -250,8 +269,8 @@ def non_overlapping(starts: np.ndarray, seq_len: int) -> np.ndarray:
     return np.array(chosen, dtype=np.int64)
 
 
-def _fit(config: RunConfig, run: Path, data: TrainingData, rows: list[dict], status: dict,
-         stop_flag: list[bool], log) -> str:
+def _fit(config: RunConfig, run: Path, data: TrainingData, artists: RunArtists | None,
+         rows: list[dict], status: dict, stop_flag: list[bool], log) -> str:
     from deeprock.training import environment
     from deeprock.training.batches import WindowBatches
     from deeprock.training.recorder import RunRecorder
@@ -259,15 +278,16 @@ def _fit(config: RunConfig, run: Path, data: TrainingData, rows: list[dict], sta
     arch, seq_len, train = config.model.arch, config.data.seq_len, config.train
     place = environment.worker() if train.distribute == "multiworker" else None
     share = (place.index, place.count) if place else (0, 1)
-    batches = training_batches(config, data, share)
+    batches = training_batches(config, data, share, artists)
     held_out = WindowBatches(data.validation, validation_starts(data.validation_starts, config),
                              seq_len, batches.batch_size, arch, shuffle=False, share=share,
-                             positions=batches.positions)
+                             positions=batches.positions,
+                             artists=artists.validation if artists else None)
     done = int(status.get("epoch", 0))
     if train.max_minutes and runs.seconds_used(rows) >= train.max_minutes * 60:
         return f"time budget of {train.max_minutes:g} minutes already used by {done} epochs"
     with environment.strategy(train.distribute):
-        model = _model(config, run, data, done)
+        model = _model(config, run, data, done, len(artists.table) if artists else 0)
     recorder = RunRecorder(run, batches, rows, status, train.epochs, train.patience,
                            train.max_minutes * 60, seq_len, stop_flag)
     log(f"epochs {done + 1}..{train.epochs}: {batches.windows} windows, {len(batches)} batches "
@@ -279,9 +299,10 @@ def _fit(config: RunConfig, run: Path, data: TrainingData, rows: list[dict], sta
     return recorder.finish_reason or f"{train.epochs} epochs done"
 
 
-def training_batches(config: RunConfig, data: TrainingData, share: tuple[int, int] = (0, 1)):
+def training_batches(config: RunConfig, data: TrainingData, share: tuple[int, int] = (0, 1),
+                     artists: RunArtists | None = None):
     """The training side's batches as `fit` (and the estimate) draw them; each of `share[1]`
-    workers feeds its share of a batch."""
+    workers feeds its share of a batch; a conditioned run's with each window's artist."""
     from deeprock.training.batches import WindowBatches, transposition_table
     from deeprock.training.models import takes_positions
 
@@ -291,10 +312,14 @@ def training_batches(config: RunConfig, data: TrainingData, share: tuple[int, in
     return WindowBatches(data.train, data.train_starts, config.data.seq_len,
                          train.batch_size // share[1], config.model.arch, seed=train.seed,
                          stride=config.data.stride, transpose=table, share=share,
-                         positions=takes_positions(config.model))
+                         positions=takes_positions(config.model),
+                         artists=artists.train if artists else None,
+                         any_share=train.any_artist_share)
 
 
-def _model(config: RunConfig, run: Path, data: TrainingData, done: int):
+def _model(config: RunConfig, run: Path, data: TrainingData, done: int, artists: int):
+    """The model to fit: the last checkpoint of a resumed run, the parent's best weights at the
+    new rate for a fine-tuning, or a new one."""
     from deeprock.training import environment
     from deeprock.training.models import build_model, load_model
 
@@ -304,9 +329,12 @@ def _model(config: RunConfig, run: Path, data: TrainingData, done: int):
     import keras
 
     keras.utils.set_random_seed(config.train.seed)
+    jit = environment.jit_flag(config.train.jit_compile)
+    if config.init_from:
+        return finetune.parent_model(config, jit)
     mean, std = tokenfiles.id_moments(data.train.ids)
     return build_model(config.model, len(data.vocabulary), config.data.seq_len, mean, std,
-                       jit_compile=environment.jit_flag(config.train.jit_compile))
+                       jit_compile=jit, artists=artists)
 
 
 def _logger(run: Path, quiet: bool):
@@ -355,8 +383,10 @@ def estimate(config: RunConfig, batches_to_time: int = 8) -> dict:
     from deeprock.training.models import build_model
 
     data = load_data(config)
-    batches = training_batches(config, data)
-    model = build_model(config.model, len(data.vocabulary), config.data.seq_len)
+    artists = artist_inputs(config, data)
+    batches = training_batches(config, data, artists=artists)
+    model = build_model(config.model, len(data.vocabulary), config.data.seq_len,
+                        artists=len(artists.table) if artists else 0)
     steps = min(len(batches), batches_to_time + 1)
     model.train_on_batch(*batches[0])
     began = time.monotonic()
