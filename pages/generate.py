@@ -35,7 +35,11 @@ from deeprock.generation.midi_out import GUITAR_PROGRAMS, PRIMER_MODES
 from deeprock.generation.originality import DEFAULT_MAX_COPY
 from deeprock.generation.outputs import FORMATS, OutputOptions, RiffRender
 from deeprock.generation.practice import TEMPO_PERCENTS, Practice
-from deeprock.generation.sampling import SamplingSettings
+from deeprock.generation.sampling import (
+    DEFAULT_REPEAT_BIAS,
+    MAX_REPEAT_BIAS,
+    SamplingSettings,
+)
 from deeprock.generation.scales import ROOT_NAMES
 from deeprock.tab.tab import TUNINGS
 from deeprock.training import runs as run_folders
@@ -182,6 +186,12 @@ def controls(run) -> tuple[GenerationRequest | None, OutputOptions]:
                          step=0.05)
     max_repeat = remembered(middle.number_input, "max_repeat", 8,
                             "Most repeats of one token in a row (0 = no cap)", 0, 64)
+    repeat_bias = remembered(middle.slider, "repeat_bias", DEFAULT_REPEAT_BIAS,
+                             "Repeat the bar (0 = off)", 0.0, MAX_REPEAT_BIAS, step=0.5,
+                             help="Favours the note and the gap the riff played one bar earlier "
+                                  "at the same place in the bar, so figures come back as real "
+                                  "riffs do (in nats: 2 makes them e² = 7x likelier). Never "
+                                  "overrides the longest-copy limit")
     rhythm = "model"
     if run.arch == "seed":
         rhythm = remembered(right.radio, "rhythm", "statistics", "Rhythm (seed run)",
@@ -205,7 +215,7 @@ def controls(run) -> tuple[GenerationRequest | None, OutputOptions]:
                    "that range.")
         return None, options
     sampling = SamplingSettings(temperature, int(top_k), top_p, penalty,
-                                max_repeat=int(max_repeat))
+                                max_repeat=int(max_repeat), repeat_bias=float(repeat_bias))
     bars = int(length) if unit == "bars" and not loop.bars else None
     request = GenerationRequest(int(length) if unit == "tokens" else MAX_TOKENS, bars, sampling,
                                 int(seed), variations, rhythm, **steering, loop=loop)
