@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 from bench_budget import curve_table, same_targets
 
+from deeprock.atomic import write_atomic
 from deeprock.generation.generate import GenerationRequest, generate, load_run
 from deeprock.generation.long_context import long_context_perplexity
 from deeprock.generation.primers import window_primer
@@ -197,7 +198,7 @@ def main() -> None:
     rows = report(folders, args.catalog, args.riffs, args.tokens,
                   samplings(args.repeat_bias, args.repeat_bars, args.temperature))
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+        write_atomic(args.json, json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":
