@@ -188,10 +188,11 @@ def controls(run) -> tuple[GenerationRequest | None, OutputOptions]:
                             "Most repeats of one token in a row (0 = no cap)", 0, 64)
     repeat_bias = remembered(middle.slider, "repeat_bias", DEFAULT_REPEAT_BIAS,
                              "Repeat the bar (0 = off)", 0.0, MAX_REPEAT_BIAS, step=0.5,
-                             help="Favours the note and the gap the riff played one bar earlier "
-                                  "at the same place in the bar, so figures come back as real "
-                                  "riffs do (in nats: 2 makes them e² = 7x likelier). Never "
-                                  "overrides the longest-copy limit")
+                             help="Favours the note and the gap the riff played two bars "
+                                  "earlier at the same place in the bar, so its figure comes "
+                                  "back as real riffs' do. In nats: each one makes them e = 2.7 "
+                                  "times likelier (5: about 150 times). Never overrides the "
+                                  "longest-copy limit")
     rhythm = "model"
     if run.arch == "seed":
         rhythm = remembered(right.radio, "rhythm", "statistics", "Rhythm (seed run)",

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from deeprock.cliutil import CliError
-from deeprock.generation.sampling import DEFAULT_REPEAT_BIAS
+from deeprock.generation.sampling import DEFAULT_REPEAT_BARS, DEFAULT_REPEAT_BIAS
 
 OUTPUT_FLAGS = {"mid": "out", "wav": "wav", "txt": "tab", "gp5": "gp5", "musicxml": "musicxml"}
 
@@ -50,10 +50,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-repeat", type=int, default=8,
                         help="the same token at most N times in a row (0: no cap)")
     parser.add_argument("--repeat-bias", type=float, default=DEFAULT_REPEAT_BIAS, metavar="NATS",
-                        help="copy prior: favour the token and gap the riff played one bar "
+                        help="copy prior: favour the token and gap the riff played a figure "
                              "earlier at that place in the bar (0: off; README)")
-    parser.add_argument("--repeat-bars", type=int, default=1,
-                        help="the figure the copy prior repeats: 1 bar, or 2 for two-bar riffs")
+    parser.add_argument("--repeat-bars", type=int, default=DEFAULT_REPEAT_BARS,
+                        help="the figure the copy prior repeats: 2 bars, or 1")
     parser.add_argument("--key", default="auto",
                         help="the root to steer toward (E, F#, Bb), or auto: the primer's")
     parser.add_argument("--scale", default="auto", help="major, minor, minor-pentatonic, "

@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 NUCLEUS_FLOOR = 1e-4  # top-p first sorts the tokens within this factor of the best one
-DEFAULT_REPEAT_BIAS = 2.0  # bench/RESULTS.md "A bar-period copy prior" chose it
+DEFAULT_REPEAT_BIAS = 5.0  # bench/RESULTS.md "A bar-period copy prior" chose both
+DEFAULT_REPEAT_BARS = 2
 MAX_REPEAT_BIAS = 10.0
 MAX_REPEAT_BARS = 4
 BEFORE_REPEAT_PRIOR = {"repeat_bias": 0.0}  # what a settings.json without it meant
@@ -34,7 +35,7 @@ class SamplingSettings:
     repetition_window: int = 12  # the last N tokens count as recent
     max_repeat: int = 8  # the same token at most N times in a row (0: no cap)
     repeat_bias: float = DEFAULT_REPEAT_BIAS  # nats for repeating the bar (0: off)
-    repeat_bars: int = 1  # the figure repeated: 1 bar, or 2 for a two-bar figure
+    repeat_bars: int = DEFAULT_REPEAT_BARS  # the figure repeated: 1 bar, 2 for a two-bar one
 
     def validated(self) -> SamplingSettings:
         """Itself, or a ValueError saying which setting is out of range."""
