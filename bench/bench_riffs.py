@@ -3,6 +3,8 @@
     python bench/bench_riffs.py --catalog C --cpu-minutes 15 --out /work/runs/riffs \
         [--runs seed deeprock transformer transformer-augment]     # train, then compare
     python bench/bench_riffs.py --catalog C --compare /work/runs/riffs/deeprock ...
+    python bench/bench_riffs.py --catalog C --compare RUN --repeat-bias 0 1 2 3 \
+        --temperature 0.9 0.7                    # the riffs at every pair of these settings
     python bench/bench_riffs.py                  # the demo catalog, 1 CPU-minute (make bench)
 
 Every run: split by artist (songs of artists never seen are scored), its architecture's
@@ -15,7 +17,9 @@ Two runs train at a time on a 2-core machine. Then, per run:
   step by step as generation does, beside the same tracks' first window;
 - 20 riffs of 200 tokens at the default sampling (free mode, a random training window as
   primer): the median of generation/structure.py's four measures and of the longest copy,
-  against the training tracks' figures and the validation songs' copy median.
+  against the training tracks' figures and the validation songs' copy median; with several
+  --repeat-bias / --repeat-bars / --temperature values, at each combination (same primers and
+  seeds), the perplexities measured once.
 """
 
 from __future__ import annotations
@@ -27,15 +31,19 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
+from itertools import product
 from pathlib import Path
 
 import numpy as np
 from bench_budget import curve_table, same_targets
 
+from deeprock.atomic import write_atomic
 from deeprock.generation.generate import GenerationRequest, generate, load_run
 from deeprock.generation.long_context import long_context_perplexity
 from deeprock.generation.primers import window_primer
 from deeprock.generation.reference import dataset_reference
+from deeprock.generation.sampling import SamplingSettings
 from deeprock.generation.structure import MEASURES, riff_structure
 
 RUNS = {"seed": ["--arch", "seed"], "deeprock": ["--arch", "deeprock"],
@@ -76,14 +84,15 @@ def train_pair(catalog: str, out: Path, names: list[str], cpu_minutes: float) ->
                 process.send_signal(signal.SIGTERM)  # graceful: the last whole epoch stays
 
 
-def riff_figures(folder: Path, catalog: str, riffs: int, tokens: int) -> dict:
-    run = load_run(folder)
-    reference = dataset_reference(run, catalog)
+def riff_figures(run, reference, catalog: str, riffs: int, tokens: int,
+                 sampling: SamplingSettings) -> dict:
+    """Medians over `riffs` riffs (primer and seed i for riff i, whatever the sampling)."""
     measured = {name: [] for name in (*MEASURES, "longest_copy")}
     for seed in range(riffs):
         primer = window_primer(catalog, run.split, np.random.default_rng(seed),
                                run.window_tokens)
-        riff = generate(run, primer, GenerationRequest(tokens, seed=seed)).riffs[0]
+        request = GenerationRequest(tokens, sampling=sampling, seed=seed)
+        riff = generate(run, primer, request).riffs[0]
         structure = riff_structure(riff)
         for name in MEASURES:
             if structure[name] is not None:
@@ -92,33 +101,68 @@ def riff_figures(folder: Path, catalog: str, riffs: int, tokens: int) -> dict:
     figures = {name: (float(np.median(values)) if values else None)
                for name, values in measured.items()}
     figures["measured_riffs"] = len(measured["exact_repeat"])
-    return {"riffs": figures, "reference": reference.structure,
-            "validation_copy": reference.validation_copy,
+    return {"sampling": sampling.to_dict(), **figures}
+
+
+def run_figures(folder: Path, catalog: str, riffs: int, tokens: int,
+                samplings: list[SamplingSettings]) -> dict:
+    run = load_run(folder)
+    reference = dataset_reference(run, catalog)
+    return {"riffs": [riff_figures(run, reference, catalog, riffs, tokens, sampling)
+                      for sampling in samplings],
+            "reference": reference.structure, "validation_copy": reference.validation_copy,
             "long_context": long_context_perplexity(run, catalog)}
 
 
-def report(folders: list[Path], catalog: str, riffs: int, tokens: int) -> list[dict]:
+def samplings(biases: list[float], bars: list[int], temperatures: list[float]
+              ) -> list[SamplingSettings]:
+    """Every combination, the defaults otherwise; the first is the main table's."""
+    return [replace(SamplingSettings(), repeat_bias=bias, repeat_bars=period,
+                    temperature=temperature).validated()
+            for temperature, period, bias in product(temperatures, bars, biases)]
+
+
+def report(folders: list[Path], catalog: str, riffs: int, tokens: int,
+           settings: list[SamplingSettings]) -> list[dict]:
     rows = []
     for folder in folders:
         curve_table(folder)
         scored = same_targets(folder, catalog, SAME_WINDOW)
         rows.append({"run": folder.name, "perplexity": scored["perplexity"],
                      "trigram": (scored.get("baselines") or {}).get("trigram_perplexity"),
-                     **riff_figures(folder, catalog, riffs, tokens)})
+                     **run_figures(folder, catalog, riffs, tokens, settings)})
     print("\n| run | ppl, same targets | trigram | ppl 200-500 (first window) | exact | near | "
           "groove | scale | longest copy (validation median) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for row in rows:
-        late, r = row["long_context"], row["riffs"]
+        late, r = row["long_context"], row["riffs"][0]
         print(f"| {row['run']} | {row['perplexity']:.1f} | {row['trigram']:.1f} | "
               f"{_shown(late['perplexity'])} ({_shown(late['window_perplexity'])}) | "
-              + " | ".join(_shown(r[name], 2) for name in MEASURES)
-              + f" | {_shown(r['longest_copy'])} ({_shown(row['validation_copy'])}) |")
+              + _measures(r) + f" ({_shown(row['validation_copy'])}) |")
+    if len(settings) > 1:
+        _sampling_table(rows)
     reference = rows[0]["reference"] if rows else {}
     print("\ntraining tracks (median, p10-p90): " + ", ".join(
         f"{name} {v['median']:.2f} ({v['p10']:.2f}-{v['p90']:.2f})"
         for name, v in reference.items() if v))
     return rows
+
+
+def _sampling_table(rows: list[dict]) -> None:
+    print("\n| run | temperature | repeat bias | bars | exact | near | groove | scale | "
+          "longest copy |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        for figures in row["riffs"]:
+            sampling = figures["sampling"]
+            print(f"| {row['run']} | {sampling['temperature']:g} | "
+                  f"{sampling['repeat_bias']:g} | {sampling['repeat_bars']} | "
+                  + _measures(figures) + " |")
+
+
+def _measures(figures: dict) -> str:
+    return (" | ".join(_shown(figures[name], 2) for name in MEASURES)
+            + f" | {_shown(figures['longest_copy'])}")
 
 
 def _shown(value, digits: int = 1) -> str:
@@ -135,6 +179,12 @@ def main() -> None:
     parser.add_argument("--compare", type=Path, nargs="+", help="run folders already trained")
     parser.add_argument("--riffs", type=int, default=20)
     parser.add_argument("--tokens", type=int, default=200)
+    parser.add_argument("--repeat-bias", type=float, nargs="+",
+                        default=[SamplingSettings().repeat_bias], help="copy prior, nats")
+    parser.add_argument("--repeat-bars", type=int, nargs="+",
+                        default=[SamplingSettings().repeat_bars])
+    parser.add_argument("--temperature", type=float, nargs="+",
+                        default=[SamplingSettings().temperature])
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
     if not Path(args.catalog).is_file():
@@ -145,9 +195,10 @@ def main() -> None:
         for first in range(0, len(args.runs), 2):
             train_pair(args.catalog, args.out, args.runs[first:first + 2], args.cpu_minutes)
         folders = [args.out / name for name in args.runs]
-    rows = report(folders, args.catalog, args.riffs, args.tokens)
+    rows = report(folders, args.catalog, args.riffs, args.tokens,
+                  samplings(args.repeat_bias, args.repeat_bars, args.temperature))
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+        write_atomic(args.json, json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

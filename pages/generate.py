@@ -43,7 +43,11 @@ from deeprock.generation.outputs import (
     parse_meter,
 )
 from deeprock.generation.practice import TEMPO_PERCENTS, Practice
-from deeprock.generation.sampling import SamplingSettings
+from deeprock.generation.sampling import (
+    DEFAULT_REPEAT_BIAS,
+    MAX_REPEAT_BIAS,
+    SamplingSettings,
+)
 from deeprock.generation.scales import ROOT_NAMES
 from deeprock.tab.tab import TUNINGS
 from deeprock.training import runs as run_folders
@@ -215,6 +219,13 @@ def controls(run) -> tuple[GenerationRequest | None, OutputOptions]:
                          step=0.05)
     max_repeat = remembered(middle.number_input, "max_repeat", 8,
                             "Most repeats of one token in a row (0 = no cap)", 0, 64)
+    repeat_bias = remembered(middle.slider, "repeat_bias", DEFAULT_REPEAT_BIAS,
+                             "Repeat the bar (0 = off)", 0.0, MAX_REPEAT_BIAS, step=0.5,
+                             help="Favours the note and the gap the riff played two bars "
+                                  "earlier at the same place in the bar, so its figure comes "
+                                  "back as real riffs' do. In nats: each one makes them e = 2.7 "
+                                  "times likelier (5: about 150 times). Never overrides the "
+                                  "longest-copy limit")
     rhythm = "model"
     if run.arch == "seed":
         rhythm = remembered(right.radio, "rhythm", "statistics", "Rhythm (seed run)",
@@ -242,7 +253,7 @@ def controls(run) -> tuple[GenerationRequest | None, OutputOptions]:
                    "that range.")
         return None, options
     sampling = SamplingSettings(temperature, int(top_k), top_p, penalty,
-                                max_repeat=int(max_repeat))
+                                max_repeat=int(max_repeat), repeat_bias=float(repeat_bias))
     bars = int(length) if unit == "bars" and not loop.bars else None
     request = GenerationRequest(int(length) if unit == "tokens" else MAX_TOKENS, bars, sampling,
                                 int(seed), variations, rhythm, **steering, loop=loop,

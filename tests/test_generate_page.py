@@ -250,6 +250,7 @@ def test_key_loop_and_practice_controls_reach_the_riff(page_env):
     _widget(at.number_input, "Play the loop K times").set_value(3).run()
     _widget(at.checkbox, "Click track").check().run()
     _widget(at.slider, "Playback tempo (% of the riff's)").set_value(50).run()
+    _widget(at.slider, "Repeat the bar (0 = off)").set_value(4.0).run()
     _widget(at.button, "Generate").click().run()
     assert not at.exception and not at.error
     assert "Key: E minor-pentatonic (chosen)." in [i.value for i in at.info]
@@ -263,4 +264,5 @@ def test_key_loop_and_practice_controls_reach_the_riff(page_env):
     assert any(m.type == "note_on" and m.channel == 9 for t in song.tracks for m in t)
     record = at.session_state["generated_riffs"]["views"][0]["record"]
     assert record["request"]["loop"] == {"bars": 2, "repeats": 3, "turnaround": True}
+    assert record["request"]["sampling"]["repeat_bias"] == 4.0
     assert render.riff.generated().end_twelfths() <= 2 * 3 * 48

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from deeprock.cliutil import CliError
+from deeprock.generation.sampling import DEFAULT_REPEAT_BARS, DEFAULT_REPEAT_BIAS
 
 OUTPUT_FLAGS = {"mid": "out", "wav": "wav", "txt": "tab", "gp5": "gp5", "musicxml": "musicxml"}
 
@@ -50,6 +51,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--repetition-penalty", type=float, default=1.15, help="1: off")
     parser.add_argument("--max-repeat", type=int, default=8,
                         help="the same token at most N times in a row (0: no cap)")
+    parser.add_argument("--repeat-bias", type=float, default=DEFAULT_REPEAT_BIAS, metavar="NATS",
+                        help="copy prior: favour the token and gap the riff played a figure "
+                             "earlier at that place in the bar (0: off; README)")
+    parser.add_argument("--repeat-bars", type=int, default=DEFAULT_REPEAT_BARS,
+                        help="the figure the copy prior repeats: 2 bars, or 1")
     parser.add_argument("--key", default="auto",
                         help="the root to steer toward (E, F#, Bb), or auto: the primer's")
     parser.add_argument("--scale", default="auto", help="major, minor, minor-pentatonic, "
@@ -104,7 +110,8 @@ def _request(args: argparse.Namespace, bar_twelfths: int):
         raise CliError("--bars and --loop-bars are two lengths: give one")
     sampling = SamplingSettings(temperature=args.temperature, top_k=args.top_k,
                                 top_p=args.top_p, repetition_penalty=args.repetition_penalty,
-                                max_repeat=args.max_repeat)
+                                max_repeat=args.max_repeat, repeat_bias=args.repeat_bias,
+                                repeat_bars=args.repeat_bars)
     guard = {} if args.max_copy is None else {"max_copy": args.max_copy}
     return GenerationRequest(length_tokens=args.length, length_bars=args.bars,
                              sampling=sampling, seed=args.seed, variations=args.variations,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -31,8 +32,10 @@ from deeprock.generation.inference import broadcast_state, numpy_network
 from deeprock.generation.loop import LoopSettings, loop_riff
 from deeprock.generation.originality import DEFAULT_MAX_COPY
 from deeprock.generation.primers import MAX_GAP_TWELFTHS, Primer
+from deeprock.generation.repeat_prior import RepeatPrior
 from deeprock.generation.riff import Riff
 from deeprock.generation.sampling import (
+    BEFORE_REPEAT_PRIOR,
     SamplingSettings,
     log_counts,
     pick,
@@ -219,7 +222,8 @@ class GenerationRequest:
 
     @classmethod
     def from_dict(cls, data: dict) -> GenerationRequest:
-        return cls(**{**UNSTEERED, **data, "sampling": SamplingSettings(**data["sampling"]),
+        sampling = SamplingSettings(**{**BEFORE_REPEAT_PRIOR, **data["sampling"]})
+        return cls(**{**UNSTEERED, **data, "sampling": sampling,
                       "loop": LoopSettings(**data.get("loop", {}))})
 
 
@@ -276,6 +280,7 @@ def _sample(run: LoadedRun, primer: Primer, request: GenerationRequest,
         histories = [[run.vocabulary.id(t) for t in primer.riff.tokens] for _ in range(batch)]
         position[:] = primer.position_twelfths[-1]
         start = 0
+        known = primer.riff.onsets_twelfths(), histories[0]
     else:  # no primer: the first token drawn from the training counts, then the model
         counts = np.asarray(run.vocabulary.counts, np.float64)
         ids[:, 0] = [pick(log_counts(_without_unk(counts)), rng, 1.0) for rng in rngs]
@@ -283,12 +288,18 @@ def _sample(run: LoadedRun, primer: Primer, request: GenerationRequest,
         pending = (ids[:, 0], deltas[:, 0], durations[:, 0], run.network.initial_state(batch))
         histories = [[int(i)] for i in ids[:, 0]]
         start = 1
+        known = np.zeros(1, np.int64), ids[:, :1]
+    prior = RepeatPrior.start(request.sampling.repeat_bias,
+                              request.sampling.repeat_bars * bar, *known,
+                              batch, steps - start)
     state = pending[3]
     token, delta, duration = pending[:3]
     elapsed = np.zeros(batch, np.int64)
     for step in range(start, steps):
         token, delta, duration, state = _step(run, (token, delta, duration, position), state,
-                                              histories, request, rngs, step, steering, artists)
+                                              histories, request, rngs, step, steering, artists,
+                                              prior)
+        prior.advance(token, delta)
         position = (position + delta) % bar
         ids[:, step], deltas[:, step], durations[:, step] = token, delta, duration
         for history, value in zip(histories, token, strict=True):
@@ -339,21 +350,22 @@ def feed(net, pending: tuple, state, artists: np.ndarray | None = None) -> tuple
 
 
 def _step(run: LoadedRun, pending: tuple, state, histories, request, rngs, step,
-          steering: Steering, artists: np.ndarray | None):
-    """Feed the pending token of every variation; choose the next one and its rhythm."""
+          steering: Steering, artists: np.ndarray | None, prior: RepeatPrior):
+    """Feed the pending token of every variation; choose the next one and its rhythm. The
+    originality guard's masks come before the copy prior, so a forbidden token stays so."""
     logits, hidden, state = feed(run.network, pending, state, artists)
     logits = steering.adjust(logits, histories, step)  # key and originality (constraints.py)
-    chosen = pick_tokens(logits, histories, request.sampling, rngs)
+    chosen = pick_tokens(prior.tokens(logits), histories, request.sampling, rngs)
     temperature = request.sampling.temperature
     if run.arch != "seed":
         delta_logits, duration_logits = run.network.rhythm(hidden, chosen)
-        next_delta = pick_classes(delta_logits, DELTA_ALLOWED, temperature, rngs)
+        next_delta = pick_classes(prior.deltas(delta_logits), DELTA_ALLOWED, temperature, rngs)
         next_duration = pick_classes(duration_logits, DURATION_ALLOWED, temperature, rngs)
     elif request.rhythm == "fixed":
         next_delta = np.full(len(rngs), _fixed_delta(step), np.int32)
         next_duration = np.full(len(rngs), FIXED_DURATION_TWELFTHS, np.int32)
     else:
-        next_delta = _rhythm_draws(run.delta_counts, DELTA_ALLOWED, rngs)
+        next_delta = _rhythm_draws(run.delta_counts, DELTA_ALLOWED, rngs, prior.deltas)
         next_duration = _rhythm_draws(run.duration_counts, DURATION_ALLOWED, rngs)
     return chosen, next_delta, next_duration, state
 
@@ -364,8 +376,11 @@ def _fixed_delta(step: int) -> int:
     return int(round(spacing * step) - round(spacing * (step - 1)))
 
 
-def _rhythm_draws(counts: np.ndarray, allowed: np.ndarray, rngs) -> np.ndarray:
-    return pick_classes(np.tile(log_counts(counts), (len(rngs), 1)), allowed, 1.0, rngs)
+def _rhythm_draws(counts: np.ndarray, allowed: np.ndarray, rngs,
+                  favour: Callable[[np.ndarray], np.ndarray] = lambda rows: rows) -> np.ndarray:
+    """Classes drawn from training counts; favour: the copy prior's weighting of the rows."""
+    return pick_classes(favour(np.tile(log_counts(counts), (len(rngs), 1))), allowed, 1.0,
+                        rngs)
 
 
 def _riff(run: LoadedRun, primer: Riff, ids: np.ndarray, deltas: np.ndarray,

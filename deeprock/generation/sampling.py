@@ -19,6 +19,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 NUCLEUS_FLOOR = 1e-4  # top-p first sorts the tokens within this factor of the best one
+DEFAULT_REPEAT_BIAS = 5.0  # bench/RESULTS.md "A bar-period copy prior" chose both
+DEFAULT_REPEAT_BARS = 2
+MAX_REPEAT_BIAS = 10.0
+MAX_REPEAT_BARS = 4
+BEFORE_REPEAT_PRIOR = {"repeat_bias": 0.0}  # what a settings.json without it meant
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,8 @@ class SamplingSettings:
     repetition_penalty: float = 1.15  # 1: off
     repetition_window: int = 12  # the last N tokens count as recent
     max_repeat: int = 8  # the same token at most N times in a row (0: no cap)
+    repeat_bias: float = DEFAULT_REPEAT_BIAS  # nats for repeating the bar (0: off)
+    repeat_bars: int = DEFAULT_REPEAT_BARS  # the figure repeated: 1 bar, 2 for a two-bar one
 
     def validated(self) -> SamplingSettings:
         """Itself, or a ValueError saying which setting is out of range."""
@@ -43,6 +50,12 @@ class SamplingSettings:
                              f"{self.repetition_penalty}")
         if self.repetition_window < 0 or self.max_repeat < 0:
             raise ValueError("the repetition window and the repeat cap must be 0 or more")
+        if not 0 <= self.repeat_bias <= MAX_REPEAT_BIAS:
+            raise ValueError(f"the repeat bias must be 0 (off) to {MAX_REPEAT_BIAS:g} nats, "
+                             f"not {self.repeat_bias}")
+        if not 1 <= self.repeat_bars <= MAX_REPEAT_BARS:
+            raise ValueError(f"the repeated figure must be 1 to {MAX_REPEAT_BARS} bars, not "
+                             f"{self.repeat_bars}")
         return self
 
     def to_dict(self) -> dict:
