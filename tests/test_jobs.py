@@ -4,8 +4,8 @@ machine lock; launch failures; sweeps; deleting run folders."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -261,15 +261,16 @@ def test_the_page_side_never_imports_tensorflow():
 
 
 def test_a_just_launched_child_is_alive_before_its_command_line_says_deeprock():
-    """Between fork and exec the trainer's /proc cmdline is still the launcher's: our own child
-    counts as alive; a process of someone else without deeprock in its command does not."""
-    child = subprocess.Popen(["sleep", "30"])
-    stranger = subprocess.run(["sh", "-c", "sleep 30 >/dev/null 2>&1 & echo $!"],
-                              capture_output=True, text=True, check=True)
+    """Between fork and exec the trainer's /proc cmdline is still the launcher's: such a child
+    of ours counts as alive; a child running another program does not (a reused pid)."""
+    forked = multiprocessing.get_context("fork").Process(target=time.sleep, args=(30,))
+    forked.start()
+    other = sleeper()
     try:
-        assert jobs._launched_alive({"pid": child.pid})
-        assert not jobs._launched_alive({"pid": int(stranger.stdout)})
+        assert jobs._launched_alive({"pid": forked.pid})
+        assert not jobs._launched_alive({"pid": other.pid})
     finally:
-        child.kill()
-        child.wait()
-        os.kill(int(stranger.stdout), signal.SIGKILL)
+        forked.kill()
+        forked.join()
+        other.kill()
+        other.wait()

@@ -139,17 +139,19 @@ def active_job() -> dict | None:
 def _launched_alive(record: dict) -> bool:
     """The launched trainer still runs: its pid lives and (where /proc tells) is still ours, not
     a later process that got the same pid. A child of this process counts before its command
-    line says deeprock: between fork and exec it still shows ours, and calling it "exited"
-    there made the page stop polling a run that had just started."""
+    line says deeprock: between fork and exec it still shows this process's own, and calling it
+    "exited" there made the page stop polling a run that had just started."""
     pid = record.get("pid")
     if not runs.pid_alive(pid):
         return False
     try:
         command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        if b"deeprock" in command:
+            return True
         parent = int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+        return parent == os.getpid() and command == Path("/proc/self/cmdline").read_bytes()
     except (OSError, ValueError, IndexError):
         return True
-    return b"deeprock" in command or parent == os.getpid()
 
 
 def _within(path: str | os.PathLike, folder: Path) -> bool:
