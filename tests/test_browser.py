@@ -29,7 +29,9 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 STARTUP_SECONDS = 60
-TIMEOUT_MS = 30_000  # Playwright waits; the scan itself takes a few seconds (spawned workers)
+# Playwright's waits, its clicks' too: a page's first render on 2 busy cores (numba compiling,
+# TensorFlow loading in a training beside it) has taken over 30 s; the scan takes a few seconds
+TIMEOUT_MS = 60_000
 
 
 def _unavailable(reason: str) -> None:
@@ -52,6 +54,7 @@ def app_page(sync_playwright, server: str):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(TIMEOUT_MS)
             page.goto(server, timeout=TIMEOUT_MS)
             yield page
         finally:
