@@ -93,3 +93,18 @@ def old_catalog() -> Callable[[Path, int], Path]:
         return path
 
     return downgrade
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict:
+    """The tiny runs of every architecture (tests/generate_fixtures.py), trained once a session."""
+    from tests.generate_fixtures import shared_runs
+
+    return shared_runs()
+
+
+@pytest.fixture(scope="module")
+def loaded(runs) -> dict:
+    from deeprock.generation.generate import load_run
+
+    return {arch: load_run(runs[arch]) for arch in ("deeprock", "seed")}

@@ -24,12 +24,7 @@ from deeprock.generation.primers import Primer
 from deeprock.generation.reference import dataset_reference
 from deeprock.generation.scales import Key, detect_key
 from deeprock.generation.stats import vocabulary_pitches
-from tests.generate_fixtures import SEQ_LEN, shared_runs
-
-
-@pytest.fixture(scope="module")
-def runs() -> dict:
-    return shared_runs()
+from tests.generate_fixtures import SEQ_LEN
 
 
 @pytest.fixture(scope="module")

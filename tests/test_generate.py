@@ -37,17 +37,7 @@ from deeprock.generation.riff import Riff
 from deeprock.generation.sampling import SamplingSettings
 from deeprock.training.runs import RunSplit
 from tests.conftest import midi_bytes, notes
-from tests.generate_fixtures import SEQ_LEN, assert_weights_match_keras, shared_runs
-
-
-@pytest.fixture(scope="module")
-def runs() -> dict:
-    return shared_runs()
-
-
-@pytest.fixture(scope="module")
-def loaded(runs) -> dict:
-    return {arch: load_run(runs[arch]) for arch in ("deeprock", "seed")}
+from tests.generate_fixtures import SEQ_LEN, assert_weights_match_keras
 
 
 def _window(runs, loaded, seed: int = 1) -> Primer:

@@ -9,14 +9,8 @@ import pytest
 from deeprock.generation.generate import load_run
 from deeprock.generation.long_context import _long_tracks, long_context_perplexity
 from deeprock.training.vocab import position_classes
-from tests.generate_fixtures import shared_runs
 
 START, END = 20, 60
-
-
-@pytest.fixture(scope="module")
-def runs() -> dict:
-    return shared_runs()
 
 
 def test_late_positions_match_the_keras_model_over_the_whole_track(runs):

@@ -15,7 +15,6 @@ from deeprock.generation import primers
 from deeprock.generation.generate import (
     GenerationRequest,
     generate,
-    load_run,
     regenerate,
     settings_record,
 )
@@ -26,20 +25,10 @@ from deeprock.generation.practice import CLICK_PITCHES, Practice
 from deeprock.generation.primers import Primer
 from deeprock.generation.riff import Riff
 from deeprock.music import audio
-from tests.generate_fixtures import SEQ_LEN, shared_runs
+from tests.generate_fixtures import SEQ_LEN
 
 BAR_TICKS = 1920  # 4/4 at 480 ticks a beat
 TICKS_PER_TWELFTH = 40
-
-
-@pytest.fixture(scope="module")
-def runs() -> dict:
-    return shared_runs()
-
-
-@pytest.fixture(scope="module")
-def loaded(runs) -> dict:
-    return {arch: load_run(runs[arch]) for arch in ("deeprock", "seed")}
 
 
 def _primer(runs, run, kind: str) -> Primer:

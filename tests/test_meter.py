@@ -19,7 +19,6 @@ from deeprock.generation.primers import Primer
 from deeprock.generation.roll import riff_roll
 from deeprock.music.midi import load_bytes
 from deeprock.music.tokens import tokenize
-from tests.generate_fixtures import shared_runs
 from tests.test_riff_output import pitched, riff_of
 
 TICKS_PER_TWELFTH = 40
@@ -144,11 +143,6 @@ def test_meters_round_trip_old_settings_load_in_4_4_and_bad_ones_say_why():
 
 
 # --- lengths and loops -----------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def runs() -> dict:
-    return shared_runs()
-
 
 def test_bars_and_loops_count_bars_of_the_meter_and_regenerate(runs):
     run = load_run(runs["deeprock"])

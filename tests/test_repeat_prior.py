@@ -9,28 +9,18 @@ import numpy as np
 import pytest
 
 from deeprock.generation import primers
-from deeprock.generation.generate import GenerationRequest, generate, load_run
+from deeprock.generation.generate import GenerationRequest, generate
 from deeprock.generation.primers import Primer
 from deeprock.generation.reference import dataset_reference
 from deeprock.generation.repeat_prior import NO_PROPOSAL, RepeatPrior
 from deeprock.generation.sampling import MAX_REPEAT_BIAS, SamplingSettings
 from deeprock.generation.structure import riff_structure
 from deeprock.music.tokens import TWELFTHS_PER_BAR
-from tests.generate_fixtures import SEQ_LEN, shared_runs
+from tests.generate_fixtures import SEQ_LEN
 
 # nothing but the model and the prior: no penalty, no cap, no guard, no key
 BARE = SamplingSettings(temperature=0.5, repetition_penalty=1.0, max_repeat=0,
                         repeat_bias=MAX_REPEAT_BIAS)
-
-
-@pytest.fixture(scope="module")
-def runs() -> dict:
-    return shared_runs()
-
-
-@pytest.fixture(scope="module")
-def loaded(runs) -> dict:
-    return {arch: load_run(runs[arch]) for arch in ("deeprock", "seed")}
 
 
 def _window(runs, run, seed: int = 1) -> Primer:
