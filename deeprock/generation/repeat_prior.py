@@ -6,7 +6,7 @@
     delta_logits = prior.deltas(delta_logits)  # + bias on the gap that lands on its onset
     prior.advance(chosen_ids, chosen_deltas)
 
-Real riffs repeat whole bars (DESIGN.md: 0.43 of a guitar part's bars equal an earlier one);
+Real riffs repeat whole bars (0.43 of a guitar part's bars equal an earlier one, issue 14);
 the sampled model comes back to its figure with a note or two moved, so exact repeats stay at 0
 without help. One period (a bar, or two for a two-bar figure) before the last onset lies a
 point of the riff's own past; the first event after that point is what the next event would be

@@ -138,20 +138,21 @@ def active_job() -> dict | None:
 
 def _launched_alive(record: dict) -> bool:
     """The launched trainer still runs: its pid lives and (where /proc tells) is still ours, not
-    a later process that got the same pid. A child of this process counts before its command
-    line says deeprock: between fork and exec it still shows this process's own, and calling it
-    "exited" there made the page stop polling a run that had just started."""
-    pid = record.get("pid")
-    if not runs.pid_alive(pid):
+    a later process that got the same pid."""
+    if not runs.pid_alive(record.get("pid")):
         return False
     try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes()
-        if b"deeprock" in command:
-            return True
-        parent = int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
-        return parent == os.getpid() and command == Path("/proc/self/cmdline").read_bytes()
-    except (OSError, ValueError, IndexError):
+        command = Path(f"/proc/{record['pid']}/cmdline").read_bytes()
+    except OSError:
         return True
+    return is_trainer_command(command)
+
+
+def is_trainer_command(command: bytes) -> bool:
+    """A trainer's /proc cmdline. Empty is one in the middle of exec: the kernel sets the new
+    command line after the launcher's Popen has returned, and calling that "exited" made the
+    Train page stop polling a run it had just started (seen on a loaded machine)."""
+    return b"deeprock" in command or not command
 
 
 def _within(path: str | os.PathLike, folder: Path) -> bool:
