@@ -16,7 +16,7 @@ from deeprock.cli import _parser
 from deeprock.corpus import demo
 from deeprock.corpus.scan import scan
 from deeprock.training import jobs, runs
-from deeprock.training.commands import config_from_args
+from deeprock.training.commands import ARCH_DEFAULTS, config_from_args
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"units": 16, "embedding": 8, "seq_len": 16, "layers": 1, "patience": 0}
@@ -98,7 +98,8 @@ def test_resume_keeps_the_runs_epochs_budget_and_patience(tmp_path, capsys, monk
     assert (more.train.epochs, more.train.patience, more.train.max_minutes) == (6, 2, 0.0)
     fresh = config_from_args(_parser().parse_args(["train", "--catalog", "c.sqlite", "--out",
                                                    str(tmp_path / "new")]))
-    assert fresh.train == TrainSettings()  # a new run: the defaults
+    # a new run: the defaults (deeprock's transposition)
+    assert fresh.train == TrainSettings(augment_semitones=ARCH_DEFAULTS["deeprock"]["augment"])
     asked = []
     monkeypatch.setattr(train, "train_run", lambda config, *rest: asked.append(config) or {})
     monkeypatch.setattr(train, "catch_stop_requests", lambda: None)  # pytest keeps its SIGTERM

@@ -21,9 +21,15 @@ from deeprock.cliutil import CliError
 
 # Defaults per architecture where they differ: the seed is the post's, ours is tuned for a CPU.
 # The transformer's context is 256 tokens, about 16 bars of a riff (issue 14).
-ARCH_DEFAULTS = {"seed": {"seq_len": 100, "lr": 0.001, "stride": 1, "unique_factor": 13},
-                 "deeprock": {"seq_len": 64, "lr": 0.005, "stride": 0, "unique_factor": 10},
-                 "transformer": {"seq_len": 256, "lr": 0.001, "stride": 0, "unique_factor": 10}}
+# augment: transposition by up to N semitones; off for the seed (the post's network as it was),
+# 4 for the others: on ../shared/corpus at 12 CPU-minutes it took deeprock's held-out perplexity
+# from 44.9 to 33.1 (bench/RESULTS.md)
+ARCH_DEFAULTS = {"seed": {"seq_len": 100, "lr": 0.001, "stride": 1, "unique_factor": 13,
+                          "augment": 0},
+                 "deeprock": {"seq_len": 64, "lr": 0.005, "stride": 0, "unique_factor": 10,
+                              "augment": 4},
+                 "transformer": {"seq_len": 256, "lr": 0.001, "stride": 0, "unique_factor": 10,
+                                 "augment": 4}}
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -45,8 +51,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                             "none; with --resume: the run's)")
     for name, kind, default in (("units", int, 256), ("layers", int, 2), ("embedding", int, 64),
                                 ("dropout", float, 0.3), ("validation-share", float, 0.1),
-                                ("min-count", int, 2), ("augment", int, 0), ("patience", int, None),
-                                ("data-percent", float, 100.0), ("seed", int, 0),
+                                ("min-count", int, 2), ("augment", int, None),
+                                ("patience", int, None), ("data-percent", float, 100.0),
+                                ("seed", int, 0),
                                 ("rhythm-loss-weight", float, 0.5), ("clipnorm", float, 1.0)):
         train.add_argument(f"--{name}", type=kind, default=default)
     train.add_argument("--stride", type=int, help="an epoch takes 1 in N windows (deeprock: "
@@ -153,7 +160,9 @@ def config_from_args(args: argparse.Namespace):
                           artists=args.artists),
         train=TrainSettings(epochs=args.epochs, batch_size=args.batch_size,
                             patience=args.patience, max_minutes=args.max_minutes,
-                            augment_semitones=args.augment, precision=args.precision,
+                            augment_semitones=(args.augment if args.augment is not None
+                                               else defaults["augment"]),
+                            precision=args.precision,
                             jit_compile=args.jit_compile, distribute=args.distribute,
                             seed=args.seed, any_artist_share=args.any_artist_share,
                             min_artist_files=args.min_artist_files))

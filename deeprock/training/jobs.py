@@ -100,7 +100,7 @@ def defaults(catalog: str = "data/demo.sqlite", gpu: bool = False,
         batch_size=train.batch_size, learning_rates=[per_arch["lr"]], units=model.units,
         layers=model.layers, embedding=model.embedding, dropout=model.dropout,
         validation_share=data.validation_share, min_count=data.min_count,
-        augment_semitones=train.augment_semitones, patience=train.patience,
+        augment_semitones=per_arch["augment"], patience=train.patience,
         max_minutes=train.max_minutes)
     if arch == "deeprock":
         return replace(request, **(GPU_DEEPROCK if gpu else CPU_DEEPROCK))
