@@ -108,3 +108,12 @@ def loaded(runs) -> dict:
     from deeprock.generation.generate import load_run
 
     return {arch: load_run(runs[arch]) for arch in ("deeprock", "seed")}
+
+
+def timed_messages(track: mido.MidiTrack) -> list[tuple[int, mido.Message]]:
+    """(absolute tick, message) for each message of a track (mido stores deltas)."""
+    now, timed = 0, []
+    for message in track:
+        now += message.time
+        timed.append((now, message))
+    return timed

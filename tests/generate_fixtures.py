@@ -131,3 +131,15 @@ def assert_weights_match_keras(path: Path) -> None:
         assert len(read) == len(expected), layer.name
         for want, got in zip(expected, read, strict=True):
             assert got.dtype == want.dtype and np.array_equal(got, want), layer.name
+
+
+def saved_with_random_weights(model, folder: Path) -> Path:
+    """The model with N(0, 0.4) weights saved as folder/best.keras: the numpy twins are checked
+    on weights far from Keras's initial ones, where a wrong kernel layout shows."""
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        layer.set_weights([rng.normal(0.0, 0.4, w.shape).astype(np.float32)
+                           for w in layer.get_weights()])
+    path = folder / "best.keras"
+    model.save(path)
+    return path

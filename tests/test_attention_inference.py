@@ -10,6 +10,7 @@ from deeprock.generation.heads import softmax
 from deeprock.generation.inference import broadcast_state, numpy_network
 from deeprock.generation.weights import read_keras_weights
 from deeprock.training.vocab import POSITION_CLASSES, RHYTHM_CLASSES
+from tests.generate_fixtures import saved_with_random_weights
 
 VOCABULARY = 40
 HEADS = ("next_token", "next_delta", "next_duration")
@@ -24,12 +25,7 @@ def model_and_weights(tmp_path_factory):
     settings = ModelSettings(arch="transformer", units=32, layers=2, embedding=8, heads=4,
                              rhythm_embedding=4)
     model = build_model(settings, VOCABULARY, jit_compile=False)
-    rng = np.random.default_rng(0)
-    for layer in model.layers:
-        layer.set_weights([rng.normal(0.0, 0.4, w.shape).astype(np.float32)
-                           for w in layer.get_weights()])
-    path = tmp_path_factory.mktemp("run") / "best.keras"
-    model.save(path)
+    path = saved_with_random_weights(model, tmp_path_factory.mktemp("run"))
     return model, read_keras_weights(path)
 
 

@@ -10,6 +10,7 @@ from deeprock.generation.inference import numpy_network
 from deeprock.generation.weights import read_keras_weights
 from deeprock.training.conditioning import ANY, OTHER, ArtistTable, window_artists
 from deeprock.training.vocab import POSITION_CLASSES, RHYTHM_CLASSES
+from tests.generate_fixtures import saved_with_random_weights
 
 VOCABULARY, ARTISTS, STEPS = 30, 4, 12
 
@@ -45,12 +46,7 @@ def conditioned(request, tmp_path_factory):
     settings = ModelSettings(arch=request.param, units=16, layers=2, embedding=8, heads=2,
                              rhythm_embedding=4, artist_embedding=4, condition="artist")
     model = build_model(settings, VOCABULARY, jit_compile=False, artists=ARTISTS)
-    rng = np.random.default_rng(0)
-    for layer in model.layers:
-        layer.set_weights([rng.normal(0.0, 0.4, w.shape).astype(np.float32)
-                           for w in layer.get_weights()])
-    path = tmp_path_factory.mktemp("run") / "best.keras"
-    model.save(path)
+    path = saved_with_random_weights(model, tmp_path_factory.mktemp("run"))
     return model, numpy_network(read_keras_weights(path), 64)
 
 

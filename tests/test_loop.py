@@ -25,6 +25,7 @@ from deeprock.generation.practice import CLICK_PITCHES, Practice
 from deeprock.generation.primers import Primer
 from deeprock.generation.riff import Riff
 from deeprock.music import audio
+from tests.conftest import timed_messages
 from tests.generate_fixtures import SEQ_LEN
 
 BAR_TICKS = 1920  # 4/4 at 480 ticks a beat
@@ -38,18 +39,10 @@ def _primer(runs, run, kind: str) -> Primer:
                                  SEQ_LEN)
 
 
-def _timed(track: mido.MidiTrack) -> list[tuple[int, mido.Message]]:
-    now, timed = 0, []
-    for message in track:
-        now += message.time
-        timed.append((now, message))
-    return timed
-
-
 def _notes(track: mido.MidiTrack) -> list[tuple[int, int, int]]:
     """(onset, off, pitch) of every note of a track."""
     sounding, notes = {}, []
-    for tick, message in _timed(track):
+    for tick, message in timed_messages(track):
         if message.type == "note_on" and message.velocity:
             sounding[message.note] = tick
         elif message.type in ("note_on", "note_off") and message.note in sounding:
@@ -100,7 +93,7 @@ def test_loop_with_primer_marks_the_bar_line_where_the_loop_starts(runs, loaded)
     assert riff.primer_length == SEQ_LEN and start % 48 == 0
     assert riff.primer().end_twelfths() <= start  # the primer is cut at the loop's start
     song = _song(riff_midi(riff, primer="marker"))
-    markers = [(tick, m.text) for tick, m in _timed(song.tracks[0]) if m.type == "marker"]
+    markers = [(tick, m.text) for tick, m in timed_messages(song.tracks[0]) if m.type == "marker"]
     assert markers == [(0, "primer"), (start * TICKS_PER_TWELFTH, "generated")]
 
 
@@ -174,7 +167,7 @@ def test_click_on_channel_10_one_a_beat_plus_the_count_in():
     song = _song(riff_midi(riff, tempo_bpm=120, practice=Practice(tempo_percent=70,
                                                                   count_in=True, click=True)))
     tracks = _by_name(song)
-    clicks = [(tick, m) for tick, m in _timed(tracks["Click"])
+    clicks = [(tick, m) for tick, m in timed_messages(tracks["Click"])
               if m.type == "note_on" and m.velocity]
     bars = 1 + 3  # the count-in, then the riff's 132 twelfths rounded up to whole bars
     assert {m.channel for _, m in clicks} == {9}
@@ -184,7 +177,7 @@ def test_click_on_channel_10_one_a_beat_plus_the_count_in():
     assert _notes(tracks["Guitar"])[0][0] == BAR_TICKS  # the riff after the count-in bar
     tempos = [m.tempo for track in song.tracks for m in track if m.type == "set_tempo"]
     assert tempos == [mido.bpm2tempo(84)]
-    markers = [(t, m.text) for t, m in _timed(song.tracks[0]) if m.type == "marker"]
+    markers = [(t, m.text) for t, m in timed_messages(song.tracks[0]) if m.type == "marker"]
     assert markers == [(0, "count-in")]
     counted = _song(riff_midi(riff, practice=Practice(count_in=True)))
     assert len([m for m in _by_name(counted)["Click"] if m.type == "note_on"]) == 4

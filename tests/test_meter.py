@@ -19,18 +19,11 @@ from deeprock.generation.primers import Primer
 from deeprock.generation.roll import riff_roll
 from deeprock.music.midi import load_bytes
 from deeprock.music.tokens import tokenize
+from tests.conftest import timed_messages
 from tests.test_riff_output import pitched, riff_of
 
 TICKS_PER_TWELFTH = 40
 WALTZ = OutputOptions(meter=(3, 4))
-
-
-def _timed(track: mido.MidiTrack) -> list[tuple[int, mido.Message]]:
-    now, timed = 0, []
-    for message in track:
-        now += message.time
-        timed.append((now, message))
-    return timed
 
 
 def _song(data: bytes) -> mido.MidiFile:
@@ -42,7 +35,8 @@ def _song(data: bytes) -> mido.MidiFile:
 def test_a_3_4_riffs_midi_says_3_4_at_tick_0_and_its_notes_land_in_bars_of_36():
     riff = riff_of(40, seed=2)
     data = RiffRender(riff, WALTZ).mid
-    signatures = [(tick, m.numerator, m.denominator) for tick, m in _timed(_song(data).tracks[0])
+    signatures = [(tick, m.numerator, m.denominator)
+                  for tick, m in timed_messages(_song(data).tracks[0])
                   if m.type == "time_signature"]
     assert signatures == [(0, 3, 4)]
     song = load_bytes(data, "riff.mid")
@@ -67,9 +61,9 @@ def test_count_in_click_and_backing_fill_bars_of_the_meter():
     signature = next(m for m in song.tracks[0] if m.type == "time_signature")
     assert (signature.numerator, signature.denominator, signature.clocks_per_click) == (6, 8, 12)
     tracks = {track.name: track for track in song.tracks}
-    guitar = [tick for tick, m in _timed(tracks["Guitar"]) if m.type == "note_on"]
+    guitar = [tick for tick, m in timed_messages(tracks["Guitar"]) if m.type == "note_on"]
     assert guitar[0] == bar_ticks  # after one count-in bar of 6/8
-    clicks = [(tick, m.note) for tick, m in _timed(tracks["Click"]) if m.type == "note_on"]
+    clicks = [(tick, m.note) for tick, m in timed_messages(tracks["Click"]) if m.type == "note_on"]
     assert [tick for tick, _ in clicks[:7]] == [240 * k for k in range(7)]  # one an eighth
     assert all((note == CLICK_PITCHES[0]) == (tick % bar_ticks == 0) for tick, note in clicks)
     ends = {sum(m.time for m in track) for track in song.tracks}
