@@ -17,7 +17,7 @@ training songs: the originality guard's forbidden tokens (-inf) stay forbidden.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,6 +31,9 @@ class RepeatPrior:
     onsets: np.ndarray  # (batch, capacity): every event's onset, twelfths from the riff start
     ids: np.ndarray  # (batch, capacity): every event's token id
     count: int  # events so far (the same in every row)
+    # proposals() of the current count: the token and the delta heads of one step ask for it
+    _proposed: tuple[int, tuple[np.ndarray, np.ndarray]] | None = field(default=None,
+                                                                         repr=False)
 
     @classmethod
     def start(cls, bias: float, period_twelfths: int, onsets: np.ndarray, ids: np.ndarray,
@@ -44,7 +47,12 @@ class RepeatPrior:
 
     def proposals(self) -> tuple[np.ndarray, np.ndarray]:
         """Per row, the token a period ago and the gap that repeats its onset (NO_PROPOSAL
-        where the riff does not reach a period back yet)."""
+        where the riff does not reach a period back yet); worked out once per step."""
+        if self._proposed is None or self._proposed[0] != self.count:
+            self._proposed = self.count, self._propose()
+        return self._proposed[1]
+
+    def _propose(self) -> tuple[np.ndarray, np.ndarray]:
         tokens = np.full(len(self.ids), NO_PROPOSAL, np.int64)
         gaps = np.full(len(self.ids), NO_PROPOSAL, np.int64)
         if not self.count:
