@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from deeprock import settings
@@ -102,6 +104,19 @@ def test_artist_songs_split_puts_every_artist_on_both_sides_and_no_song_on_both(
     sides = {artists[f] for f in train}, {artists[f] for f in held_out}
     for artist in several:
         assert artist in sides[0] and artist in sides[1], artist
+
+
+def test_an_artist_holds_out_the_same_songs_when_trained_alone(catalog_path):
+    """A fine-tune on one artist must be judged on songs its parent never saw."""
+    settings = DataSettings(seq_len=16, unique_factor=2, validation_share=0.25,
+                            split_by="artist-songs")
+    with Catalog(catalog_path) as catalog:
+        everyone = build_training_data(catalog, settings)
+        chosen = [row["artist"] for row in artist_table(catalog)[:2]]
+        alone = build_training_data(catalog, replace(settings, artists=chosen))
+        artists = file_artists(catalog)
+    theirs = {f for f in everyone.validation.files if artists[f] in chosen}
+    assert theirs and set(alone.validation.files) == theirs
 
 
 def test_training_on_chosen_artists_only(catalog_path):

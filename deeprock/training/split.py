@@ -131,8 +131,9 @@ def plan_sides(catalog: Catalog, settings: DataSettings, tracks: Collection[Trac
             chosen = files_of(catalog, settings.artists)
         except ValueError as error:
             raise DataError(str(error)) from error
-    lengths, stale = {}, 0
+    lengths, stale, every_file = {}, 0, set()
     for stream in streams:
+        every_file.add(stream.file_id)
         if chosen is None or stream.file_id in chosen:
             lengths[(stream.file_id, stream.idx, stream.channel)] = len(stream.ids)
             stale += stream.position is None
@@ -143,7 +144,10 @@ def plan_sides(catalog: Catalog, settings: DataSettings, tracks: Collection[Trac
                         + ": scan a folder with guitar parts, or accept inferred guitars")
     check_fresh(stale, len(lengths))
     paths = catalog.file_keys()
-    validation_files = split_files(catalog, {key[0] for key in lengths}, settings, paths)
+    split = {key[0] for key in lengths}
+    if settings.split_by == "artist-songs":  # the same songs held out with or without --artists
+        split = every_file
+    validation_files = split_files(catalog, split, settings, paths)
     train = [key for key in lengths if key[0] not in validation_files]
     held_out = [key for key in lengths if key[0] in validation_files]
     return Plan(_first_percent(train, lengths, settings.data_percent), held_out, paths)
