@@ -143,3 +143,54 @@ def test_an_upgrade_is_a_new_data_version(tmp_path, old_catalog):
     old_catalog(path, 5)
     with Catalog(path) as upgraded:
         assert upgraded.data_version() != version
+
+
+def assert_same_windows(stats, again) -> None:
+    assert stats.distinct.tolist() == again.distinct.tolist()
+    assert [a.tolist() for a in stats.histogram()] == [a.tolist() for a in again.histogram()]
+    for unique_factor in range(-1, stats.seq_len + 1):
+        assert stats.kept(unique_factor) == again.kept(unique_factor)
+        assert [a.tolist() for a in stats.per_track(unique_factor)] == [
+            a.tolist() for a in again.per_track(unique_factor)]
+        for kept in (True, False):
+            window, other = stats.example(unique_factor, kept), again.example(unique_factor, kept)
+            assert (window is None) == (other is None)
+            assert window is None or (window.track, window.start, window.ids.tolist()) == (
+                other.track, other.start, other.ids.tolist())
+
+
+def test_window_counts_are_kept_per_seq_len_and_narrow_to_a_selection(catalog):  # noqa: F811
+    """WindowStats from the stored counts (uint8) equals counting again, for every track and
+    for a selection; a label recounts; only the newest WINDOW_LENGTHS_KEPT seq_lens stay."""
+    from deeprock.corpus.windows import WindowStats
+
+    arrays = token_store.guitar_arrays(catalog)
+    keys = arrays[0]
+    for seq_len in (1, 4, 10):
+        counted = token_store.window_counts(catalog, seq_len)
+        assert counted[0].dtype == np.uint8
+        for tracks in (None, keys[1:], keys[[0, 2]], keys[:0]):
+            assert_same_windows(WindowStats.from_arrays(*arrays, seq_len, tracks, counted),
+                                WindowStats.from_arrays(*arrays, seq_len, tracks))
+    (md5,) = catalog.db.execute("SELECT md5 FROM files WHERE id = ?",
+                                (int(keys[1, 0]),)).fetchone()
+    labels.set_label(catalog, md5, int(keys[1, 1]), int(keys[1, 2]), False)
+    arrays = token_store.guitar_arrays(catalog)
+    assert_same_windows(WindowStats.from_arrays(*arrays, 4, None,
+                                                token_store.window_counts(catalog, 4)),
+                        WindowStats.from_arrays(*arrays, 4))
+    for seq_len in range(2, 9):
+        token_store.window_counts(catalog, seq_len)
+    folder = token_store.store_path(catalog.path)
+    kept = [file.name.split(".")[1] for file in folder.glob("*.windows*.npy")]
+    assert len(kept) == 2 * token_store.WINDOW_LENGTHS_KEPT  # distinct and histogram each
+    assert kept.count("windows8") == 2  # the one asked for last is one of them
+
+
+def test_song_index_is_np_unique_in_one_pass():
+    from deeprock.corpus.health import song_index
+
+    for files in ([3, 3, 5, 9, 9, 9], [], [7], [5, 3, 3]):  # the last unsorted: np.unique
+        files = np.array(files, np.int64)
+        expected = np.unique(files, return_inverse=True)
+        assert [a.tolist() for a in song_index(files)] == [a.tolist() for a in expected]

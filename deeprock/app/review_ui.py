@@ -39,9 +39,10 @@ def review_rows(catalog: Catalog) -> pd.DataFrame:
     suspicious = rows["suspicious"].astype(bool)
     rows["kind"] = np.where(suspicious, "suspicious", "inferred")
     rows["p_guitar"] = rows["notes_probability"].where(suspicious, rows["guitar_probability"])
-    decided = labels.decisions(catalog)
-    rows["user_label"] = pd.array([decided.get(key) for key in zip(
-        rows["md5"], rows["idx"], rows["channel"], strict=True)], "boolean")
+    decided = labels.decisions(catalog)  # usually none, or few beside 25k rows
+    keys = zip(rows["md5"], rows["idx"], rows["channel"], strict=True)
+    rows["user_label"] = pd.array([decided.get(key) for key in keys] if decided
+                                  else [None] * len(rows), "boolean")
     rows["label"] = rows["user_label"].map({True: "accepted", False: "rejected"}).fillna("")
     return rows
 

@@ -67,8 +67,12 @@ def vocabulary_rows(tokens: list[str], counts: np.ndarray) -> list[tuple[str, in
 
 def song_index(track_files: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(each song's file id, each track's song): computed once per window count, not per
-    slider move (np.unique over 1M tracks)."""
-    return np.unique(track_files, return_inverse=True)
+    slider move; tracks in catalog order (sorted by file) in one pass, where np.unique's
+    sort of 1M took 0.26 s."""
+    if np.any(track_files[1:] < track_files[:-1]):
+        return np.unique(track_files, return_inverse=True)
+    new_song = np.diff(track_files, prepend=-1) != 0  # file ids are never negative
+    return track_files[new_song], np.cumsum(new_song) - 1
 
 
 def window_breakdown(stats, songs: tuple[np.ndarray, np.ndarray], catalog: Catalog,

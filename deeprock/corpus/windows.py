@@ -39,10 +39,12 @@ class WindowStats:
     """Distinct-token count of every window of one seq_len, with per-track offsets."""
 
     def __init__(self, ids: np.ndarray, token_offsets: np.ndarray, seq_len: int,
-                 keys: Sequence[TrackKey] | np.ndarray, chosen: np.ndarray | None = None
-                 ) -> None:
+                 keys: Sequence[TrackKey] | np.ndarray, chosen: np.ndarray | None = None,
+                 counted: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """`chosen`: a mask of the tracks of `token_offsets` (and `keys`, then an array) to
-        count, the others' ids skipped in place: no copy of 130M ids for a selection."""
+        count, the others' ids skipped in place: no copy of 130M ids for a selection.
+        `counted`: every track's .counted() at this seq_len, kept from before
+        (token_store.window_counts): the pass over the ids is not made again."""
         if seq_len < 1:
             raise ValueError(f"seq_len must be at least 1, not {seq_len}")
         self.seq_len = seq_len
@@ -53,8 +55,13 @@ class WindowStats:
         self.keys, self.token_starts = keys, starts
         self.track_windows = np.maximum(lengths - seq_len, 0)
         self.window_offsets = np.concatenate(([0], np.cumsum(self.track_windows)))
-        self.distinct, histogram = _distinct_counts(ids, self.token_starts, self.window_offsets,
-                                                    seq_len, int(ids.max()) + 1 if len(ids) else 0)
+        if counted is None:
+            self.distinct, histogram = _distinct_counts(
+                ids, self.token_starts, self.window_offsets, seq_len,
+                int(ids.max()) + 1 if len(ids) else 0)
+        else:
+            self.distinct, histogram = _narrowed(
+                *counted, np.maximum(np.diff(token_offsets) - seq_len, 0), chosen)
         # at_most[k]: windows with at most k distinct tokens, i.e. dropped when unique_factor = k
         self._at_most = np.cumsum(histogram)
 
@@ -96,15 +103,22 @@ class WindowStats:
 
     @classmethod
     def from_arrays(cls, keys: np.ndarray, offsets: np.ndarray, ids: np.ndarray, seq_len: int,
-                    tracks: Collection[TrackKey] | None = None) -> WindowStats:
+                    tracks: Collection[TrackKey] | None = None,
+                    counted: tuple[np.ndarray, np.ndarray] | None = None) -> WindowStats:
         """From Catalog.token_arrays: all tracks, or only the given ones (keys, or an (n, 3)
-        array of them), picked by array ops (a million tracks: no per-track Python)."""
+        array of them), picked by array ops (a million tracks: no per-track Python);
+        `counted` as in __init__, of all the arrays' tracks."""
         if tracks is None:
-            return cls(ids, offsets, seq_len, keys)
+            return cls(ids, offsets, seq_len, keys, counted=counted)
         wanted = np.asarray(tracks if isinstance(tracks, np.ndarray) else list(tracks),
                             np.int64).reshape(-1, 3)
         chosen = _among(_packed(np.asarray(keys)), np.sort(_packed(wanted)))
-        return cls(ids, offsets, seq_len, keys, None if chosen.all() else chosen)
+        return cls(ids, offsets, seq_len, keys, None if chosen.all() else chosen, counted)
+
+    def counted(self) -> tuple[np.ndarray, np.ndarray]:
+        """(distinct count of every window, windows with each count 0..seq_len): what a
+        WindowStats of the same tracks is built from again without counting (`counted`)."""
+        return self.distinct, np.diff(self._at_most, prepend=0)
 
     @property
     def total(self) -> int:
@@ -190,6 +204,20 @@ def _kept_per_track(distinct: np.ndarray, window_offsets: np.ndarray,
         for i in range(window_offsets[track], window_offsets[track + 1]):
             kept[track] += distinct[i] > unique_factor
     return kept
+
+
+def _narrowed(distinct: np.ndarray, histogram: np.ndarray, track_windows: np.ndarray,
+              chosen: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Every track's counted windows narrowed to the chosen tracks': the histogram less the
+    tracks left out (usually few), not a bincount over 36M windows."""
+    if len(distinct) != track_windows.sum():
+        raise ValueError(f"{len(distinct)} counted windows, but these tracks have "
+                         f"{track_windows.sum()}: counted for other tracks")
+    if chosen is None:
+        return distinct, histogram
+    left_out = distinct[np.repeat(~chosen, track_windows)]
+    return (distinct[np.repeat(chosen, track_windows)],
+            histogram - np.bincount(left_out, minlength=len(histogram)))
 
 
 def _among(packed: np.ndarray, wanted_sorted: np.ndarray) -> np.ndarray:
