@@ -147,7 +147,8 @@ def test_reruns_parse_a_file_query_the_catalog_and_fret_a_track_once(folder, tmp
 
 def test_review_table_and_selector_are_paged(folder, tmp_path, monkeypatch):
     """A page of rows in the table and the selector, as the other tables (one row a page
-    here, 200 on the page); a decision goes on to the next undecided track on its page."""
+    here, 200 on the page); a decision goes on to the next undecided track on its page. The
+    labels' caption is counted per rerun, their export made only when asked for."""
     from deeprock.app import ui
 
     path = use(tmp_path, monkeypatch, folder)
@@ -163,7 +164,11 @@ def test_review_table_and_selector_are_paged(folder, tmp_path, monkeypatch):
     assert app.number_input(key="review_page").value == 1
     kinds, options = shown()
     assert kinds == ["suspicious"] and len(options) == 1 and options[0].startswith("suspicious")
+    exports = []
+    monkeypatch.setattr(labels, "export_json", lambda cat: exports.append(1) or "{}")
     button(app, "Reject").click().run()
+    assert any(c.value == "1 tracks labelled by you (0 accepted)." for c in app.caption)
+    assert not exports  # made on the button's click only: a pass over the files per label
     assert app.number_input(key="review_page").value == 2  # on to the inferred track
     kinds, options = shown()
     assert kinds == ["inferred"] and options[0].startswith("inferred")
@@ -197,3 +202,15 @@ def test_review_rows_are_stored_per_scan_and_labelled_per_rerun(folder, tmp_path
         with cat.batch():
             cat.remove_files(str(folder), ["band/Bare.mid"])
         assert list(review_rows(cat)["kind"]) == ["suspicious"]
+
+
+def test_the_deferred_export_is_the_labels_export(folder, tmp_path, monkeypatch):
+    from deeprock.app.review_ui import _exported
+
+    path = use(tmp_path, monkeypatch, folder)
+    scan.scan([folder], path, jobs=1)
+    with catalog.Catalog(path) as cat:
+        md5 = cat.db.execute("SELECT md5 FROM files LIMIT 1").fetchone()[0]
+        labels.set_label(cat, md5, 0, 0, True)
+        assert _exported(str(path)) == labels.export_json(cat)
+        assert labels.decisions(cat) == {(md5, 0, 0): True}

@@ -6,6 +6,7 @@ Streamlit widgets only; the decisions go through deeprock.corpus.labels. Importe
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path
@@ -156,15 +157,21 @@ def _listen(song: midi.Song, track: midi.Track, cache_dir: Path) -> None:
         st.warning(str(error))
 
 
+def _exported(catalog_path: str) -> str:
+    """The export, made when the button is clicked, not on every rerun: it looks up a file
+    of each label's content, a pass over a million files' rows each."""
+    with Catalog(catalog_path) as catalog:
+        return labels.export_json(catalog)
+
+
 def _labels_file(catalog: Catalog) -> None:
     """Export the labels in force; import a file exported from this or another catalog."""
     if "labels_message" in st.session_state:
         st.success(st.session_state.pop("labels_message"))
-    entries = labels.current(catalog)
-    st.caption(f"{len(entries)} tracks labelled by you "
-               f"({sum(e['guitar'] for e in entries)} accepted).")
+    decided = labels.decisions(catalog)
+    st.caption(f"{len(decided)} tracks labelled by you ({sum(decided.values())} accepted).")
     left, right = st.columns(2)
-    left.download_button("Export labels (JSON)", labels.export_json(catalog),
+    left.download_button("Export labels (JSON)", functools.partial(_exported, catalog.path),
                          file_name="deeprock-labels.json", mime="application/json",
                          on_click="ignore")
     upload = right.file_uploader("Import labels (JSON)", type=["json"], key="labels_upload")
