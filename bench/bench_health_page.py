@@ -172,6 +172,7 @@ def report(catalog_path: Path, folder: Path, build: float, load: float) -> None:
     print(f"| unique_factor slider move (median of {len(moves)}) | "
           f"{statistics.median(moves):.3f} s | <= 0.3 s |")
     print(f"| slowest slider move | {max(moves):.3f} s | |")
+    print("moves, in order: " + ", ".join(f"{move:.3f}" for move in moves))
 
 if __name__ == "__main__":
     sys.exit(main())
