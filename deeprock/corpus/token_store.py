@@ -89,7 +89,7 @@ def stored_arrays(catalog: Catalog, name: str, parts: Sequence[str],
 
     def write(arrays: Arrays, files: list[Path]) -> None:
         for part, file in zip(parts, files, strict=True):
-            with writing(file) as handle:  # straight to the file: no copy of 260 MB of ids
+            with writing(file) as handle:  # straight to the file: no copy of 128 MB of ids
                 np.save(handle, arrays[part], allow_pickle=False)
 
     return _stored(catalog, [f"{name}.{part}.npy" for part in parts], labelled, read,
