@@ -166,9 +166,10 @@ with tabs[0]:
                                     "Repairs made while reading", "files", horizontal=True),
                         width="stretch")
     if data["failures"]:
-        st.caption("Files that could not be read")
-        st.dataframe(pd.DataFrame(data["failures"])[["root", "path", "error"]],
-                     hide_index=True, width="stretch")
+        st.caption(f"Files that could not be read ({len(data['failures']):,})")
+        failed = data["failures"][ui.page_of(len(data["failures"]), "failures_page")]
+        st.dataframe(pd.DataFrame(failed)[["root", "path", "error"]], hide_index=True,
+                     width="stretch")
     with st.expander("Artists: files, guitar tracks and tokens per artist"):
         rule_file = artists_path(current.catalog)
         st.caption(f"Each file's artist is the folder above it, unless {rule_file} sets a "

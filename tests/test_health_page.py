@@ -197,3 +197,22 @@ def test_paths_are_read_for_the_shown_rows_only(demo_folder, tmp_path, monkeypat
                                 for row in page)
         assert [row["dropped"] for row in pages[0] + pages[1]] == sorted(
             (total - kept for kept, total in by_song.values() if total), reverse=True)[:14]
+
+
+def test_failed_files_are_paged(tmp_path, monkeypatch):
+    from deeprock.app import ui
+
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    (folder / "riff.mid").write_bytes(midi_bytes([notes((0, 52, 480), (480, 55, 480))]))
+    for name in ("a.mid", "b.mid"):
+        (folder / name).write_bytes(b"not a MIDI file")
+    catalog = use(tmp_path, monkeypatch, folder)
+    scan.scan([folder], catalog, jobs=1)
+    monkeypatch.setattr(ui, "PAGE_ROWS", 1)
+    app = open_page()
+    assert any(c.value == "Files that could not be read (2)" for c in app.caption)
+    pages = [next(f.value for f in app.dataframe if "error" in f.value.columns)]
+    app.number_input(key="failures_page").set_value(2).run()
+    pages.append(next(f.value for f in app.dataframe if "error" in f.value.columns))
+    assert [list(page["path"]) for page in pages] == [["a.mid"], ["b.mid"]]
