@@ -165,8 +165,9 @@ def test_duplicate_groups_list_each_file_on_its_own_row_in_full(demo_folder, tmp
 
 
 def test_paths_are_read_for_the_shown_rows_only(demo_folder, tmp_path, monkeypatch):
-    """file_paths(ids) is file_keys() narrowed to the ids; window_breakdown's page names
-    its songs as file_keys() does without reading it (a million-entry dict at scale)."""
+    """file_paths(ids) is file_keys() narrowed to the ids, ids_with_paths its inverse;
+    window_breakdown's page names its songs as file_keys() does without reading it (a
+    million-entry dict at scale)."""
     import numpy as np
 
     from deeprock.corpus import health, token_store
@@ -180,6 +181,8 @@ def test_paths_are_read_for_the_shown_rows_only(demo_folder, tmp_path, monkeypat
         assert catalog.file_paths(some) == {i: everything[i] for i in some}
         assert catalog.file_paths(np.array(some[:2])) == {i: everything[i] for i in some[:2]}
         assert catalog.file_paths([]) == {} and catalog.file_paths([10**9]) == {}
+        named = [everything[i][1] for i in some] + ["no/such.mid"]
+        assert sorted(catalog.ids_with_paths(named)) == some  # the selection's exclusions
         stats = WindowStats.from_arrays(*token_store.guitar_arrays(catalog), 20)
         songs = health.song_index(stats.keys[:, 0])
         monkeypatch.setattr(Catalog, "file_keys", None)  # not called by the breakdown

@@ -379,6 +379,12 @@ class Catalog:
                                "FROM json_each(?))", (json.dumps([int(i) for i in ids]),))
         return {i: (root, path) for i, root, path in rows}
 
+    def ids_with_paths(self, paths: Collection[str]) -> list[int]:
+        """Ids of the files at these paths (under any root), by the path index."""
+        return [i for (i,) in self.db.execute(
+            "SELECT id FROM files WHERE path IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(paths)),))]
+
     def failures(self) -> list[dict]:
         """Files that could not be read, with the reason."""
         cursor = self.db.execute(

@@ -98,8 +98,8 @@ def candidate_arrays(catalog: Catalog) -> dict[str, np.ndarray]:
 
 def selected_keys(catalog: Catalog, settings: SelectionSettings, groups: list) -> np.ndarray:
     """The (file_id, index, channel) keys build_selection chooses, as an (n, 3) array, without
-    the paths: what the health page's window counts need; the paths are read only when a
-    group excludes files."""
+    the paths: what the health page's window counts need; a group's excluded files are
+    found by their paths' index, not by reading every path."""
     candidates = candidate_arrays(catalog)
     source, keys = candidates["source"], candidates["keys"]
     chosen = (source == SOURCES.index("metadata")) | (
@@ -108,9 +108,7 @@ def selected_keys(catalog: Catalog, settings: SelectionSettings, groups: list) -
     excluded = {path for group in groups if group.kind in settings.one_per_group
                 for path in group.files[1:]}
     if excluded:
-        files = catalog.file_keys()
-        chosen &= np.array([files[int(file_id)][1] not in excluded for file_id in keys[:, 0]],
-                           bool)
+        chosen &= ~np.isin(keys[:, 0], catalog.ids_with_paths(excluded))
     return np.asarray(keys[chosen])
 
 
