@@ -352,3 +352,26 @@ def test_home_scan_button_says_another_scan_is_writing(collection, tmp_path, mon
     assert not app.exception
     assert app.warning[0].value == (f"Not scanned: the scan with pid {os.getpid()} is writing "
                                     f"{path}; try again when it has finished.")
+
+
+def test_a_scan_forks_its_workers_only_from_a_single_threaded_process():
+    """A fork beside other threads (TensorFlow's, the Streamlit server's) can copy a held lock
+    into the worker and hang it: a suite run stopped so once."""
+    import threading
+
+    code = "from deeprock.corpus.scan import default_start; print(default_start())"
+    alone = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, cwd=ROOT)
+    assert alone.stdout.strip() == "fork"
+    loaded = code.replace("from", "import tensorflow\nfrom", 1)
+    with_tf = subprocess.run([sys.executable, "-c", loaded], capture_output=True, text=True,
+                             check=True, cwd=ROOT)
+    assert with_tf.stdout.strip().splitlines()[-1] == "spawn"
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert scan.default_start() == "spawn"
+    finally:
+        release.set()
+        other.join()

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -123,7 +125,7 @@ def scan(
     catalog_path: str,
     jobs: int | None = None,
     progress: Progress | None = None,
-    start: str = "fork",
+    start: str | None = None,
     wait: bool = False,
     on_wait: Callable[[str], None] | None = None,
 ) -> ScanReport:
@@ -131,7 +133,9 @@ def scan(
     and scanlock.ScanBusy when another scan writes it and ``wait`` is false.
 
     ``start`` is the multiprocessing start method: "fork" is fastest (workers inherit the
-    compiled loader); a threaded host such as the Streamlit server must use "spawn".
+    compiled loader) and the default; a threaded host (the Streamlit server, a process that
+    loaded TensorFlow) gets "spawn", as a fork there can copy a lock another thread held
+    and hang the worker.
     ``on_wait`` hears, once, why the scan waits for another one.
     """
     started = time.perf_counter()
@@ -175,7 +179,7 @@ def _plan(catalog: Catalog, roots: list[str], report: ScanReport) -> list[tuple[
 
 
 def _run(catalog: Catalog, tasks: list, report: ScanReport, jobs: int,
-         progress: Progress | None, start: str) -> None:
+         progress: Progress | None, start: str | None) -> None:
     report.new = len(tasks)
     stats = {(root, path): current for root, path, current in tasks}
     work = [(root, path) for root, path, _ in tasks]
@@ -193,15 +197,22 @@ def _run(catalog: Catalog, tasks: list, report: ScanReport, jobs: int,
     _commit(catalog, pending, report)
 
 
-def _results(work: list[tuple[str, str]], jobs: int, start: str) -> Iterable[dict]:
+def _results(work: list[tuple[str, str]], jobs: int, start: str | None) -> Iterable[dict]:
     if jobs <= 1 or len(work) < 8:
         yield from map(_analyze_task, work)
         return
     # workers load the numba-compiled code themselves, in parallel: warming it up here first
     # would add its load time to the critical path
-    context = multiprocessing.get_context(start)
+    context = multiprocessing.get_context(start or default_start())
     with context.Pool(min(jobs, len(work))) as pool:
         yield from pool.imap(_analyze_task, work, chunksize=16)
+
+
+def default_start() -> str:
+    """"fork" unless Python threads run here or TensorFlow (its thread pools) is loaded.
+    numpy's BLAS threads do not count: they are idle at a fork and re-made after it."""
+    threaded = threading.active_count() > 1 or "tensorflow" in sys.modules
+    return "spawn" if threaded else "fork"
 
 
 def _commit(catalog: Catalog, records: list[dict], report: ScanReport) -> None:
