@@ -16,7 +16,6 @@ the clichés are counted incrementally in cliches.py, so memory stays bounded by
 
 from __future__ import annotations
 
-import itertools
 import json
 import sqlite3
 from collections.abc import Iterable
@@ -94,22 +93,19 @@ def band_keys(sets: list[np.ndarray]) -> np.ndarray:
     return mix64(keys ^ rows[..., 2]).view(np.int64)
 
 
-def update_store(catalog: Catalog, units: Iterable[tuple[int, str]]) -> None:
-    """Bring the store to these units (file id, md5: their representatives): shingles computed
-    for the new ones, the gone ones forgotten, the clichés counted, and the files that a
-    changed cliché set touches marked to hash again."""
+def update_store(catalog: Catalog, keyed: list[tuple[int, str]], sharing: list[int]) -> None:
+    """Bring the store to the units: `keyed`, the (file id, md5) representatives of the files
+    sharing a key (`sharing`: all their ids), and every other file with a transposed key.
+    Shingles are computed for the new units, the gone ones forgotten, the clichés counted, and
+    the files that a changed cliché set touches marked to hash again."""
     db = catalog.db
     with db:
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS units (file_id INTEGER PRIMARY KEY, md5)")
-        db.execute("DELETE FROM temp.units")
-        units = iter(units)
-        while rows := list(itertools.islice(units, 100_000)):
-            db.execute("INSERT INTO temp.units SELECT value ->> 0, value ->> 1 FROM json_each(?)",
-                       (json.dumps(rows),))
-        counts = ClicheCounts.load(db)  # None: to count over the whole store, below
+        relabelled = _relabelled(catalog)
+        last, scope = _scope(catalog, keyed, sharing, relabelled)
+        counts = ClicheCounts.load(db, check=not scope)  # None: to count the whole store, below
         gone = {i for (i,) in db.execute(
             "SELECT file_id FROM dedup_files d LEFT JOIN temp.units u USING (file_id) "
-            "WHERE u.md5 IS NOT d.md5")} | _relabelled(catalog)
+            f"WHERE u.md5 IS NOT d.md5 {scope.format('d.file_id')}")} | relabelled
         if counts is not None:
             counts.add(list(load_shingles(catalog, gone).values()), -1)
         _forget(catalog, gone, drop=True)
@@ -125,9 +121,56 @@ def update_store(catalog: Catalog, units: Iterable[tuple[int, str]]) -> None:
                 counts.add(list(found.values()), +1)
         if counts is None:
             counts = _count_all(catalog)
-        total = db.execute("SELECT COUNT(*) FROM temp.units").fetchone()[0]
-        _restale(catalog, counts.common(max(COMMON_UNITS, COMMON_SHARE * total)))
+        _restale(catalog, counts.common(max(COMMON_UNITS, COMMON_SHARE * counts.files)))
         counts.save()
+        _logged(catalog, last)
+
+
+def _scope(catalog: Catalog, keyed: list[tuple[int, str]], sharing: list[int],
+           relabelled: set[int]) -> tuple[int, str]:
+    """Fill temp.units with the units to compare with the store; returns the change log's last
+    entry and the condition (a format string for an id column) that limits the comparison to
+    them. While the log covers the store (meta dedup_logged), a unit can only have changed if
+    its file was inserted or deleted (dedup_changes), was relabelled, or shares or shared a
+    key; otherwise (a first search, a catalog migrated to schema 7) every file is compared."""
+    db = catalog.db
+    for table in ("units (file_id INTEGER PRIMARY KEY, md5)", "sharing (file_id INTEGER "
+                  "PRIMARY KEY)", "examined (file_id INTEGER PRIMARY KEY)"):
+        db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}")
+        db.execute(f"DELETE FROM temp.{table.split()[0]}")
+    _insert_json(db, "temp.units", keyed)
+    _insert_json(db, "temp.sharing", [[i] for i in sharing])
+    last = db.execute("SELECT IFNULL(MAX(seq), 0) FROM dedup_changes").fetchone()[0]
+    scope = ""
+    if db.execute("SELECT 1 FROM meta WHERE key = 'dedup_logged'").fetchone():
+        scope = "AND {} IN (SELECT file_id FROM temp.examined)"
+        db.execute("INSERT OR IGNORE INTO temp.examined SELECT file_id FROM dedup_changes "
+                   "WHERE seq <= ? UNION SELECT file_id FROM dedup_sharing UNION SELECT file_id "
+                   "FROM temp.sharing", (last,))
+        _insert_json(db, "temp.examined", [[i] for i in relabelled], "OR IGNORE")
+    db.execute("INSERT INTO temp.units SELECT id, IFNULL(md5, '') FROM files WHERE "
+               "transposed_key IS NOT NULL AND id NOT IN (SELECT file_id FROM temp.sharing) "
+               f"{scope.format('id')}")
+    return last, scope
+
+
+def _logged(catalog: Catalog, last: int) -> None:
+    """The store is up to date with the change log's entries up to `last`: those are cleared,
+    and the files sharing a key remembered (one that stops sharing may become a unit)."""
+    db = catalog.db
+    db.execute("DELETE FROM dedup_changes WHERE seq <= ?", (last,))
+    db.execute("DELETE FROM dedup_sharing WHERE file_id NOT IN (SELECT file_id FROM temp.sharing)")
+    db.execute("INSERT OR IGNORE INTO dedup_sharing SELECT file_id FROM temp.sharing")
+    db.execute("INSERT OR IGNORE INTO meta VALUES ('dedup_logged', '1')")
+
+
+def _insert_json(db: sqlite3.Connection, table: str, rows: list[list], verb: str = "") -> None:
+    """Rows into a table of one or two columns, 100k at a time through SQLite's JSON."""
+    width = len(rows[0]) if rows else 1
+    columns = ", ".join(f"value ->> {k}" for k in range(width))
+    for first in range(0, len(rows), 100_000):
+        db.execute(f"INSERT {verb} INTO {table} SELECT {columns} FROM json_each(?)",
+                   (json.dumps(rows[first : first + 100_000]),))
 
 
 def _count_all(catalog: Catalog) -> ClicheCounts:
@@ -135,7 +178,7 @@ def _count_all(catalog: Catalog) -> ClicheCounts:
     counts = ClicheCounts.empty(catalog.db)
     cursor = catalog.db.execute("SELECT shingles FROM dedup_files")
     while rows := cursor.fetchmany(READ_FILES):
-        counts.add([np.frombuffer(b"".join(blob for (blob,) in rows), "<u4")], +1)
+        counts.add([np.frombuffer(blob, "<u4") for (blob,) in rows], +1)
     return counts
 
 
@@ -206,7 +249,9 @@ def similar_pairs(catalog: Catalog) -> set[tuple[int, int]]:
     with db:
         stale = [i for (i,) in db.execute(
             "SELECT file_id FROM dedup_files WHERE bands IS NULL ORDER BY file_id")]
-        few = len(stale) * 10 < db.execute("SELECT COUNT(*) FROM dedup_files").fetchone()[0]
+        few = len(stale) * 10 < db.execute(  # counted up to that far: not a pass over the store
+            "SELECT COUNT(*) FROM (SELECT 1 FROM dedup_files LIMIT ?)",
+            (len(stale) * 10 + 1,)).fetchone()[0]
         new_keys = []  # kept only when few: what the key index is searched for
         for first in range(0, len(stale), CHUNK_FILES):
             keys = _index(db, _dropped(catalog, stale[first : first + CHUNK_FILES], common))
