@@ -185,11 +185,12 @@ def test_two_processes_search_one_fresh_catalog_at_once(tmp_path):
     assert found[0] == found[1] == found[2] and found[0]
 
 
-def store_contents(path: Path) -> tuple[set, set, set]:
-    """What the version search keeps: its units (shingles, band keys), pairs and clichés."""
+def store_contents(path: Path) -> tuple[set, ...]:
+    """What the version search keeps: its units (shingles, band keys), pairs, clichés, and the
+    files found sharing a key (a rebuild finds them by a pass over every file)."""
     with Catalog(path) as catalog:
         return tuple(set(catalog.db.execute(f"SELECT * FROM {table}")) for table in (
-            "dedup_files", "dedup_pairs", "dedup_common"))
+            "dedup_files", "dedup_pairs", "dedup_common", "dedup_sharing"))
 
 
 def rebuilt(path: Path) -> Path:
@@ -208,7 +209,8 @@ def rebuilt(path: Path) -> Path:
 
 def test_a_rescan_that_adds_or_removes_a_copy_leaves_the_store_a_rebuild_would(tmp_path):
     """The copy sorts first, so it becomes its unit's representative in the original's place;
-    once removed, the original is a unit of its own again (it stopped sharing a key)."""
+    once changed or removed, the original is a unit of its own again (it stopped sharing a
+    key)."""
     root = tmp_path / "demo"
     generate(root, files=60, seed=1)
     path = tmp_path / "c.sqlite"
@@ -223,6 +225,11 @@ def test_a_rescan_that_adds_or_removes_a_copy_leaves_the_store_a_rebuild_would(t
     scan([str(root)], str(path), jobs=1)
     pair = [f"0copy/{source.name}", str(source.relative_to(root))]
     assert dedup.DuplicateGroup("exact", pair) in stored_groups(path)
+    assert stored_groups(path) == stored_groups(rebuilt(path))
+    assert store_contents(path) == store_contents(rebuilt(path))
+    copy.write_bytes(with_notes_changed(source.read_bytes(), 3))  # put again with other keys
+    scan([str(root)], str(path), jobs=1)
+    assert not any(g.kind == "exact" and pair[0] in g.files for g in stored_groups(path))
     assert stored_groups(path) == stored_groups(rebuilt(path))
     assert store_contents(path) == store_contents(rebuilt(path))
     copy.unlink()

@@ -69,13 +69,18 @@ CREATE INDEX IF NOT EXISTS files_by_md5 ON files (md5);
 CREATE INDEX IF NOT EXISTS files_by_content ON files (content_key);
 CREATE INDEX IF NOT EXISTS files_by_transposed ON files (transposed_key);
 CREATE INDEX IF NOT EXISTS files_by_stem ON files (title_stem);
--- files inserted or deleted since the version search's store was last brought up to date
--- (lsh.py reads and clears it); a trigger, so that no writer of files can forget it
-CREATE TABLE IF NOT EXISTS dedup_changes (seq INTEGER PRIMARY KEY, file_id INTEGER NOT NULL);
+-- files inserted or deleted, with their keys, since the version search's store was last
+-- brought up to date (lsh.py reads and clears it); triggers, so that no writer forgets it
+CREATE TABLE IF NOT EXISTS dedup_changes (
+    seq INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, md5 TEXT, content_key TEXT,
+    transposed_key TEXT
+);
 CREATE TRIGGER IF NOT EXISTS files_inserted AFTER INSERT ON files BEGIN
-    INSERT INTO dedup_changes (file_id) VALUES (new.id); END;
+    INSERT INTO dedup_changes (file_id, md5, content_key, transposed_key)
+    VALUES (new.id, new.md5, new.content_key, new.transposed_key); END;
 CREATE TRIGGER IF NOT EXISTS files_deleted AFTER DELETE ON files BEGIN
-    INSERT INTO dedup_changes (file_id) VALUES (old.id); END;
+    INSERT INTO dedup_changes (file_id, md5, content_key, transposed_key)
+    VALUES (old.id, old.md5, old.content_key, old.transposed_key); END;
 CREATE TABLE IF NOT EXISTS tracks (
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     idx INTEGER NOT NULL,
@@ -155,9 +160,13 @@ LABELLED_TRACKS = ("tracks t JOIN files f ON f.id = t.file_id LEFT JOIN user_lab
                    "ON u.md5 = f.md5 AND u.idx = t.idx AND u.channel = t.channel")
 # a file sharing its md5, content or transposed key with another: only those can be merged;
 # with the key indexes, SQLite finds them by one pass over each index (no table scan, no sort)
+KEYS = ("md5", "content_key", "transposed_key")
 SHARES_A_KEY = "(" + " OR ".join(
-    f"{key} IN (SELECT {key} FROM files GROUP BY {key} HAVING COUNT(*) > 1)"
-    for key in ("md5", "content_key", "transposed_key")) + ")"
+    f"{key} IN (SELECT {key} FROM files GROUP BY {key} HAVING COUNT(*) > 1)" for key in KEYS) + ")"
+# the same of one file f, by three index look-ups: for a few files rather than every one
+SHARES_ONE_KEY = "(" + " OR ".join(
+    f"EXISTS (SELECT 1 FROM files g WHERE g.{key} = f.{key} AND g.id != f.id)"
+    for key in KEYS) + ")"
 GUITAR = "COALESCE(u.guitar, t.guitar)"  # the user's decision overrides the scan's
 # (guitar_source, guitar, notes_probability) → flagged: guitar.is_suspicious, passed in by the
 # caller so that the rule lives in one place and the catalog imports nothing of the music layer
@@ -372,14 +381,26 @@ class Catalog:
         return self._file_rows(f"SELECT id, {', '.join(FILE_COLUMNS)} FROM files "
                                "WHERE path LIKE ? ORDER BY path LIMIT ?", (f"%{text}%", limit))
 
-    def duplicate_keys(self, ids: Collection[int] | None = None) -> list[dict]:
+    def duplicate_keys(self, ids: Collection[int]) -> list[dict]:
         """Each file's id, path and the keys that make duplicates (md5, content, transposed),
-        of the files sharing a key with another (or of these ids), ordered by path: the
-        duplicate search's rows; on a million files, the few that can be duplicates."""
-        where, args = (SHARES_A_KEY, ()) if ids is None else (
-            "id IN (SELECT value FROM json_each(?))", (json.dumps(list(ids)),))
-        return _dicts(self.db.execute("SELECT id, path, md5, content_key, transposed_key "
-                                      f"FROM files WHERE {where} ORDER BY path, id", args))
+        of these files (sharing_a_key's), ordered by path: the duplicate search's rows."""
+        return _dicts(self.db.execute(
+            "SELECT id, path, md5, content_key, transposed_key FROM files WHERE id IN "
+            "(SELECT value FROM json_each(?)) ORDER BY path, id", (json.dumps(list(ids)),)))
+
+    def sharing_a_key(self) -> list[int]:
+        """Ids of the files sharing a key with another: on a million files, the few that can
+        be duplicates; one pass over each key index."""
+        return [i for (i,) in self.db.execute(f"SELECT id FROM files WHERE {SHARES_A_KEY}")]
+
+    def holding_changed_keys(self, last: int) -> dict[int, bool]:
+        """For each file holding a key of a file inserted or deleted up to change `last`
+        (dedup_changes.seq): whether it shares a key with another now. By index look-ups:
+        work for the changed keys only, where sharing_a_key passes over every file."""
+        return dict(self.db.execute(
+            f"SELECT id, {SHARES_ONE_KEY} FROM files f WHERE " + " OR ".join(
+                f"{key} IN (SELECT {key} FROM dedup_changes WHERE seq <= ?1)"
+                for key in KEYS), (last,)))
 
     def same_stem(self) -> Iterator[list[int]]:
         """Ids of files with one title stem (stems.title_stem), for each stem of two files or

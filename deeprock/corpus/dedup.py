@@ -50,13 +50,16 @@ Cluster = list[dict]  # file rows known to be duplicates of each other; [0] is t
 
 def find_duplicates(catalog: Catalog) -> list[DuplicateGroup]:
     """Every duplicate group of the catalog, kind by kind (KINDS order), then by first path."""
-    clusters = [[row] for row in catalog.duplicate_keys()]
-    groups: list[DuplicateGroup] = []
-    for kind, key in (("exact", "md5"), ("content", "content_key"),
-                      ("transposed", "transposed_key")):
-        clusters, found = _merge(clusters, key)
-        groups += [DuplicateGroup(kind, [c[0]["path"] for c in merged]) for merged in found]
-    groups += [DuplicateGroup("version", files) for files in _versions(catalog, clusters)]
+    with catalog.exclusive("dedup"):  # the store is written: one process at a time
+        last, sharing = lsh.sharing(catalog)
+        clusters = [[row] for row in catalog.duplicate_keys(sharing)]
+        groups: list[DuplicateGroup] = []
+        for kind, key in (("exact", "md5"), ("content", "content_key"),
+                          ("transposed", "transposed_key")):
+            clusters, found = _merge(clusters, key)
+            groups += [DuplicateGroup(kind, [c[0]["path"] for c in merged]) for merged in found]
+        groups += [DuplicateGroup("version", files)
+                   for files in _versions(catalog, clusters, last)]
     return sorted(groups, key=lambda g: (KINDS.index(g.kind), g.files))
 
 
@@ -76,16 +79,16 @@ def _merge(clusters: list[Cluster], key: str) -> tuple[list[Cluster], list[list[
     return sorted(merged, key=lambda c: c[0]["path"]), found
 
 
-def _versions(catalog: Catalog, clusters: list[Cluster]) -> list[list[str]]:
+def _versions(catalog: Catalog, clusters: list[Cluster], last: int) -> list[list[str]]:
     """Version groups over the units: the clusters of duplicate_keys with a transposed_key
-    and every other file with one, each unit known by its first file's id."""
+    and every other file with one, each unit known by its first file's id; the store brought
+    up to change `last` of the catalog's log."""
     keyed = [c for c in clusters if c[0]["transposed_key"] is not None]
     unit_of = {row["id"]: c[0]["id"] if c[0]["transposed_key"] is not None else None
                for c in clusters for row in c}
-    with catalog.exclusive("dedup"):  # the store is written: one process at a time
-        lsh.update_store(catalog, [(unit[0]["id"], unit[0]["md5"] or "") for unit in keyed],
-                         list(unit_of))
-        similar = lsh.similar_pairs(catalog)
+    lsh.update_store(catalog, [(unit[0]["id"], unit[0]["md5"] or "") for unit in keyed],
+                     list(unit_of), last)
+    similar = lsh.similar_pairs(catalog)
     # the name already says "same song": clichés count as evidence there (short songs are
     # mostly clichés); lsh's search among all songs leaves them out
     pairs = _named_pairs(catalog, unit_of) | similar

@@ -93,15 +93,38 @@ def band_keys(sets: list[np.ndarray]) -> np.ndarray:
     return mix64(keys ^ rows[..., 2]).view(np.int64)
 
 
-def update_store(catalog: Catalog, keyed: list[tuple[int, str]], sharing: list[int]) -> None:
-    """Bring the store to the units: `keyed`, the (file id, md5) representatives of the files
-    sharing a key (`sharing`: all their ids), and every other file with a transposed key.
-    Shingles are computed for the new units, the gone ones forgotten, the clichés counted, and
-    the files that a changed cliché set touches marked to hash again."""
+def sharing(catalog: Catalog) -> tuple[int, list[int]]:
+    """The change log's last entry, and the files sharing a key with another as of it. While
+    the log covers the store: those of the last update whose keys no change touched, and those
+    holding a touched key that share one now; otherwise every file's."""
+    db = catalog.db
+    last = db.execute("SELECT IFNULL(MAX(seq), 0) FROM dedup_changes").fetchone()[0]
+    if not _covered(db):
+        return last, catalog.sharing_a_key()
+    holding = catalog.holding_changed_keys(last)
+    changed = {i for (i,) in db.execute("SELECT file_id FROM dedup_changes WHERE seq <= ?",
+                                        (last,))}
+    before = {i for (i,) in db.execute("SELECT file_id FROM dedup_sharing")}
+    return last, sorted((before - changed - holding.keys()) | {i for i, s in holding.items() if s})
+
+
+def _covered(db: sqlite3.Connection) -> bool:
+    """Whether the change log holds every change since the store's last update (not so in a
+    first search, nor in a catalog migrated to schema 7)."""
+    return db.execute("SELECT 1 FROM meta WHERE key = 'dedup_logged'").fetchone() is not None
+
+
+def update_store(catalog: Catalog, keyed: list[tuple[int, str]], sharing: list[int],
+                 last: int) -> None:
+    """Bring the store to the units as of change `last` (sharing's): `keyed`, the (file id,
+    md5) representatives of the files sharing a key (`sharing`: all their ids), and every
+    other file with a transposed key. Shingles are computed for the new units, the gone ones
+    forgotten, the clichés counted, and the files that a changed cliché set touches marked
+    to hash again."""
     db = catalog.db
     with db:
         relabelled = _relabelled(catalog)
-        last, scope = _scope(catalog, keyed, sharing, relabelled)
+        scope = _scope(catalog, keyed, sharing, relabelled, last)
         counts = ClicheCounts.load(db, check=not scope)  # None: to count the whole store, below
         gone = {i for (i,) in db.execute(
             "SELECT file_id FROM dedup_files d LEFT JOIN temp.units u USING (file_id) "
@@ -127,12 +150,11 @@ def update_store(catalog: Catalog, keyed: list[tuple[int, str]], sharing: list[i
 
 
 def _scope(catalog: Catalog, keyed: list[tuple[int, str]], sharing: list[int],
-           relabelled: set[int]) -> tuple[int, str]:
-    """Fill temp.units with the units to compare with the store; returns the change log's last
-    entry and the condition (a format string for an id column) that limits the comparison to
-    them. While the log covers the store (meta dedup_logged), a unit can only have changed if
-    its file was inserted or deleted (dedup_changes), was relabelled, or shares or shared a
-    key; otherwise (a first search, a catalog migrated to schema 7) every file is compared."""
+           relabelled: set[int], last: int) -> str:
+    """Fill temp.units with the units to compare with the store; returns the condition (a
+    format string for an id column) that limits the comparison to them. While the log covers
+    the store, a unit can only have changed if its file was inserted or deleted up to change
+    `last`, was relabelled, or shares or shared a key; otherwise every file is compared."""
     db = catalog.db
     for table in ("units (file_id INTEGER PRIMARY KEY, md5)", "sharing (file_id INTEGER "
                   "PRIMARY KEY)", "examined (file_id INTEGER PRIMARY KEY)"):
@@ -140,9 +162,8 @@ def _scope(catalog: Catalog, keyed: list[tuple[int, str]], sharing: list[int],
         db.execute(f"DELETE FROM temp.{table.split()[0]}")
     _insert_json(db, "temp.units", keyed)
     _insert_json(db, "temp.sharing", [[i] for i in sharing])
-    last = db.execute("SELECT IFNULL(MAX(seq), 0) FROM dedup_changes").fetchone()[0]
     scope = ""
-    if db.execute("SELECT 1 FROM meta WHERE key = 'dedup_logged'").fetchone():
+    if _covered(db):
         scope = "AND {} IN (SELECT file_id FROM temp.examined)"
         db.execute("INSERT OR IGNORE INTO temp.examined SELECT file_id FROM dedup_changes "
                    "WHERE seq <= ? UNION SELECT file_id FROM dedup_sharing UNION SELECT file_id "
@@ -151,7 +172,7 @@ def _scope(catalog: Catalog, keyed: list[tuple[int, str]], sharing: list[int],
     db.execute("INSERT INTO temp.units SELECT id, IFNULL(md5, '') FROM files WHERE "
                "transposed_key IS NOT NULL AND id NOT IN (SELECT file_id FROM temp.sharing) "
                f"{scope.format('id')}")
-    return last, scope
+    return scope
 
 
 def _logged(catalog: Catalog, last: int) -> None:
