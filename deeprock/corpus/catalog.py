@@ -150,8 +150,9 @@ CREATE TABLE IF NOT EXISTS dedup_counts (    -- cliches.py: exact counts of the 
 CREATE TABLE IF NOT EXISTS dedup_state (     -- cliches.py: per-bucket counts, exact buckets
     name TEXT PRIMARY KEY, data BLOB NOT NULL
 );
-CREATE TABLE IF NOT EXISTS dedup_sharing (file_id INTEGER PRIMARY KEY);  -- lsh.py: the files
--- that shared a key at the store's last update: one that no longer does may be a unit now
+-- lsh.py: the files that shared a key at the store's last update (one that no longer does
+-- may be a unit now)
+CREATE TABLE IF NOT EXISTS dedup_sharing (file_id INTEGER PRIMARY KEY);
 -- the store's representatives not yet indexed (lsh.similar_pairs), without reading the store
 CREATE INDEX IF NOT EXISTS dedup_unindexed ON dedup_files (file_id) WHERE bands IS NULL;
 """

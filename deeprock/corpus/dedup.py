@@ -51,7 +51,7 @@ Cluster = list[dict]  # file rows known to be duplicates of each other; [0] is t
 def find_duplicates(catalog: Catalog) -> list[DuplicateGroup]:
     """Every duplicate group of the catalog, kind by kind (KINDS order), then by first path."""
     with catalog.exclusive("dedup"):  # the store is written: one process at a time
-        last, sharing = lsh.sharing(catalog)
+        last, sharing = lsh.sharing_files(catalog)
         clusters = [[row] for row in catalog.duplicate_keys(sharing)]
         groups: list[DuplicateGroup] = []
         for kind, key in (("exact", "md5"), ("content", "content_key"),

@@ -7,7 +7,9 @@
 datasketch's in-memory index took 1.8 GB at 100k files, linear in the files. Here the band keys
 live in the catalog (dedup_bands, indexed by key) and candidates are files sharing a key; only
 files without stored keys (new, re-parsed, relabelled, or touched by a change of the cliché set)
-are hashed and looked up, so a rescan that adds files costs those files. The signatures are
+are hashed and looked up, so a rescan that adds files costs those files; which units changed
+comes from the catalog's change log (dedup_changes, written by triggers on files) and the files
+sharing a key, so a rescan never compares every file with the store. The signatures are
 datasketch's MinHash (its affine32 scheme, seed 1), by a compiled loop: the same band buckets,
 so the same candidates as MinHashLSH with these parameters. Nothing holds every file's
 shingles: they are read back CHUNK_FILES at a time to hash, by id to verify a candidate, and
@@ -93,7 +95,7 @@ def band_keys(sets: list[np.ndarray]) -> np.ndarray:
     return mix64(keys ^ rows[..., 2]).view(np.int64)
 
 
-def sharing(catalog: Catalog) -> tuple[int, list[int]]:
+def sharing_files(catalog: Catalog) -> tuple[int, list[int]]:
     """The change log's last entry, and the files sharing a key with another as of it. While
     the log covers the store: those of the last update whose keys no change touched, and those
     holding a touched key that share one now; otherwise every file's."""
@@ -116,7 +118,7 @@ def _covered(db: sqlite3.Connection) -> bool:
 
 def update_store(catalog: Catalog, keyed: list[tuple[int, str]], sharing: list[int],
                  last: int) -> None:
-    """Bring the store to the units as of change `last` (sharing's): `keyed`, the (file id,
+    """Bring the store to the units as of change `last` (sharing_files'): `keyed`, the (file id,
     md5) representatives of the files sharing a key (`sharing`: all their ids), and every
     other file with a transposed key. Shingles are computed for the new units, the gone ones
     forgotten, the clichés counted, and the files that a changed cliché set touches marked
@@ -156,10 +158,11 @@ def _scope(catalog: Catalog, keyed: list[tuple[int, str]], sharing: list[int],
     the store, a unit can only have changed if its file was inserted or deleted up to change
     `last`, was relabelled, or shares or shared a key; otherwise every file is compared."""
     db = catalog.db
-    for table in ("units (file_id INTEGER PRIMARY KEY, md5)", "sharing (file_id INTEGER "
-                  "PRIMARY KEY)", "examined (file_id INTEGER PRIMARY KEY)"):
-        db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}")
-        db.execute(f"DELETE FROM temp.{table.split()[0]}")
+    for name, columns in (("units", "file_id INTEGER PRIMARY KEY, md5"),
+                          ("sharing", "file_id INTEGER PRIMARY KEY"),
+                          ("examined", "file_id INTEGER PRIMARY KEY")):
+        db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns})")
+        db.execute(f"DELETE FROM temp.{name}")
     _insert_json(db, "temp.units", keyed)
     _insert_json(db, "temp.sharing", [[i] for i in sharing])
     scope = ""
@@ -186,7 +189,8 @@ def _logged(catalog: Catalog, last: int) -> None:
 
 
 def _insert_json(db: sqlite3.Connection, table: str, rows: list[list], verb: str = "") -> None:
-    """Rows into a table of one or two columns, 100k at a time through SQLite's JSON."""
+    """Rows of integers or strings into a table, 100k at a time: SQLite unpacks the JSON,
+    ~10x faster than executemany."""
     width = len(rows[0]) if rows else 1
     columns = ", ".join(f"value ->> {k}" for k in range(width))
     for first in range(0, len(rows), 100_000):
@@ -312,13 +316,11 @@ def _index(db: sqlite3.Connection,
 
 def _insert_pairs(db: sqlite3.Connection, table: str, first: np.ndarray, second: np.ndarray,
                   sort: bool = False) -> None:
-    """Rows of two integer columns in one statement: SQLite unpacks the JSON, ~10x faster than
-    executemany. Sorted rows build the key index's B-tree in order."""
+    """Rows of two integer columns; sorted rows build the key index's B-tree in order."""
     if sort:
         order = np.argsort(first, kind="stable")
         first, second = first[order], second[order]
-    rows = json.dumps(np.stack([first, second], axis=1).tolist())
-    db.execute(f"INSERT INTO {table} SELECT value ->> 0, value ->> 1 FROM json_each(?)", (rows,))
+    _insert_json(db, table, np.stack([first, second], axis=1).tolist())
 
 
 def _all_candidates(db: sqlite3.Connection, stale: np.ndarray) -> set[tuple[int, int]]:
