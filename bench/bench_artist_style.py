@@ -11,9 +11,11 @@ it: the judge's top-1 on windows of the artist's unseen songs (its ceiling, reco
 judge file) and the share of the run's "any artist" riffs it puts first on that artist. Goals
 (issue 15): the conditioned share at least half the ceiling, and at least 3x the "any" share.
 --general (an unconditioned run) and --finetuned (runs trained with --init-from and --artists A)
-are judged the same way: the general run's riffs as a second "any", each fine-tuned run's on its
-own artist. Every row draws its primers the same way (seed i: the i-th random training window of
-the conditioned run's split), so that the runs and the artist asked for are all that differ.
+are judged the same way: the general run's riffs from the row's primers, each fine-tuned run's
+on its own artist. Primers: seed i is the i-th random training window of the conditioned run's
+split, the same for every run, so that the runs and the artist asked for are all that differ;
+--primers-from artist draws each row's from that artist's training tracks (the "any" riffs keep
+the common ones), as the Generate page does for a style.
 The shipped generation defaults throughout (GenerationRequest()). Skipped without a run or judge.
 """
 
@@ -32,10 +34,11 @@ from deeprock.generation.primers import Primer, window_primer
 from deeprock.training.conditioning import ANY, OTHER
 
 
-def primers(run: LoadedRun, count: int) -> list[Primer]:
-    """The same `count` random training windows for every row (the conditioned run's split)."""
+def primers(run: LoadedRun, count: int, artists: tuple[str, ...] = ()) -> list[Primer]:
+    """`count` random training windows of the conditioned run's split (of these artists'
+    tracks only, if any): seed i is the same window whichever run continues it."""
     return [window_primer(run.config.catalog, run.split, np.random.default_rng(seed),
-                          run.window_tokens) for seed in range(count)]
+                          run.window_tokens, artists) for seed in range(count)]
 
 
 def firsts(judge: ArtistJudge, run: LoadedRun, shared: list[Primer], artist: str,
@@ -60,14 +63,17 @@ def style_rows(judge: ArtistJudge, conditioned: LoadedRun, general: LoadedRun | 
     table = conditioned.artists
     names = sorted((n for n in table.ids if n not in (ANY, OTHER) and n in judge.artists),
                    key=lambda n: -table.files[n])[:args.largest]
-    shared = primers(conditioned, max(args.primers, args.any_primers))
-    anything = firsts(judge, conditioned, shared[:args.any_primers], ANY, 1, args.tokens)
-    unconditioned = (firsts(judge, general, shared[:args.any_primers], ANY, 1, args.tokens)
-                     if general else [])
+    common = primers(conditioned, max(args.primers, args.any_primers))
+    anything = firsts(judge, conditioned, common[:args.any_primers], ANY, 1, args.tokens)
+    unconditioned = (firsts(judge, general, common[:args.primers], ANY, args.variations,
+                            args.tokens) if general else [])
     rows = []
     for name in names:
-        own = firsts(judge, conditioned, shared[:args.primers], name, args.variations,
-                     args.tokens)
+        shared = (primers(conditioned, args.primers, table.members(name))
+                  if args.primers_from == "artist" else common[:args.primers])
+        own = firsts(judge, conditioned, shared, name, args.variations, args.tokens)
+        if general and args.primers_from == "artist":
+            unconditioned = firsts(judge, general, shared, ANY, args.variations, args.tokens)
         rows.append({"artist": name, "files": table.files[name],
                      "ceiling": ceiling.get(name, {}).get("top1"), "riffs": len(own),
                      "conditioned": share(own, name), "any": share(anything, name),
@@ -80,12 +86,14 @@ def style_rows(judge: ArtistJudge, conditioned: LoadedRun, general: LoadedRun | 
 def finetuned_rows(judge: ArtistJudge, conditioned: LoadedRun, folders: list[str],
                    args) -> list[dict]:
     """Each fine-tuned run's riffs, judged on the artist it was tuned on."""
-    shared = primers(conditioned, args.primers)
+    common = primers(conditioned, args.primers)
     rows = []
     for folder in folders:
         run = load_run(folder)
         for name in run.config.data.artists:
             asked = name if run.artists is not None else ANY
+            shared = (primers(conditioned, args.primers, (name,))
+                      if args.primers_from == "artist" else common)
             own = firsts(judge, run, shared, asked, args.variations, args.tokens)
             rows.append({"run": folder, "artist": name, "riffs": len(own),
                          "finetuned": share(own, name)})
@@ -126,6 +134,9 @@ def main() -> None:
     parser.add_argument("--variations", type=int, default=2, help="riffs per primer")
     parser.add_argument("--any-primers", type=int, default=50, help="'any' riffs, one each")
     parser.add_argument("--tokens", type=int, default=200)
+    parser.add_argument("--primers-from", choices=("any", "artist"), default="any",
+                        help="artist: each row's primers from that artist's training tracks "
+                             "(the Generate page's window primer in a style); any: one set")
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args()
     if not (Path(args.run) / "artists.json").is_file():

@@ -1,6 +1,8 @@
 """Dataset health page on a synthetic 100k-file catalog: first render and a slider move.
 
     .venv/bin/python bench/bench_health_page.py [--files 100000] [--keep | --catalog PATH]
+        [--profile FILE]   # cProfile of the first render instead of the timings
+
 
 Targets: first render within 3 s, a unique_factor slider move within 0.3 s. The catalog is
 synthesized straight into SQLite through Catalog.put_file (parsing 100k MIDI files is not the
@@ -13,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import pstats
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -73,12 +77,42 @@ def synthesize(path: Path, files: int) -> float:
     return time.perf_counter() - started
 
 
-def time_page(catalog_path: Path, folder: Path) -> tuple[float, list[float]]:
-    from streamlit.testing.v1 import AppTest
+# the page alone as the script, under cProfile: AppTest runs a script in a thread of its own,
+# which a profiler enabled here would not see
+PROFILED = """import cProfile, runpy
+profile = cProfile.Profile()
+try:
+    profile.runcall(runpy.run_path, {page!r}, run_name="__main__")
+finally:
+    profile.dump_stats({out!r})
+"""
 
+
+def use_catalog(catalog_path: Path, folder: Path) -> None:
     os.environ["DEEPROCK_SETTINGS"] = str(folder / "settings.json")
     settings.save(settings.Settings(str(folder), str(catalog_path)))
     os.chdir(ROOT)
+
+
+def profile_page(catalog_path: Path, folder: Path, out: Path) -> None:
+    """The first render's cProfile in `out`; its 30 most costly calls (cumulative) printed.
+    The Home page runs first, as in time_page: what it imports is not the page's cost."""
+    from streamlit.testing.v1 import AppTest
+
+    use_catalog(catalog_path, folder)
+    AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    script = folder / "profiled_page.py"
+    script.write_text(PROFILED.format(page=str(ROOT / "pages/dataset_health.py"),
+                                      out=str(out.resolve())))
+    app = AppTest.from_file(str(script), default_timeout=600).run()
+    assert not app.exception, app.exception
+    pstats.Stats(str(out)).sort_stats("cumulative").print_stats(30)
+
+
+def time_page(catalog_path: Path, folder: Path) -> tuple[float, list[float]]:
+    from streamlit.testing.v1 import AppTest
+
+    use_catalog(catalog_path, folder)
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     started = time.perf_counter()
     app.switch_page("pages/dataset_health.py").run()
@@ -101,16 +135,35 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the synthetic catalog")
     parser.add_argument("--catalog", type=Path,
                         help="a catalog --keep left (synthesizing 1M files takes minutes)")
+    parser.add_argument("--profile", type=Path, help="write the first render's cProfile here")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="health_bench_"))
     catalog_path = args.catalog.resolve() if args.catalog else folder / "synthetic.sqlite"
     build = 0.0 if args.catalog else synthesize(catalog_path, args.files)
     if args.catalog:
         Catalog(catalog_path).close()  # a catalog from before files_by_path gets it here
+    load = os.getloadavg()[0]
+    try:
+        if args.profile:
+            profile_page(catalog_path, folder, args.profile)
+            print(f"load {load:.1f} -> {os.getloadavg()[0]:.1f} (1 min, before -> after)")
+        else:
+            report(catalog_path, folder, build, load)
+    finally:
+        if args.keep:
+            print(f"kept {catalog_path}")
+        else:
+            shutil.rmtree(folder)  # the catalog and its store folder too, when synthesized
+    return 0
+
+
+def report(catalog_path: Path, folder: Path, build: float, load: float) -> None:
+    """The timings as RESULTS.md's table, with the load before and after and the peak RSS."""
     first, moves = time_page(catalog_path, folder)
     with Catalog(catalog_path) as catalog:
         files = catalog.summary()["files"]
-    print(f"Machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} (1 min); catalog: "
+    print(f"Machine: {os.cpu_count()} cores, load {load:.1f} -> {os.getloadavg()[0]:.1f} "
+          "(1 min, before -> after); catalog: "
           f"{files} files, {catalog_path.stat().st_size / 1e6:.0f} MB, synthesized in "
           f"{build:.0f} s; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3:.0f}"
           " MB\n")
@@ -119,14 +172,7 @@ def main() -> int:
     print(f"| unique_factor slider move (median of {len(moves)}) | "
           f"{statistics.median(moves):.3f} s | <= 0.3 s |")
     print(f"| slowest slider move | {max(moves):.3f} s | |")
-    if args.keep:
-        print(f"kept {catalog_path}")
-    else:
-        for file in folder.iterdir():
-            file.unlink()
-        folder.rmdir()
-    return 0
-
+    print("moves, in order: " + ", ".join(f"{move:.3f}" for move in moves))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -44,11 +44,9 @@ STAMP = (current.catalog, os.path.getmtime(current.catalog), labels.version(cata
 # paths and selection on every rerun would cost more than a slider move may take
 @st.cache_resource(show_spinner="Reading the catalog…", max_entries=4)
 def overview(stamp: tuple) -> dict:
+    """health.overview, kept beside the catalog per version: full passes, not per rerun."""
     with Catalog(stamp[0]) as cat:
-        return {"summary": cat.summary(), "guitars": cat.guitar_counts(),
-                "stale": cat.stale_files(),  # a full scan of files: not on every slider move
-                "repairs": health.repair_counts(cat), "failures": cat.failures(),
-                "paths": cat.file_keys()}
+        return health.overview(cat)
 
 
 @st.cache_data(show_spinner="Counting per artist…", max_entries=4)
@@ -61,7 +59,7 @@ def artist_rows(stamp: tuple, rule_stamp: float | bool) -> list[dict]:
 @st.cache_resource(show_spinner="Reading the token streams…", max_entries=4)
 def token_streams(stamp: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every stored guitar stream's key, offset and ids (Catalog.token_arrays, kept on disk per
-    catalog version), shared by the windows and the vocabulary."""
+    catalog version), for the window counts of every sequence_length."""
     with Catalog(stamp[0]) as cat:
         return token_store.guitar_arrays(cat)
 
@@ -69,15 +67,22 @@ def token_streams(stamp: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 @st.cache_resource(show_spinner=False, max_entries=4)
 def vocabulary_table(stamp: tuple) -> pd.DataFrame:
     with Catalog(stamp[0]) as cat:
-        tokens = cat.vocabulary.tokens
-    return pd.DataFrame(health.vocabulary_rows(tokens, token_streams(stamp)[2]),
-                        columns=["token", "count", "chord"])
+        rows = health.vocabulary_rows(cat.vocabulary.tokens, token_store.token_counts(cat))
+    return pd.DataFrame(rows, columns=["token", "count", "chord"])
 
 
 @st.cache_resource(show_spinner="Looking for duplicates…", max_entries=4)
 def duplicate_groups(stamp: tuple) -> list:
     with Catalog(stamp[0]) as cat:
         return find_duplicates(cat)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def files_matching(stamp: tuple, pattern: str) -> list[dict]:
+    """The file search's 200 rows, once per pattern and catalog stamp: at a million files the
+    rows, scattered over 4 GB, cost a slider move up to 0.24 s on every rerun."""
+    with Catalog(stamp[0]) as cat:
+        return cat.files_matching(pattern, limit=200)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -87,7 +92,7 @@ def selection_for(stamp: tuple, choice: SelectionSettings, groups: list | None) 
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def keys_for(stamp: tuple, choice: SelectionSettings, groups: list | None) -> list:
+def keys_for(stamp: tuple, choice: SelectionSettings, groups: list | None) -> np.ndarray:
     """The selection's track keys: the Selection itself (paths) is built only to be saved."""
     with Catalog(stamp[0]) as cat:
         return selected_keys(cat, choice, groups or [])
@@ -96,20 +101,13 @@ def keys_for(stamp: tuple, choice: SelectionSettings, groups: list | None) -> li
 @st.cache_resource(show_spinner="Counting windows…", max_entries=8)
 def window_stats(stamp: tuple, seq_len: int, choice: SelectionSettings,
                  groups: list | None) -> tuple[WindowStats, tuple[np.ndarray, np.ndarray]]:
-    """The windows of the selected tracks, and health.song_index of their files."""
+    """The windows of the selected tracks, and health.song_index of their files; every
+    track's distinct counts at this seq_len kept beside the catalog (token_store)."""
     wanted = keys_for(stamp, choice, groups)
-    stats = WindowStats.from_arrays(*token_streams(stamp), seq_len, wanted)
+    with Catalog(stamp[0]) as cat:
+        counted = token_store.window_counts(cat, seq_len)
+    stats = WindowStats.from_arrays(*token_streams(stamp), seq_len, wanted, counted)
     return stats, health.song_index(stats.keys[:, 0])
-
-
-PAGE_ROWS = 200  # rows a table sends at a time: a million-file catalog's never all at once
-
-
-def page_of(rows: int, key: str) -> slice:
-    """The rows of the page the user picks, as a slice; a picker only when there are pages."""
-    pages = max(1, -(-rows // PAGE_ROWS))
-    page = st.number_input(f"Page (of {pages:,})", 1, pages, 1, key=key) if pages > 1 else 1
-    return slice((page - 1) * PAGE_ROWS, page * PAGE_ROWS)
 
 
 # the user's unique_factor, kept apart from its slider: the slider is a new widget whenever
@@ -132,7 +130,7 @@ def unique_factor_slider(seq_len: int, default: int) -> int:
 
 
 data = overview(STAMP)
-summary, paths = data["summary"], data["paths"]
+summary = data["summary"]
 if data["stale"]:
     st.warning(f"This catalog was upgraded from an older version: {data['stale']} files "
                "lack what this version records (duplicates need it). Press Scan on the Home "
@@ -163,14 +161,15 @@ with tabs[0]:
     cols[3].metric("Vocabulary", summary["vocabulary"],
                    help=f"{chords / max(summary['vocabulary'], 1):.0%} of it chords")
     if data["repairs"]:
-        repairs = data["repairs"].most_common()
+        repairs = data["repairs"]
         st.plotly_chart(render.bars([kind for kind, _ in repairs], [n for _, n in repairs],
                                     "Repairs made while reading", "files", horizontal=True),
                         width="stretch")
     if data["failures"]:
-        st.caption("Files that could not be read")
-        st.dataframe(pd.DataFrame(data["failures"])[["root", "path", "error"]],
-                     hide_index=True, width="stretch")
+        st.caption(f"Files that could not be read ({len(data['failures']):,})")
+        failed = data["failures"][ui.page_of(len(data["failures"]), "failures_page")]
+        st.dataframe(pd.DataFrame(failed)[["root", "path", "error"]], hide_index=True,
+                     width="stretch")
     with st.expander("Artists: files, guitar tracks and tokens per artist"):
         rule_file = artists_path(current.catalog)
         st.caption(f"Each file's artist is the folder above it, unless {rule_file} sets a "
@@ -200,7 +199,7 @@ with tabs[1]:
             one_per_group.append(kind)
         if of_kind:
             with st.expander(f"{kind}: {len(of_kind)} groups"):
-                rows = page_of(len(of_kind), f"{kind}_page")
+                rows = ui.page_of(len(of_kind), f"{kind}_page")
                 shown, first = of_kind[rows], rows.start
                 # one row per file, in a table that wraps: a long path is read in full
                 st.table(pd.DataFrame(
@@ -230,6 +229,7 @@ with tabs[3]:
                                      x_title="distinct tokens"), width="stretch")
     dropped_example, kept_example = (stats.example(unique_factor, kept=False),
                                      stats.example(unique_factor, kept=True))
+    paths = catalog.file_paths([w.track[0] for w in (dropped_example, kept_example) if w])
     left, right = st.columns(2)
     for column, window, label in ((left, dropped_example, "Dropped (repetitive)"),
                                   (right, kept_example, "Kept")):
@@ -241,9 +241,9 @@ with tabs[3]:
                          f"{window.start}: {window.distinct} distinct tokens")
             column.code(" | ".join(catalog.vocabulary.decode(window.ids)), wrap_lines=True)
     st.caption("Per song: windows dropped by this unique_factor, most dropped first")
-    songs = page_of(len(songs_of[0]), "songs_page")
-    st.dataframe(pd.DataFrame(health.window_breakdown(stats, songs_of, paths, unique_factor,
-                                                      songs)),
+    songs = ui.page_of(len(songs_of[0]), "songs_page")
+    st.dataframe(pd.DataFrame(health.window_breakdown(stats, songs_of, catalog,
+                                                      unique_factor, songs)),
                  hide_index=True, width="stretch", height=240)
     if st.button("Save training selection", type="primary"):
         selection = selection_for(STAMP, choice, groups)
@@ -272,7 +272,7 @@ with tabs[4]:
 
 with tabs[5]:
     pattern = st.text_input("Find a file (part of its path)")
-    matches = catalog.files_matching(pattern, limit=200)
+    matches = files_matching(STAMP, pattern)
     if matches:
         picked = st.selectbox("File", matches, format_func=lambda f: f["path"])
         st.write(f"Status **{picked['status']}**"

@@ -124,9 +124,10 @@ def choose_primer(run):
     if kind == "upload":
         return _upload_primer(run)
     if kind == "none":
-        return lambda seed: primers.Primer.none()
-    return lambda seed: primers.window_primer(catalog, run.split, _rng(seed),
-                                              run.window_tokens)
+        return lambda request: primers.Primer.none()
+    return lambda request: primers.window_primer(catalog, run.split, _rng(request.seed),
+                                                 run.window_tokens,
+                                                 run.style_artists(request.artist))
 
 
 def _rng(seed: int):
@@ -148,7 +149,7 @@ def _song_primer(catalog: str, run):
         st.warning(f"No song in {catalog} matches {search!r}.")
         return None
     song = st.selectbox("Song", matches)
-    return lambda seed: primers.song_primer(catalog, song, run.window_tokens)
+    return lambda request: primers.song_primer(catalog, song, run.window_tokens)
 
 
 def _upload_primer(run):
@@ -167,7 +168,7 @@ def _upload_primer(run):
               for i, t in enumerate(pitched)]
     choice = st.selectbox("Track", ["first guitar track", *labels])
     track = None if choice == "first guitar track" else labels.index(choice)
-    return lambda seed: primers.upload_primer(data, upload.name, run.window_tokens, track)
+    return lambda request: primers.upload_primer(data, upload.name, run.window_tokens, track)
 
 
 def _tempo_and_meter_from(song, pitched) -> None:
@@ -302,7 +303,7 @@ def riff_controls() -> tuple[dict, LoopSettings, Practice]:
 
 def make_riffs(run, modified, make_primer, request, options) -> None:
     started = time.perf_counter()
-    primer = make_primer(request.seed)
+    primer = make_primer(request)
     result = generate(run, primer, request)
     reference, problem = cached_reference(str(run.path), modified)
     messages = result.messages + ([f"No comparison with the training songs: {problem}"]

@@ -1,7 +1,10 @@
-"""The review loop in Chromium: listen to an inferred track, reject it, undo (fixtures of
-tests/test_browser.py)."""
+"""The review loop in Chromium: listen to an inferred track, reject it, export the labels,
+undo (fixtures of tests/test_browser.py)."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +32,12 @@ def test_review_loop_in_chromium(playwright_api, corpus, server, tmp_path):
             timeout=TIMEOUT_MS)
         with Catalog(corpus["catalog"]) as catalog:
             assert [e["guitar"] for e in labels.current(catalog)] == [False]
+        export = page.get_by_role("button", name="Export labels (JSON)")
+        expect(export).to_have_count(1, timeout=TIMEOUT_MS)  # the rerun's stale one gone
+        with page.expect_download(timeout=TIMEOUT_MS) as download:  # made on the click
+            export.click()
+        exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+        assert [e["guitar"] for e in exported["labels"]] == [False]
         page.get_by_role("button", name="Undo (1)").click()
         expect(page.get_by_role("button", name="Undo (0)")).to_be_disabled(
             timeout=TIMEOUT_MS)

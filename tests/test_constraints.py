@@ -22,6 +22,7 @@ from deeprock.generation.midi_out import riff_midi
 from deeprock.generation.originality import OriginalityGuard
 from deeprock.generation.primers import Primer
 from deeprock.generation.reference import dataset_reference
+from deeprock.generation.sampling import SamplingSettings
 from deeprock.generation.scales import Key, detect_key
 from deeprock.generation.stats import vocabulary_pitches
 from tests.generate_fixtures import SEQ_LEN
@@ -82,15 +83,18 @@ def test_strict_keeps_every_generated_note_in_the_scale(runs, run):
 
 
 def test_the_soft_weight_pulls_toward_the_primers_key(runs, run):
+    # hot and without the copy prior, so that the model alone strays from the key (at the
+    # defaults a tiny run replays its in-key primer: nothing left to pull, the test flaked)
+    hot = SamplingSettings(temperature=1.5, top_p=1.0, repeat_bias=0.0)
     steered, free = [], []
     for seed in range(4):
         primer = _primer(runs, run, seed)
-        result = generate(run, primer, GenerationRequest(150, seed=seed))  # the default: auto
+        result = generate(run, primer, GenerationRequest(150, sampling=hot, seed=seed))  # key: auto
         assert result.key["source"] == "primer"
         steered.append(in_key_share(result.riffs[0].generated().tokens, result.key))
-        alone = generate(run, primer, GenerationRequest(150, seed=seed, scale="any"))
+        alone = generate(run, primer, GenerationRequest(150, sampling=hot, seed=seed, scale="any"))
         free.append(in_key_share(alone.riffs[0].generated().tokens, result.key))
-    assert np.mean(steered) > np.mean(free)
+    assert np.mean(free) < 1 and np.mean(steered) > np.mean(free)
 
 
 def test_the_hash_of_a_row_is_copyindex_s():

@@ -82,14 +82,22 @@ def test_a_conditioned_run_evaluates_each_track_as_its_artist(conditioned, capsy
 
 
 def test_generate_in_an_artists_style_and_near_names(conditioned, tmp_path, capsys):
+    from deeprock.corpus.artists import ArtistRule, artist_of
+
     _, run = conditioned
     artist = _largest_artist(run)
     for name in (artist, ANY):
-        code, out, err = _cli(capsys, "generate", "--model", str(run), "--out",
-                              str(tmp_path / f"{name}.mid"), "--length", "20", "--json",
-                              "--artist", name)
-        assert code == 0, err
-        assert json.loads(out)["settings"]["request"]["artist"] == name
+        primed_by = set()
+        for seed in range(4):  # a style's window primers come from its own training tracks
+            code, out, err = _cli(capsys, "generate", "--model", str(run), "--out",
+                                  str(tmp_path / f"{name}.mid"), "--length", "20", "--json",
+                                  "--artist", name, "--seed", str(seed))
+            assert code == 0, err
+            settings = json.loads(out)["settings"]
+            assert settings["request"]["artist"] == name
+            primed_by.add(artist_of(settings["primer"]["source"].split(" (tokens")[0],
+                                    ArtistRule()))
+        assert primed_by == {artist} if name == artist else len(primed_by) > 1
     code, _, err = _cli(capsys, "generate", "--model", str(run), "--out",
                         str(tmp_path / "typo.mid"), "--artist", artist[:-1] + "x")
     assert code != 0 and f"nearest: {artist}" in err
@@ -119,11 +127,13 @@ def test_init_from_refuses_another_architecture_or_vocabulary(conditioned, tmp_p
     assert code != 0 and f"outside the vocabulary of run {other}" in err
 
 
-def test_init_from_continues_the_runs_weights_and_resumes(conditioned, tmp_path, capsys):
+def test_init_from_continues_the_runs_weights_and_resumes(conditioned, tmp_path, capsys,
+                                                          monkeypatch):
     catalog, run = conditioned
     artist = _largest_artist(run)
     tuned, fresh = tmp_path / "tuned", tmp_path / "fresh"
-    code, _, err = _cli(capsys, "train", "--init-from", str(run), "--out", str(tuned),
+    monkeypatch.chdir(tmp_path)  # relative names, recorded as absolute: read from anywhere
+    code, _, err = _cli(capsys, "train", "--init-from", os.path.relpath(run), "--out", "tuned",
                         "--artists", artist, "--epochs", "1", "--json")
     assert code == 0, err
     _train(capsys, catalog, fresh, *CONDITIONED, "--artists", artist, "--epochs", "1")
@@ -132,6 +142,7 @@ def test_init_from_continues_the_runs_weights_and_resumes(conditioned, tmp_path,
     config = json.loads((tuned / runs.CONFIG).read_text())
     parent = json.loads((run / runs.CONFIG).read_text())
     assert config["init_from"] == str(run) and config["data"]["artists"] == [artist]
+    assert config["catalog"] == parent["catalog"] == str(catalog)
     assert config["model"]["learning_rate"] == pytest.approx(
         parent["model"]["learning_rate"] / 10)
     for name in (runs.VOCAB, runs.ARTISTS):

@@ -45,6 +45,7 @@ def _widget(widgets, label):
 
 
 def test_a_conditioned_run_generates_in_the_style_of_an_artist(page_env, monkeypatch):
+    from deeprock.corpus.artists import ArtistRule, artist_of
     from deeprock.training.conditioning import ArtistTable
     from tests.generate_fixtures import tiny_run
 
@@ -63,6 +64,12 @@ def test_a_conditioned_run_generates_in_the_style_of_an_artist(page_env, monkeyp
     assert not at.exception and not at.error
     [view] = at.session_state["generated_riffs"]["views"]
     assert view["record"]["request"]["artist"] == artist
+    _widget(at.radio, "Primer").set_value("Dataset window").run()  # from the artist's songs
+    _widget(at.button, "Generate").click().run()
+    assert not at.exception and not at.error
+    [view] = at.session_state["generated_riffs"]["views"]
+    source = view["record"]["primer"]["source"].split(" (tokens")[0]
+    assert artist_of(source, ArtistRule()) in table.members(artist)
 
 
 def test_generate_two_variations_then_save_to_the_gallery(page_env, monkeypatch):

@@ -162,3 +162,60 @@ def test_duplicate_groups_list_each_file_on_its_own_row_in_full(demo_folder, tmp
     assert paths and all(" | " not in path and (demo_folder / path).is_file()
                          for path in paths)  # whole paths, one a row, never joined or cut
     assert all(table.index.name == "group" and table.index.min() == 1 for table in tables)
+
+
+def test_paths_are_read_for_the_shown_rows_only(demo_folder, tmp_path, monkeypatch):
+    """file_paths(ids) is file_keys() narrowed to the ids, ids_with_paths its inverse;
+    window_breakdown's page names its songs as file_keys() does without reading it (a
+    million-entry dict at scale)."""
+    import numpy as np
+
+    from deeprock.corpus import health, token_store
+    from deeprock.corpus.catalog import Catalog
+    from deeprock.corpus.windows import WindowStats
+
+    scan.scan([demo_folder], tmp_path / "c.sqlite", jobs=1)
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        everything = catalog.file_keys()
+        some = sorted(everything)[::3]
+        assert catalog.file_paths(some) == {i: everything[i] for i in some}
+        assert catalog.file_paths(np.array(some[:2])) == {i: everything[i] for i in some[:2]}
+        assert catalog.file_paths([]) == {} and catalog.file_paths([10**9]) == {}
+        named = [everything[i][1] for i in some] + ["no/such.mid"]
+        assert sorted(catalog.ids_with_paths(named)) == some  # the selection's exclusions
+        stats = WindowStats.from_arrays(*token_store.guitar_arrays(catalog), 20)
+        songs = health.song_index(stats.keys[:, 0])
+        monkeypatch.setattr(Catalog, "file_keys", None)  # not called by the breakdown
+        pages = [health.window_breakdown(stats, songs, catalog, 3, slice(start, start + 7))
+                 for start in (0, 7)]
+        kept, total = stats.per_track(3)
+        by_song: dict[str, list[int]] = {}
+        for key, track_kept, track_total in zip(stats.keys.tolist(), kept, total,
+                                                strict=True):
+            counts = by_song.setdefault(everything[key[0]][1], [0, 0])
+            counts[0] += int(track_kept)
+            counts[1] += int(track_total)
+        for page in pages:
+            assert page and all(by_song[row["path"]] == [row["kept"], row["windows"]]
+                                for row in page)
+        assert [row["dropped"] for row in pages[0] + pages[1]] == sorted(
+            (total - kept for kept, total in by_song.values() if total), reverse=True)[:14]
+
+
+def test_failed_files_are_paged(tmp_path, monkeypatch):
+    from deeprock.app import ui
+
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    (folder / "riff.mid").write_bytes(midi_bytes([notes((0, 52, 480), (480, 55, 480))]))
+    for name in ("a.mid", "b.mid"):
+        (folder / name).write_bytes(b"not a MIDI file")
+    catalog = use(tmp_path, monkeypatch, folder)
+    scan.scan([folder], catalog, jobs=1)
+    monkeypatch.setattr(ui, "PAGE_ROWS", 1)
+    app = open_page()
+    assert any(c.value == "Files that could not be read (2)" for c in app.caption)
+    pages = [next(f.value for f in app.dataframe if "error" in f.value.columns)]
+    app.number_input(key="failures_page").set_value(2).run()
+    pages.append(next(f.value for f in app.dataframe if "error" in f.value.columns))
+    assert [list(page["path"]) for page in pages] == [["a.mid"], ["b.mid"]]

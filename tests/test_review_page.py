@@ -143,3 +143,74 @@ def test_reruns_parse_a_file_query_the_catalog_and_fret_a_track_once(folder, tmp
     os.utime(odd, ns=(odd.stat().st_atime_ns, odd.stat().st_mtime_ns + 10**9))
     app.run()
     assert not app.exception and loads["Odd.mid"] == 2  # a changed file is read again
+
+
+def test_review_table_and_selector_are_paged(folder, tmp_path, monkeypatch):
+    """A page of rows in the table and the selector, as the other tables (one row a page
+    here, 200 on the page); a decision goes on to the next undecided track on its page. The
+    labels' caption is counted per rerun, their export made only when asked for."""
+    from deeprock.app import ui
+
+    path = use(tmp_path, monkeypatch, folder)
+    scan.scan([folder], path, jobs=1)
+    monkeypatch.setattr(ui, "PAGE_ROWS", 1)
+    app = open_page()
+
+    def shown() -> tuple[list[str], list[str]]:
+        table = next(frame.value for frame in app.dataframe if "kind" in frame.value.columns)
+        review = next(s for s in app.selectbox if s.label == "Track")
+        return list(table["kind"]), review.options
+
+    assert app.number_input(key="review_page").value == 1
+    kinds, options = shown()
+    assert kinds == ["suspicious"] and len(options) == 1 and options[0].startswith("suspicious")
+    exports = []
+    monkeypatch.setattr(labels, "export_json", lambda cat: exports.append(1) or "{}")
+    button(app, "Reject").click().run()
+    assert any(c.value == "1 tracks labelled by you (0 accepted)." for c in app.caption)
+    assert not exports  # made on the button's click only: a pass over the files per label
+    assert app.number_input(key="review_page").value == 2  # on to the inferred track
+    kinds, options = shown()
+    assert kinds == ["inferred"] and options[0].startswith("inferred")
+    app.number_input(key="review_page").set_value(1).run()
+    assert not app.exception, app.exception
+    kinds, options = shown()
+    assert options[0].startswith("suspicious") and options[0].endswith("[rejected]")
+
+
+def test_review_rows_are_stored_per_scan_and_labelled_per_rerun(folder, tmp_path, monkeypatch):
+    """The rows are queried once per data version: a label shows in them without a query
+    (the suspicious rule runs in Python on every pitched track); a scan that changes the
+    files queries again."""
+    from deeprock.app.review_ui import review_rows
+
+    path = use(tmp_path, monkeypatch, folder)
+    scan.scan([folder], path, jobs=1)
+    with catalog.Catalog(path) as cat:
+        first = review_rows(cat)
+        assert list(first["kind"]) == ["suspicious", "inferred"]
+        assert list(first["label"]) == ["", ""] and first["user_label"].isna().all()
+        query = catalog.Catalog.missing_metadata
+        monkeypatch.setattr(catalog.Catalog, "missing_metadata", None)
+        row = first.iloc[0]
+        labels.set_label(cat, row["md5"], int(row["idx"]), int(row["channel"]), False)
+        labelled = review_rows(cat)
+        assert list(labelled["label"]) == ["rejected", ""]
+        assert labelled.drop(columns=["label", "user_label"]).equals(
+            first.drop(columns=["label", "user_label"]))
+        monkeypatch.setattr(catalog.Catalog, "missing_metadata", query)
+        with cat.batch():
+            cat.remove_files(str(folder), ["band/Bare.mid"])
+        assert list(review_rows(cat)["kind"]) == ["suspicious"]
+
+
+def test_the_deferred_export_is_the_labels_export(folder, tmp_path, monkeypatch):
+    from deeprock.app.review_ui import _exported
+
+    path = use(tmp_path, monkeypatch, folder)
+    scan.scan([folder], path, jobs=1)
+    with catalog.Catalog(path) as cat:
+        md5 = cat.db.execute("SELECT md5 FROM files LIMIT 1").fetchone()[0]
+        labels.set_label(cat, md5, 0, 0, True)
+        assert _exported(str(path)) == labels.export_json(cat)
+        assert labels.decisions(cat) == {(md5, 0, 0): True}

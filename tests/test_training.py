@@ -170,6 +170,23 @@ def test_the_time_budget_is_the_runs_total_over_resumes(catalog, tmp_path, lock,
     assert result["reason"] == "time budget of 2 minutes already used by 1 epochs"
 
 
+def test_estimate_times_batches_from_token_files_and_writes_no_run(catalog, tmp_path, cli,
+                                                                     monkeypatch):
+    from deeprock.training import train
+
+    def in_memory(config):
+        raise AssertionError("the estimate built the data in memory")
+
+    monkeypatch.setattr(train, "load_data", in_memory)
+    done = cli(train_command(catalog, tmp_path / "estimate", "--estimate", "--json"))
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["seconds_per_batch"] > 0 and found["batches_per_epoch"] > 0
+    assert found["epoch_seconds"] == pytest.approx(found["seconds_per_batch"]
+                                                   * found["batches_per_epoch"])
+    assert not (tmp_path / "estimate").exists()
+
+
 def test_the_recorder_counts_the_epochs_of_earlier_sessions_against_the_budget(tmp_path):
     from deeprock.training.recorder import RunRecorder
 

@@ -161,9 +161,65 @@ def test_flat_arrays_match_the_per_track_streams(catalog):
         flat = WindowStats.from_arrays(*catalog.token_arrays(guitar_only=False), 4, tracks)
         listed = WindowStats.from_keyed(keys, ids, 4, tracks)
         assert [tuple(key) for key in flat.keys] == listed.keys
-        assert np.array_equal(flat.ids, listed.ids)
-        assert np.array_equal(flat.distinct, listed.distinct)
+        assert np.array_equal(flat.distinct, listed.distinct)  # the ids skipped are not copied
         for window, again in ((flat.example(u, kept=True), listed.example(u, kept=True))
                               for u in (0, 2)):
             assert (window is None) == (again is None)
-            assert window is None or (window.track, window.start) == (again.track, again.start)
+            assert window is None or ((window.track, window.start) == (again.track, again.start)
+                                      and window.ids.tolist() == again.ids.tolist())
+
+
+def test_small_id_dtypes_count_as_int32(catalog):
+    """The token store's ids come in the smallest dtype that holds the vocabulary (uint8
+    here); every count, per-track figure and example equals int32's."""
+    keys, offsets, ids = catalog.token_arrays()
+    assert ids.dtype == np.uint8
+    reference = WindowStats(ids.astype(np.int32), offsets, 4, keys)
+    for dtype in (np.uint8, np.uint16):
+        stats = WindowStats(ids.astype(dtype), offsets, 4, keys)
+        assert np.array_equal(stats.distinct, reference.distinct)
+        assert all(np.array_equal(a, b) for a, b in zip(stats.histogram(),
+                                                        reference.histogram(), strict=True))
+        for unique_factor in (0, 2, 3, 4):
+            assert stats.kept(unique_factor) == reference.kept(unique_factor)
+            assert all(np.array_equal(a, b) for a, b in zip(
+                stats.per_track(unique_factor), reference.per_track(unique_factor),
+                strict=True))
+            for kept in (True, False):
+                window, again = (stats.example(unique_factor, kept),
+                                 reference.example(unique_factor, kept))
+                assert (window is None) == (again is None)
+                assert window is None or (
+                    (window.track, window.start, window.distinct) ==
+                    (again.track, again.start, again.distinct)
+                    and window.ids.tolist() == again.ids.tolist())
+
+
+def test_ids_past_255_tokens_are_uint16(tmp_path):
+    names = [f"C{octave} tok{number}" for octave in range(3) for number in range(100)]
+    stream = {"idx": 0, "channel": 0, "names": names, "ids": np.arange(300, dtype=np.int32),
+              **{part: np.zeros(300, np.int32) for part in ("delta", "duration", "position",
+                                                           "bar")}}
+    track = {"idx": 0, "channel": 0, "program": 29, "name": "", "is_drum": False, "notes": 300,
+             "pitch_min": 40, "pitch_max": 80, "polyphony": 1.0, "guitar": True,
+             "guitar_source": "metadata", "guitar_probability": 1.0, "guitar_reason": "GM",
+             "notes_probability": None}
+    record = {"root": "/r", "path": "a.mid", "size": 1, "mtime_ns": 1, "md5": "0" * 32,
+              "status": "ok", "repairs": [], "error": None, "ticks_per_beat": 480,
+              "seconds": 1.0, "tempo": 120.0, "content_key": "c", "transposed_key": "t",
+              "meters": [[0, 4, 4]], "tracks": [track], "streams": [stream]}
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        with catalog.batch():
+            catalog.put_file(record)
+        ids = catalog.token_arrays()[2]
+        assert ids.dtype == np.uint16
+        assert ids.tolist() == catalog.token_ids()[1][0].tolist()
+
+
+def test_keys_are_found_as_isin_finds_them():
+    from deeprock.corpus.windows import _among
+
+    rng = np.random.default_rng(3)
+    packed = np.sort(rng.integers(0, 500, 300))
+    for wanted in (rng.integers(0, 600, 200), np.array([], np.int64), packed, [499, 0]):
+        assert np.array_equal(_among(packed, np.sort(wanted)), np.isin(packed, wanted))

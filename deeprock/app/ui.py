@@ -19,6 +19,16 @@ def status_metrics(summary: dict) -> None:
     columns[3].metric("Failed", summary["failed"])
 
 
+PAGE_ROWS = 200  # rows a table sends at a time: a million-file catalog's never all at once
+
+
+def page_of(rows: int, key: str) -> slice:
+    """The rows of the page the user picks, as a slice; a picker only when there are pages."""
+    pages = max(1, -(-rows // PAGE_ROWS))
+    page = st.number_input(f"Page (of {pages:,})", 1, pages, 1, key=key) if pages > 1 else 1
+    return slice((page - 1) * PAGE_ROWS, page * PAGE_ROWS)
+
+
 def channels_from_one(table: pd.DataFrame) -> pd.DataFrame:
     """A copy with its 0-based "channel" column numbered 1-16, as DAWs and General MIDI number
     channels: every channel a user reads says the same."""

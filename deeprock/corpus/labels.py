@@ -77,6 +77,13 @@ def current(catalog: Catalog) -> list[dict]:
             for md5, idx, channel, guitar, decided_at, path, name in cursor]
 
 
+def decisions(catalog: Catalog) -> dict[tuple[str, int, int], bool]:
+    """(md5, index, channel) → the label in force: current() without each label's file and
+    track, which cost a pass over the files per label."""
+    return {(md5, idx, channel): bool(guitar) for md5, idx, channel, guitar in
+            catalog.db.execute("SELECT md5, idx, channel, guitar FROM user_labels")}
+
+
 def export_json(catalog: Catalog) -> str:
     return json.dumps({"format": FORMAT, "version": VERSION, "labels": current(catalog)},
                       indent=1)

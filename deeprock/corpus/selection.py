@@ -12,7 +12,10 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from deeprock.atomic import read_json, write_atomic
+from deeprock.corpus import token_store
 from deeprock.corpus.catalog import Catalog
 
 FORMAT_VERSION = 1
@@ -76,18 +79,37 @@ def track_ids(catalog: Catalog, selection: Selection) -> set[tuple[int, int, int
             for root, path, index, channel in selection.tracks if (root, path) in ids}
 
 
-def selected_keys(catalog: Catalog, settings: SelectionSettings,
-                  groups: list) -> list[tuple[int, int, int]]:
-    """The (file_id, index, channel) keys build_selection chooses, without the paths: what the
-    health page's window counts need; the paths are read only when a group excludes files."""
+SOURCES = ("metadata", "inferred")  # a candidate's source as its index; others len(SOURCES)
+
+
+def candidate_arrays(catalog: Catalog) -> dict[str, np.ndarray]:
+    """Catalog.guitar_candidates() as arrays, kept beside the catalog per version: keys (n, 3)
+    int64, source (SOURCES' index), probability; a million rows read once, not per choice."""
+    def read() -> dict[str, np.ndarray]:
+        rows = catalog.guitar_candidates()
+        return {"keys": np.array([row[:3] for row in rows], np.int64).reshape(-1, 3),
+                "source": np.array([SOURCES.index(row[3]) if row[3] in SOURCES
+                                    else len(SOURCES) for row in rows], np.uint8),
+                "probability": np.array([row[4] for row in rows], np.float64)}
+
+    return token_store.stored_arrays(catalog, "candidates", ("keys", "source", "probability"),
+                                     read)
+
+
+def selected_keys(catalog: Catalog, settings: SelectionSettings, groups: list) -> np.ndarray:
+    """The (file_id, index, channel) keys build_selection chooses, as an (n, 3) array, without
+    the paths: what the health page's window counts need; a group's excluded files are
+    found by their paths' index, not by reading every path."""
+    candidates = candidate_arrays(catalog)
+    source, keys = candidates["source"], candidates["keys"]
+    chosen = (source == SOURCES.index("metadata")) | (
+        (source == SOURCES.index("inferred")) & settings.accept_inferred
+        & (candidates["probability"] >= settings.inferred_threshold))
     excluded = {path for group in groups if group.kind in settings.one_per_group
                 for path in group.files[1:]}
-    files = catalog.file_keys() if excluded else {}
-    return [(file_id, index, channel)
-            for file_id, index, channel, source, probability in catalog.guitar_candidates()
-            if (source == "metadata" or (source == "inferred" and settings.accept_inferred
-                                         and probability >= settings.inferred_threshold))
-            and (not excluded or files[file_id][1] not in excluded)]
+    if excluded:
+        chosen &= ~np.isin(keys[:, 0], catalog.ids_with_paths(excluded))
+    return np.asarray(keys[chosen])
 
 
 def build_selection(catalog: Catalog, settings: SelectionSettings, groups: list) -> Selection:
@@ -97,5 +119,5 @@ def build_selection(catalog: Catalog, settings: SelectionSettings, groups: list)
     excluded = {path for group in groups if group.kind in settings.one_per_group
                 for path in group.files[1:]}
     tracks = [(*files[file_id], index, channel)
-              for file_id, index, channel in selected_keys(catalog, settings, groups)]
+              for file_id, index, channel in selected_keys(catalog, settings, groups).tolist()]
     return Selection(catalog.path, settings, tracks, sorted(excluded))

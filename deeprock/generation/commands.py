@@ -133,7 +133,7 @@ def make_primer(args: argparse.Namespace, run):
         return primers.Primer.none()
     if args.primer == "window":
         return primers.window_primer(catalog, run.split, np.random.default_rng(args.seed),
-                                     tokens)
+                                     tokens, run.style_artists(args.artist))
     if args.primer == "song":
         if not args.song:
             raise CliError("--primer song needs --song PATH (a catalog path or part of it)")

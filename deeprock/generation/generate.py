@@ -102,6 +102,12 @@ class LoadedRun:
                              "deeprock train --condition artist)")
         return self.artists.id_of(name)
 
+    def style_artists(self, name: str) -> tuple[str, ...]:
+        """The catalog artists whose training windows prime a riff in the style of `name`
+        (none: any artist's); an unknown name is artist_id's ValueError."""
+        self.artist_id(name)
+        return () if self.artists is None else self.artists.members(name)
+
 
 def check_run_folder(path: str | Path):
     """The run's files (runs.RunFiles), or a RunError; no Keras needed."""

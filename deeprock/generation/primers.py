@@ -17,11 +17,13 @@ from __future__ import annotations
 import functools
 import os
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from deeprock.corpus.artists import ArtistRule, artist_of, artists_path
 from deeprock.generation.riff import Riff
 from deeprock.music.tokens import TWELFTHS_PER_BAR, Meter, bar_twelfths_at
 from deeprock.training.runs import RunSplit
@@ -179,14 +181,21 @@ def _read_run_streams(catalog_path: str, version: tuple, split: RunSplit) -> Run
 
 
 def window_primer(catalog_path: str, split: RunSplit, rng: np.random.Generator,
-                  tokens: int) -> Primer:
-    """A random window of `tokens` tokens from one of the run's training tracks."""
+                  tokens: int, artists: Collection[str] = ()) -> Primer:
+    """A random window of `tokens` tokens from one of the run's training tracks; artists: from
+    those artists' tracks only (riffs "in the style of" one start in its music: measured, the
+    primer decides more of the style than the conditioning does, bench/RESULTS.md)."""
     read = run_streams(catalog_path, split)
     streams = [s for s in read.train if len(s.ids) > 1]
+    if artists:
+        rule = ArtistRule.load(artists_path(catalog_path))
+        streams = [s for s in streams if artist_of(read.paths[s.file_id][1], rule,
+                                                   read.paths[s.file_id][0]) in artists]
     if not streams:
         named = (f"{len(split.train_tracks)} training tracks is" if split.train_tracks
                  else f"{len(split.train_files)} training files has a guitar track")
-        raise PrimerError(f"none of the run's {named} in {catalog_path}: rescanned since? "
+        by = f" by {', '.join(sorted(artists))}" if artists else ""
+        raise PrimerError(f"none of the run's {named}{by} in {catalog_path}: rescanned since? "
                           "choose another primer")
     stream = streams[int(rng.integers(len(streams)))]
     length = min(tokens, len(stream.ids))

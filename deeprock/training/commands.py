@@ -145,7 +145,7 @@ def config_from_args(args: argparse.Namespace):
     if not 0 <= args.validation_share < 1:
         raise CliError(f"--validation-share must be in [0, 1), not {args.validation_share}")
     return RunConfig(
-        catalog=args.catalog, selection=selection,
+        catalog=os.path.abspath(args.catalog), selection=selection,  # any working folder
         model=ModelSettings(arch=args.arch, units=args.units, layers=args.layers,
                             embedding=args.embedding, dropout=args.dropout,
                             rhythm_loss_weight=args.rhythm_loss_weight,
@@ -182,9 +182,10 @@ def _finetune_config(args: argparse.Namespace, selection_path):
     from deeprock.training.finetune import FinetuneChoice, finetune_config
     from deeprock.training.runs import CONFIG
 
-    parent = Path(args.init_from)
+    parent = Path(os.path.abspath(args.init_from))  # config.json's init_from, read from anywhere
     try:
-        catalog = args.catalog or RunConfig.load(parent / CONFIG).catalog
+        catalog = os.path.abspath(args.catalog) if args.catalog else RunConfig.load(
+            parent / CONFIG).catalog
         choice = FinetuneChoice(catalog, _selection(args, catalog, selection_path),
                                 args.artists, args.arch, (args.lr or [None])[0],
                                 args.epochs or 5, 2 if args.patience is None else args.patience,

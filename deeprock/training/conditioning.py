@@ -79,6 +79,13 @@ class ArtistTable:
             f" (nearest: {', '.join(near)})" if near else "") + f"; it knows "
             f"{', '.join(self.ids)}")
 
+    def members(self, name: str) -> tuple[str, ...]:
+        """The catalog artists a name stands for: "any" none (every artist), "other" the
+        pooled ones, an artist itself."""
+        if name == ANY:
+            return ()
+        return tuple(self.pooled) if name == OTHER else (name,)
+
     def choices(self) -> list[tuple[str, int]]:
         """(name, files) in id order: what the Generate page offers."""
         return [(name, self.files.get(name, 0)) for name in self.ids]

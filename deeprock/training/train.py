@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import signal
+import tempfile
 import time
 from pathlib import Path
 
@@ -378,11 +379,17 @@ def sweep(config: RunConfig, out: Path, rates: list[float], force: bool = False,
 
 
 def estimate(config: RunConfig, batches_to_time: int = 8) -> dict:
-    """Seconds per batch after one untimed batch (which compiles), and the epoch it implies."""
+    """Seconds per batch after one untimed batch (which compiles), and the epoch it implies;
+    the data memory-mapped from token files in a scratch folder, as a run reads it (in memory,
+    a 500M-token corpus would need ~23 GB just to be timed)."""
+    with tempfile.TemporaryDirectory(prefix="deeprock-estimate-") as scratch:
+        return _estimate(config, run_data(config, Path(scratch)), batches_to_time)
+
+
+def _estimate(config: RunConfig, data: TrainingData, batches_to_time: int) -> dict:
     from deeprock.training import environment
     from deeprock.training.models import build_model
 
-    data = load_data(config)
     artists = artist_inputs(config, data)
     batches = training_batches(config, data, artists=artists)
     model = build_model(config.model, len(data.vocabulary), config.data.seq_len,
