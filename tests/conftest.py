@@ -16,8 +16,13 @@ SHARED_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dee
 SCHEMA_OBJECTS = {3: ("VIEW user_labels", "TABLE labels"),
                   5: ("TABLE dedup_files", "TABLE dedup_bands", "TABLE dedup_pairs",
                       "TABLE dedup_common"),
-                  6: ("TABLE dedup_counts", "TABLE dedup_state")}
+                  6: ("TABLE dedup_counts", "TABLE dedup_state"),
+                  7: ("INDEX files_by_md5", "INDEX files_by_content", "INDEX files_by_transposed",
+                      "INDEX files_by_stem", "TRIGGER files_inserted", "TRIGGER files_deleted",
+                      "TABLE dedup_changes", "TABLE dedup_sharing", "INDEX dedup_unindexed")}
+SCHEMA_META = {7: ("dedup_logged",)}  # meta keys that a schema's code writes
 ADDED_COLUMN = re.compile(r"ALTER TABLE (\w+) ADD COLUMN (\w+) \w+")
+FILLED_COLUMN = re.compile(r"UPDATE \w+ SET \w+ = .*")  # undone with its column
 
 
 def midi_bytes(tracks: list[list[mido.Message | mido.MetaMessage]], ticks_per_beat: int = 480,
@@ -73,21 +78,25 @@ def shared_corpus() -> Path:
 
 @pytest.fixture
 def old_catalog() -> Callable[[Path, int], Path]:
-    """Rewrite a catalog as schema `version` wrote it: each later migration undone (its columns
-    from catalog.MIGRATIONS, its tables), then the version stated; above the current schema,
-    only the number changes (a catalog from a newer DeepRock)."""
+    """Rewrite a catalog as schema `version` wrote it: each later migration undone (its tables,
+    indexes and meta keys, then its columns from catalog.MIGRATIONS), then the version stated;
+    above the current schema, only the number changes (a catalog from a newer DeepRock)."""
     from deeprock.corpus.catalog import MIGRATIONS, SCHEMA_VERSION
 
     def downgrade(path: Path, version: int) -> Path:
         db = sqlite3.connect(path)
         with db:
             for step in range(SCHEMA_VERSION, version, -1):
-                for statement in MIGRATIONS[step]:
-                    added = ADDED_COLUMN.fullmatch(statement)
-                    assert added, f"old_catalog cannot undo {statement!r}: teach it"
-                    db.execute(f"ALTER TABLE {added[1]} DROP COLUMN {added[2]}")
                 for item in SCHEMA_OBJECTS.get(step, ()):
                     db.execute(f"DROP {item}")
+                for key in SCHEMA_META.get(step, ()):
+                    db.execute("DELETE FROM meta WHERE key = ?", (key,))
+                for statement in MIGRATIONS[step]:
+                    added = ADDED_COLUMN.fullmatch(statement)
+                    assert added or FILLED_COLUMN.fullmatch(statement), (
+                        f"old_catalog cannot undo {statement!r}: teach it")
+                    if added:
+                        db.execute(f"ALTER TABLE {added[1]} DROP COLUMN {added[2]}")
             db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(version),))
         db.close()
         return path

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from deeprock.corpus.catalog import Catalog
-from deeprock.corpus.dedup import DuplicateGroup, find_duplicates, title_stem
+from deeprock.corpus.dedup import DuplicateGroup, find_duplicates
 from deeprock.corpus.demo import MANIFEST, generate
 from deeprock.corpus.scan import scan
+from deeprock.corpus.stems import title_stem
 from deeprock.music import fingerprint, midi, tokens
 from tests.conftest import midi_bytes, notes
 from tests.test_midi import rmid

@@ -17,6 +17,7 @@ from deeprock.corpus.catalog import Catalog
 from deeprock.corpus.demo import generate
 from deeprock.corpus.scan import scan
 from deeprock.corpus.shingles import similar
+from deeprock.corpus.stems import title_stem
 from deeprock.music.tokens import PITCH_NAMES, TWELFTHS_PER_BAR
 from tests.test_dedup import with_notes_changed
 
@@ -182,3 +183,107 @@ def test_two_processes_search_one_fresh_catalog_at_once(tmp_path):
         worker.join(timeout=30)
     assert [worker.exitcode for worker in workers] == [0, 0, 0]
     assert found[0] == found[1] == found[2] and found[0]
+
+
+def store_contents(path: Path) -> tuple[set, ...]:
+    """What the version search keeps: its units (shingles, band keys), pairs, clichés, and the
+    files found sharing a key (a rebuild finds them by a pass over every file)."""
+    with Catalog(path) as catalog:
+        return tuple(set(catalog.db.execute(f"SELECT * FROM {table}")) for table in (
+            "dedup_files", "dedup_pairs", "dedup_common", "dedup_sharing"))
+
+
+def rebuilt(path: Path) -> Path:
+    """A copy of the catalog with an empty store that the change log does not cover: its next
+    search compares every file, as a first search does."""
+    copy = path.with_name(f"rebuilt-{path.name}")
+    with Catalog(path) as catalog, Catalog(copy) as target:
+        catalog.db.backup(target.db)
+    with Catalog(copy) as catalog, catalog.db:
+        for table in ("files", "bands", "pairs", "common", "counts", "state", "sharing"):
+            catalog.db.execute(f"DELETE FROM dedup_{table}")
+        catalog.db.execute("DELETE FROM meta WHERE key = 'dedup_logged'")
+    stored_groups(copy)
+    return copy
+
+
+def test_a_rescan_that_adds_or_removes_a_copy_leaves_the_store_a_rebuild_would(tmp_path):
+    """The copy sorts first, so it becomes its unit's representative in the original's place;
+    once changed or removed, the original is a unit of its own again (it stopped sharing a
+    key)."""
+    root = tmp_path / "demo"
+    generate(root, files=60, seed=1)
+    path = tmp_path / "c.sqlite"
+    scan([str(root)], str(path), jobs=1)
+    before = stored_groups(path)
+    grouped = {f for g in before for f in g.files}
+    source = next(p for p in sorted(root.rglob("*.mid"))
+                  if str(p.relative_to(root)) not in grouped)
+    copy = root / "0copy" / source.name
+    copy.parent.mkdir()
+    copy.write_bytes(source.read_bytes())
+    scan([str(root)], str(path), jobs=1)
+    pair = [f"0copy/{source.name}", str(source.relative_to(root))]
+    assert dedup.DuplicateGroup("exact", pair) in stored_groups(path)
+    assert stored_groups(path) == stored_groups(rebuilt(path))
+    assert store_contents(path) == store_contents(rebuilt(path))
+    copy.write_bytes(with_notes_changed(source.read_bytes(), 3))  # put again with other keys
+    scan([str(root)], str(path), jobs=1)
+    assert not any(g.kind == "exact" and pair[0] in g.files for g in stored_groups(path))
+    assert stored_groups(path) == stored_groups(rebuilt(path))
+    assert store_contents(path) == store_contents(rebuilt(path))
+    copy.unlink()
+    scan([str(root)], str(path), jobs=1)
+    assert stored_groups(path) == before
+    assert store_contents(path) == store_contents(rebuilt(path))
+    with Catalog(path) as catalog:
+        assert catalog.db.execute("SELECT COUNT(*) FROM dedup_changes").fetchone() == (0,)
+
+
+def test_a_search_with_nothing_changed_writes_nothing(tmp_path):
+    """A write would move the catalog's stamp, and empty every page cache keyed on it."""
+    generate(tmp_path / "demo", files=40, seed=3)
+    path = tmp_path / "c.sqlite"
+    scan([str(tmp_path / "demo")], str(path), jobs=1)
+    found = stored_groups(path)
+    with Catalog(path) as watcher:
+        version = watcher.db.execute("PRAGMA data_version").fetchone()
+        assert stored_groups(path) == found
+        assert watcher.db.execute("PRAGMA data_version").fetchone() == version
+
+
+def test_a_catalog_of_schema_6_gains_its_stems_and_finds_the_same_groups(tmp_path, old_catalog):
+    generate(tmp_path / "demo", files=150, seed=0)
+    path = tmp_path / "c.sqlite"
+    scan([str(tmp_path / "demo")], str(path), jobs=1)
+    found = stored_groups(path)
+    assert any(g.kind == "version" for g in found)
+    old_catalog(path, 6)
+    with Catalog(path) as catalog:
+        assert catalog.stale_files() == 0  # the stems come from the paths: nothing to parse
+        assert all(stem == title_stem(file) for file, stem in catalog.db.execute(
+            "SELECT path, title_stem FROM files"))
+    assert stored_groups(path) == found
+    assert store_contents(path) == store_contents(rebuilt(path))
+
+
+def test_the_title_stem_follows_a_moved_or_put_again_file(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "s.sqlite"
+    records = [synthetic(rng, n, rng.integers(0, len(VOCABULARY), 50)) for n in range(3)]
+    for record, name in zip(records, ("a/Song_1.mid", "a/Song_2.MID", "a/Other.mid"),
+                            strict=True):
+        record["path"] = name
+    with Catalog(path) as catalog:
+        with catalog.batch():
+            for record in records:
+                catalog.put_file(record)
+        assert [len(ids) for ids in catalog.same_stem()] == [2]
+        with catalog.batch():  # a scan's move: the old path removed, the file put at the new
+            catalog.remove_files("/synthetic", ["a/Song_2.MID"])
+            catalog.put_file(records[1] | {"path": "b/Song_2.MID"})
+            catalog.put_file(records[2] | {"path": "a/Song (3).mid"})  # put again, renamed
+        stems = dict(catalog.db.execute("SELECT path, title_stem FROM files"))
+        assert stems == {"a/Song_1.mid": "a/song", "b/Song_2.MID": "b/song",
+                         "a/Other.mid": "a/other", "a/Song (3).mid": "a/song"}
+        assert [len(ids) for ids in catalog.same_stem()] == [2]

@@ -229,8 +229,8 @@ def test_catalog_of_schema_1_is_migrated_and_rescanned(collection, tmp_path, old
     assert (report.new, report.unchanged) == (9, 0)
     with catalog.Catalog(path) as cat:
         assert cat.stale_files() == 0
-    old_catalog(path, 7)
-    with pytest.raises(catalog.CatalogError, match="schema 7"):
+    old_catalog(path, catalog.SCHEMA_VERSION + 1)
+    with pytest.raises(catalog.CatalogError, match=f"schema {catalog.SCHEMA_VERSION + 1}"):
         catalog.Catalog(path)
 
 

@@ -16,12 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from deeprock import filelock
+from deeprock.corpus.stems import title_stem
 from deeprock.corpus.vocabulary import Vocabulary
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # schema N-1 → N: statements that bring an older catalog up to date. New columns stay NULL
-# until the file is parsed again, so a migration also marks every file for the next scan.
-# New tables (3: the user's labels; 4: the version search's store) come from SCHEMA itself.
+# until the file is parsed again, so a migration also marks every file for the next scan
+# (up to REPARSED_UP_TO; 7's column is filled from the rows themselves). New tables (3: the
+# user's labels; 4: the version search's store) and indexes come from SCHEMA itself.
 MIGRATIONS = {
     2: ("ALTER TABLE files ADD COLUMN content_key TEXT",
         "ALTER TABLE files ADD COLUMN transposed_key TEXT"),
@@ -32,7 +34,12 @@ MIGRATIONS = {
         "ALTER TABLE streams ADD COLUMN bar BLOB"),
     5: (),  # the duplicate search's store: its dedup_* tables come from SCHEMA
     6: (),  # the clichés' counts (dedup_counts, dedup_state: from SCHEMA)
+    # 7: each file's title stem, and the change log of files (dedup_changes, its triggers, the
+    # key indexes: from SCHEMA), so that a rescan's duplicate search works on what changed
+    7: ("ALTER TABLE files ADD COLUMN title_stem TEXT",
+        "UPDATE files SET title_stem = title_stem(path)"),
 }
+REPARSED_UP_TO = 6
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
@@ -51,11 +58,29 @@ CREATE TABLE IF NOT EXISTS files (
     content_key TEXT,                -- hash of the notes in beats: equal for re-saved copies
     transposed_key TEXT,             -- the same with pitched notes shifted to start at 0
     meters TEXT,                     -- JSON [[start twelfths, numerator, denominator], ...]
+    title_stem TEXT,                 -- stems.title_stem(path): numbered copies share it
     UNIQUE (root, path)
 );
 -- the health page's file search: the first 200 paths in order without sorting a million;
 -- queries that read most rows write ORDER BY +path (a sort: walking it is 6x slower at 300k)
 CREATE INDEX IF NOT EXISTS files_by_path ON files (path);
+-- the duplicate search: the files sharing a key or a stem, without sorting every file
+CREATE INDEX IF NOT EXISTS files_by_md5 ON files (md5);
+CREATE INDEX IF NOT EXISTS files_by_content ON files (content_key);
+CREATE INDEX IF NOT EXISTS files_by_transposed ON files (transposed_key);
+CREATE INDEX IF NOT EXISTS files_by_stem ON files (title_stem);
+-- files inserted or deleted, with their keys, since the version search's store was last
+-- brought up to date (lsh.py reads and clears it); triggers, so that no writer forgets it
+CREATE TABLE IF NOT EXISTS dedup_changes (
+    seq INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, md5 TEXT, content_key TEXT,
+    transposed_key TEXT
+);
+CREATE TRIGGER IF NOT EXISTS files_inserted AFTER INSERT ON files BEGIN
+    INSERT INTO dedup_changes (file_id, md5, content_key, transposed_key)
+    VALUES (new.id, new.md5, new.content_key, new.transposed_key); END;
+CREATE TRIGGER IF NOT EXISTS files_deleted AFTER DELETE ON files BEGIN
+    INSERT INTO dedup_changes (file_id, md5, content_key, transposed_key)
+    VALUES (old.id, old.md5, old.content_key, old.transposed_key); END;
 CREATE TABLE IF NOT EXISTS tracks (
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     idx INTEGER NOT NULL,
@@ -125,14 +150,24 @@ CREATE TABLE IF NOT EXISTS dedup_counts (    -- cliches.py: exact counts of the 
 CREATE TABLE IF NOT EXISTS dedup_state (     -- cliches.py: per-bucket counts, exact buckets
     name TEXT PRIMARY KEY, data BLOB NOT NULL
 );
+-- lsh.py: the files that shared a key at the store's last update (one that no longer does
+-- may be a unit now)
+CREATE TABLE IF NOT EXISTS dedup_sharing (file_id INTEGER PRIMARY KEY);
+-- the store's representatives not yet indexed (lsh.similar_pairs), without reading the store
+CREATE INDEX IF NOT EXISTS dedup_unindexed ON dedup_files (file_id) WHERE bands IS NULL;
 """
 # tracks with their file and the user's label: every guitar query reads through this
 LABELLED_TRACKS = ("tracks t JOIN files f ON f.id = t.file_id LEFT JOIN user_labels u "
                    "ON u.md5 = f.md5 AND u.idx = t.idx AND u.channel = t.channel")
-# a file sharing its md5, content or transposed key with another: only those can be merged
+# a file sharing its md5, content or transposed key with another: only those can be merged;
+# with the key indexes, SQLite finds them by one pass over each index (no table scan, no sort)
+KEYS = ("md5", "content_key", "transposed_key")
 SHARES_A_KEY = "(" + " OR ".join(
-    f"IFNULL({key} IN (SELECT {key} FROM files GROUP BY {key} HAVING COUNT(*) > 1), 0)"
-    for key in ("md5", "content_key", "transposed_key")) + ")"
+    f"{key} IN (SELECT {key} FROM files GROUP BY {key} HAVING COUNT(*) > 1)" for key in KEYS) + ")"
+# the same of one file f, by three index look-ups: for a few files rather than every one
+SHARES_ONE_KEY = "(" + " OR ".join(
+    f"EXISTS (SELECT 1 FROM files g WHERE g.{key} = f.{key} AND g.id != f.id)"
+    for key in KEYS) + ")"
 GUITAR = "COALESCE(u.guitar, t.guitar)"  # the user's decision overrides the scan's
 # (guitar_source, guitar, notes_probability) → flagged: guitar.is_suspicious, passed in by the
 # caller so that the rule lives in one place and the catalog imports nothing of the music layer
@@ -168,6 +203,8 @@ class Catalog:
         self.path = os.fspath(path)
         try:
             self.db = sqlite3.connect(self.path, timeout=30)
+            # the migration to 7 fills files.title_stem with it
+            self.db.create_function("title_stem", 1, title_stem, deterministic=True)
             self.db.execute("PRAGMA foreign_keys = ON")
             # WAL: readers (the pages) never block the scan; NORMAL is still crash-safe in WAL
             self.db.execute("PRAGMA journal_mode = WAL")
@@ -203,8 +240,9 @@ class Catalog:
                 for step in range(version + 1, SCHEMA_VERSION + 1):
                     for statement in MIGRATIONS[step]:
                         self.db.execute(statement)
-                self.db.execute("UPDATE files SET mtime_ns = -1")  # re-parse on the next scan
-                self._count_change()  # what was computed from the files (stale_files) is old
+                if version < REPARSED_UP_TO:
+                    self.db.execute("UPDATE files SET mtime_ns = -1")  # parse again next scan
+                    self._count_change()  # what was computed from the files (stale_files) is old
                 self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema'",
                                 (SCHEMA_VERSION,))
 
@@ -278,8 +316,9 @@ class Catalog:
         values[FILE_COLUMNS.index("repairs")] = json.dumps(record["repairs"])
         values[FILE_COLUMNS.index("meters")] = json.dumps(record["meters"])
         cursor = self.db.execute(
-            f"INSERT INTO files ({', '.join(FILE_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(FILE_COLUMNS))})", values)
+            f"INSERT INTO files ({', '.join(FILE_COLUMNS)}, title_stem) "
+            f"VALUES ({', '.join('?' * len(FILE_COLUMNS))}, ?)",
+            [*values, title_stem(record["path"])])
         file_id = cursor.lastrowid
         self._count_change()
         self.db.executemany(
@@ -344,28 +383,35 @@ class Catalog:
         return self._file_rows(f"SELECT id, {', '.join(FILE_COLUMNS)} FROM files "
                                "WHERE path LIKE ? ORDER BY path LIMIT ?", (f"%{text}%", limit))
 
-    def duplicate_keys(self, ids: Collection[int] | None = None) -> list[dict]:
+    def duplicate_keys(self, ids: Collection[int]) -> list[dict]:
         """Each file's id, path and the keys that make duplicates (md5, content, transposed),
-        of the files sharing a key with another (or of these ids), ordered by path: the
-        duplicate search's rows; on a million files, the few that can be duplicates."""
-        where, args = (SHARES_A_KEY, ()) if ids is None else (
-            "id IN (SELECT value FROM json_each(?))", (json.dumps(list(ids)),))
-        return _dicts(self.db.execute("SELECT id, path, md5, content_key, transposed_key "
-                                      f"FROM files WHERE {where} ORDER BY path, id", args))
+        of these files (sharing_a_key's), ordered by path: the duplicate search's rows."""
+        return _dicts(self.db.execute(
+            "SELECT id, path, md5, content_key, transposed_key FROM files WHERE id IN "
+            "(SELECT value FROM json_each(?)) ORDER BY path, id", (json.dumps(list(ids)),)))
 
-    def single_files(self) -> Iterator[tuple[int, str]]:
-        """(id, md5 or '') of the files with a transposed key that share no key with another:
-        the version search's units besides duplicate_keys', streamed."""
-        yield from self.db.execute("SELECT id, IFNULL(md5, '') FROM files WHERE "
-                                   f"transposed_key IS NOT NULL AND NOT {SHARES_A_KEY}")
+    def sharing_a_key(self) -> list[int]:
+        """Ids of the files sharing a key with another: on a million files, the few that can
+        be duplicates; one pass over each key index."""
+        return [i for (i,) in self.db.execute(f"SELECT id FROM files WHERE {SHARES_A_KEY}")]
 
-    def same_stem(self, stem: Callable[[str], str]) -> Iterator[list[int]]:
-        """Ids of files whose paths have one stem (a Python function, run by SQLite), for each
-        stem of two files or more among those with a transposed key or a shared key."""
-        self.db.create_function("stem", 1, stem, deterministic=True)
+    def holding_changed_keys(self, last: int) -> dict[int, bool]:
+        """For each file holding a key of a file inserted or deleted up to change `last`
+        (dedup_changes.seq): whether it shares a key with another now. By index look-ups:
+        work for the changed keys only, where sharing_a_key passes over every file."""
+        return dict(self.db.execute(
+            f"SELECT id, {SHARES_ONE_KEY} FROM files f WHERE " + " OR ".join(
+                f"{key} IN (SELECT {key} FROM dedup_changes WHERE seq <= ?1)"
+                for key in KEYS), (last,)))
+
+    def same_stem(self) -> Iterator[list[int]]:
+        """Ids of files with one title stem (stems.title_stem), for each stem of two files or
+        more among those with a transposed key (the others have no notes to compare): from the
+        stem index, so the stems of unchanged files are never computed again."""
         for (ids,) in self.db.execute(
-                "SELECT group_concat(id) FROM files WHERE transposed_key IS NOT NULL OR "
-                f"{SHARES_A_KEY} GROUP BY stem(path) HAVING COUNT(*) > 1"):
+                "SELECT group_concat(id) FROM files WHERE title_stem IN (SELECT title_stem "
+                "FROM files GROUP BY title_stem HAVING COUNT(*) > 1) AND transposed_key IS NOT "
+                "NULL GROUP BY title_stem HAVING COUNT(*) > 1"):
             yield [int(i) for i in ids.split(",")]
 
     def file_keys(self) -> dict[int, tuple[str, str]]:

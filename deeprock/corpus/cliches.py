@@ -1,6 +1,6 @@
 """Cliché counts kept in the catalog, so that a rescan counts only the changed files' shingles.
 
-    counts = ClicheCounts.load(db)   # None: no counts, or not those of dedup_files (rebuild)
+    counts = ClicheCounts.load(db, check=True)   # None: no counts, or not dedup_files' (rebuild)
     counts.add([shingles, ...], +1)   # files entering the store (-1: leaving it)
     common = counts.common(limit)     # sorted shingles held by more than `limit` files
     counts.save()
@@ -29,27 +29,34 @@ class ClicheCounts:
     """Occurrences per bucket, the buckets counted exactly, and the files they were counted
     over (a store changed without these counts, e.g. by an older version, is rebuilt)."""
 
-    def __init__(self, db: sqlite3.Connection, buckets: np.ndarray, exact: np.ndarray) -> None:
-        self.db, self.buckets, self.exact = db, buckets, exact
+    def __init__(self, db: sqlite3.Connection, buckets: np.ndarray, exact: np.ndarray,
+                 files: int) -> None:
+        self.db, self.buckets, self.exact, self.files = db, buckets, exact, files
 
     @classmethod
-    def load(cls, db: sqlite3.Connection) -> ClicheCounts | None:
+    def load(cls, db: sqlite3.Connection, check: bool) -> ClicheCounts | None:
+        """check: compare the files counted with the store's (a pass over the whole store);
+        lsh.py skips it while its change log covers the store, as only it writes there."""
         rows = dict(db.execute("SELECT name, data FROM dedup_state"))
-        files = db.execute("SELECT COUNT(*) FROM dedup_files").fetchone()[0]
-        if "buckets" not in rows or int(rows.get("files", b"-1")) != files:
+        if "buckets" not in rows:
+            return None
+        files = int(rows["files"])
+        if check and files != db.execute("SELECT COUNT(*) FROM dedup_files").fetchone()[0]:
             return None
         return cls(db, np.frombuffer(rows["buckets"], "<u4").copy(),
-                   np.unpackbits(np.frombuffer(rows["exact"], np.uint8)).astype(bool))
+                   np.unpackbits(np.frombuffer(rows["exact"], np.uint8)).astype(bool), files)
 
     @classmethod
     def empty(cls, db: sqlite3.Connection) -> ClicheCounts:
         db.execute("DELETE FROM dedup_counts")
-        return cls(db, np.zeros(1 << BUCKET_BITS, np.uint32), np.zeros(1 << BUCKET_BITS, bool))
+        return cls(db, np.zeros(1 << BUCKET_BITS, np.uint32), np.zeros(1 << BUCKET_BITS, bool),
+                   0)
 
     def add(self, sets: list[np.ndarray], sign: int) -> None:
         """Count files' sorted unique shingles in (sign +1) or out (-1)."""
         if not sets:
             return
+        self.files += sign * len(sets)
         shingles = np.concatenate(sets)
         buckets = shingles >> BUCKET_SHIFT
         occurrences = np.bincount(buckets, minlength=len(self.buckets)).astype(np.uint32)
@@ -75,10 +82,9 @@ class ClicheCounts:
             np.uint32)
 
     def save(self) -> None:
-        files = self.db.execute("SELECT COUNT(*) FROM dedup_files").fetchone()[0]
         self.db.execute("DELETE FROM dedup_counts WHERE units <= 0")
         state = {"buckets": self.buckets.astype("<u4").tobytes(),
-                 "exact": np.packbits(self.exact).tobytes(), "files": str(files).encode()}
+                 "exact": np.packbits(self.exact).tobytes(), "files": str(self.files).encode()}
         if dict(self.db.execute("SELECT * FROM dedup_state")) != state:
             # unchanged counts are not written again: a write moves the catalog's stamp, and
             # every page cache keyed on it (a search on each rerun would empty them all)

@@ -20,9 +20,7 @@ Thresholds were measured on the shared corpus (1181 files) and on demo corpora (
 
 from __future__ import annotations
 
-import itertools
 import os
-import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -36,12 +34,6 @@ KINDS = ("exact", "content", "transposed", "version")
 # riff clichés, reach 0.31, but never give two songs one title
 NAMED_JACCARD = 0.2
 NAMED_MIN_SHARED = 5  # fewer shared shingles is too little evidence (a loop riff: ~8)
-# a name is its title plus an optional number: "Song_2", "Song 2", "Song-2", "Song (2)",
-# "Song_v2", or one digit straight after a letter ("Song2", but "Blink182" is a title)
-NUMBERED = re.compile(r"(?P<title>.*?[^\W\d_])(?:[ _-]*\(\d{1,2}\)|[ _-]+v?\d{1,2}|\d)?")
-# a number after these words is part of the title: "Part 2" is another song than "Part 1"
-TITLE_NUMBER_WORDS = {"part", "pt", "vol", "volume", "no", "nr", "number", "op", "opus", "track",
-                      "cd", "disc", "act", "chapter", "movement", "mvt", "book", "episode"}
 
 
 @dataclass
@@ -58,13 +50,16 @@ Cluster = list[dict]  # file rows known to be duplicates of each other; [0] is t
 
 def find_duplicates(catalog: Catalog) -> list[DuplicateGroup]:
     """Every duplicate group of the catalog, kind by kind (KINDS order), then by first path."""
-    clusters = [[row] for row in catalog.duplicate_keys()]
-    groups: list[DuplicateGroup] = []
-    for kind, key in (("exact", "md5"), ("content", "content_key"),
-                      ("transposed", "transposed_key")):
-        clusters, found = _merge(clusters, key)
-        groups += [DuplicateGroup(kind, [c[0]["path"] for c in merged]) for merged in found]
-    groups += [DuplicateGroup("version", files) for files in _versions(catalog, clusters)]
+    with catalog.exclusive("dedup"):  # the store is written: one process at a time
+        last, sharing = lsh.sharing_files(catalog)
+        clusters = [[row] for row in catalog.duplicate_keys(sharing)]
+        groups: list[DuplicateGroup] = []
+        for kind, key in (("exact", "md5"), ("content", "content_key"),
+                          ("transposed", "transposed_key")):
+            clusters, found = _merge(clusters, key)
+            groups += [DuplicateGroup(kind, [c[0]["path"] for c in merged]) for merged in found]
+        groups += [DuplicateGroup("version", files)
+                   for files in _versions(catalog, clusters, last)]
     return sorted(groups, key=lambda g: (KINDS.index(g.kind), g.files))
 
 
@@ -84,16 +79,16 @@ def _merge(clusters: list[Cluster], key: str) -> tuple[list[Cluster], list[list[
     return sorted(merged, key=lambda c: c[0]["path"]), found
 
 
-def _versions(catalog: Catalog, clusters: list[Cluster]) -> list[list[str]]:
+def _versions(catalog: Catalog, clusters: list[Cluster], last: int) -> list[list[str]]:
     """Version groups over the units: the clusters of duplicate_keys with a transposed_key
-    and every other file with one, each unit known by its first file's id."""
+    and every other file with one, each unit known by its first file's id; the store brought
+    up to change `last` of the catalog's log."""
     keyed = [c for c in clusters if c[0]["transposed_key"] is not None]
     unit_of = {row["id"]: c[0]["id"] if c[0]["transposed_key"] is not None else None
                for c in clusters for row in c}
-    with catalog.exclusive("dedup"):  # the store is written: one process at a time
-        lsh.update_store(catalog, itertools.chain(
-            ((unit[0]["id"], unit[0]["md5"] or "") for unit in keyed), catalog.single_files()))
-        similar = lsh.similar_pairs(catalog)
+    lsh.update_store(catalog, [(unit[0]["id"], unit[0]["md5"] or "") for unit in keyed],
+                     list(unit_of), last)
+    similar = lsh.similar_pairs(catalog)
     # the name already says "same song": clichés count as evidence there (short songs are
     # mostly clichés); lsh's search among all songs leaves them out
     pairs = _named_pairs(catalog, unit_of) | similar
@@ -114,22 +109,11 @@ def _shown(unit: Cluster, home: str) -> str:
     return next((r["path"] for r in unit if os.path.dirname(r["path"]) == home), unit[0]["path"])
 
 
-def title_stem(path: str) -> str:
-    """The folder and title a numbered name shares with its siblings: 'a/Song_2.MID' → 'a/song'."""
-    folder, name = os.path.split(path)
-    name = re.sub(r"[ _-]+", "_", os.path.splitext(name)[0].casefold().strip())
-    match = NUMBERED.fullmatch(name)
-    title = match["title"] if match else name
-    if title.rsplit("_", 1)[-1] in TITLE_NUMBER_WORDS:
-        title = name
-    return f"{folder}/{title}"
-
-
 def _named_pairs(catalog: Catalog, unit_of: dict[int, int | None]) -> set[tuple[int, int]]:
     """Pairs of units (by id) with a file of the same title in one folder, confirmed by their
     shingles (read for those units only). unit_of: a clustered file's unit (None: none)."""
     shared = []
-    for ids in catalog.same_stem(title_stem):
+    for ids in catalog.same_stem():
         units = sorted({unit_of.get(i, i) for i in ids} - {None})
         if len(units) > 1:
             shared.append(units)

@@ -7,7 +7,9 @@
 datasketch's in-memory index took 1.8 GB at 100k files, linear in the files. Here the band keys
 live in the catalog (dedup_bands, indexed by key) and candidates are files sharing a key; only
 files without stored keys (new, re-parsed, relabelled, or touched by a change of the cliché set)
-are hashed and looked up, so a rescan that adds files costs those files. The signatures are
+are hashed and looked up, so a rescan that adds files costs those files; which units changed
+comes from the catalog's change log (dedup_changes, written by triggers on files) and the files
+sharing a key, so a rescan never compares every file with the store. The signatures are
 datasketch's MinHash (its affine32 scheme, seed 1), by a compiled loop: the same band buckets,
 so the same candidates as MinHashLSH with these parameters. Nothing holds every file's
 shingles: they are read back CHUNK_FILES at a time to hash, by id to verify a candidate, and
@@ -16,7 +18,6 @@ the clichés are counted incrementally in cliches.py, so memory stays bounded by
 
 from __future__ import annotations
 
-import itertools
 import json
 import sqlite3
 from collections.abc import Iterable
@@ -94,22 +95,42 @@ def band_keys(sets: list[np.ndarray]) -> np.ndarray:
     return mix64(keys ^ rows[..., 2]).view(np.int64)
 
 
-def update_store(catalog: Catalog, units: Iterable[tuple[int, str]]) -> None:
-    """Bring the store to these units (file id, md5: their representatives): shingles computed
-    for the new ones, the gone ones forgotten, the clichés counted, and the files that a
-    changed cliché set touches marked to hash again."""
+def sharing_files(catalog: Catalog) -> tuple[int, list[int]]:
+    """The change log's last entry, and the files sharing a key with another as of it. While
+    the log covers the store: those of the last update whose keys no change touched, and those
+    holding a touched key that share one now; otherwise every file's."""
+    db = catalog.db
+    last = db.execute("SELECT IFNULL(MAX(seq), 0) FROM dedup_changes").fetchone()[0]
+    if not _covered(db):
+        return last, catalog.sharing_a_key()
+    holding = catalog.holding_changed_keys(last)
+    changed = {i for (i,) in db.execute("SELECT file_id FROM dedup_changes WHERE seq <= ?",
+                                        (last,))}
+    before = {i for (i,) in db.execute("SELECT file_id FROM dedup_sharing")}
+    return last, sorted((before - changed - holding.keys()) | {i for i, s in holding.items() if s})
+
+
+def _covered(db: sqlite3.Connection) -> bool:
+    """Whether the change log holds every change since the store's last update (not so in a
+    first search, nor in a catalog migrated to schema 7)."""
+    return db.execute("SELECT 1 FROM meta WHERE key = 'dedup_logged'").fetchone() is not None
+
+
+def update_store(catalog: Catalog, keyed: list[tuple[int, str]], sharing: list[int],
+                 last: int) -> None:
+    """Bring the store to the units as of change `last` (sharing_files'): `keyed`, the (file id,
+    md5) representatives of the files sharing a key (`sharing`: all their ids), and every
+    other file with a transposed key. Shingles are computed for the new units, the gone ones
+    forgotten, the clichés counted, and the files that a changed cliché set touches marked
+    to hash again."""
     db = catalog.db
     with db:
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS units (file_id INTEGER PRIMARY KEY, md5)")
-        db.execute("DELETE FROM temp.units")
-        units = iter(units)
-        while rows := list(itertools.islice(units, 100_000)):
-            db.execute("INSERT INTO temp.units SELECT value ->> 0, value ->> 1 FROM json_each(?)",
-                       (json.dumps(rows),))
-        counts = ClicheCounts.load(db)  # None: to count over the whole store, below
+        relabelled = _relabelled(catalog)
+        scope = _scope(catalog, keyed, sharing, relabelled, last)
+        counts = ClicheCounts.load(db, check=not scope)  # None: to count the whole store, below
         gone = {i for (i,) in db.execute(
             "SELECT file_id FROM dedup_files d LEFT JOIN temp.units u USING (file_id) "
-            "WHERE u.md5 IS NOT d.md5")} | _relabelled(catalog)
+            f"WHERE u.md5 IS NOT d.md5 {scope.format('d.file_id')}")} | relabelled
         if counts is not None:
             counts.add(list(load_shingles(catalog, gone).values()), -1)
         _forget(catalog, gone, drop=True)
@@ -125,9 +146,56 @@ def update_store(catalog: Catalog, units: Iterable[tuple[int, str]]) -> None:
                 counts.add(list(found.values()), +1)
         if counts is None:
             counts = _count_all(catalog)
-        total = db.execute("SELECT COUNT(*) FROM temp.units").fetchone()[0]
-        _restale(catalog, counts.common(max(COMMON_UNITS, COMMON_SHARE * total)))
+        _restale(catalog, counts.common(max(COMMON_UNITS, COMMON_SHARE * counts.files)))
         counts.save()
+        _logged(catalog, last)
+
+
+def _scope(catalog: Catalog, keyed: list[tuple[int, str]], sharing: list[int],
+           relabelled: set[int], last: int) -> str:
+    """Fill temp.units with the units to compare with the store; returns the condition (a
+    format string for an id column) that limits the comparison to them. While the log covers
+    the store, a unit can only have changed if its file was inserted or deleted up to change
+    `last`, was relabelled, or shares or shared a key; otherwise every file is compared."""
+    db = catalog.db
+    for name, columns in (("units", "file_id INTEGER PRIMARY KEY, md5"),
+                          ("sharing", "file_id INTEGER PRIMARY KEY"),
+                          ("examined", "file_id INTEGER PRIMARY KEY")):
+        db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns})")
+        db.execute(f"DELETE FROM temp.{name}")
+    _insert_json(db, "temp.units", keyed)
+    _insert_json(db, "temp.sharing", [[i] for i in sharing])
+    scope = ""
+    if _covered(db):
+        scope = "AND {} IN (SELECT file_id FROM temp.examined)"
+        db.execute("INSERT OR IGNORE INTO temp.examined SELECT file_id FROM dedup_changes "
+                   "WHERE seq <= ? UNION SELECT file_id FROM dedup_sharing UNION SELECT file_id "
+                   "FROM temp.sharing", (last,))
+        _insert_json(db, "temp.examined", [[i] for i in relabelled], "OR IGNORE")
+    db.execute("INSERT INTO temp.units SELECT id, IFNULL(md5, '') FROM files WHERE "
+               "transposed_key IS NOT NULL AND id NOT IN (SELECT file_id FROM temp.sharing) "
+               f"{scope.format('id')}")
+    return scope
+
+
+def _logged(catalog: Catalog, last: int) -> None:
+    """The store is up to date with the change log's entries up to `last`: those are cleared,
+    and the files sharing a key remembered (one that stops sharing may become a unit)."""
+    db = catalog.db
+    db.execute("DELETE FROM dedup_changes WHERE seq <= ?", (last,))
+    db.execute("DELETE FROM dedup_sharing WHERE file_id NOT IN (SELECT file_id FROM temp.sharing)")
+    db.execute("INSERT OR IGNORE INTO dedup_sharing SELECT file_id FROM temp.sharing")
+    db.execute("INSERT OR IGNORE INTO meta VALUES ('dedup_logged', '1')")
+
+
+def _insert_json(db: sqlite3.Connection, table: str, rows: list[list], verb: str = "") -> None:
+    """Rows of integers or strings into a table, 100k at a time: SQLite unpacks the JSON,
+    ~10x faster than executemany."""
+    width = len(rows[0]) if rows else 1
+    columns = ", ".join(f"value ->> {k}" for k in range(width))
+    for first in range(0, len(rows), 100_000):
+        db.execute(f"INSERT {verb} INTO {table} SELECT {columns} FROM json_each(?)",
+                   (json.dumps(rows[first : first + 100_000]),))
 
 
 def _count_all(catalog: Catalog) -> ClicheCounts:
@@ -135,7 +203,7 @@ def _count_all(catalog: Catalog) -> ClicheCounts:
     counts = ClicheCounts.empty(catalog.db)
     cursor = catalog.db.execute("SELECT shingles FROM dedup_files")
     while rows := cursor.fetchmany(READ_FILES):
-        counts.add([np.frombuffer(b"".join(blob for (blob,) in rows), "<u4")], +1)
+        counts.add([np.frombuffer(blob, "<u4") for (blob,) in rows], +1)
     return counts
 
 
@@ -206,7 +274,9 @@ def similar_pairs(catalog: Catalog) -> set[tuple[int, int]]:
     with db:
         stale = [i for (i,) in db.execute(
             "SELECT file_id FROM dedup_files WHERE bands IS NULL ORDER BY file_id")]
-        few = len(stale) * 10 < db.execute("SELECT COUNT(*) FROM dedup_files").fetchone()[0]
+        few = len(stale) * 10 < db.execute(  # counted up to that far: not a pass over the store
+            "SELECT COUNT(*) FROM (SELECT 1 FROM dedup_files LIMIT ?)",
+            (len(stale) * 10 + 1,)).fetchone()[0]
         new_keys = []  # kept only when few: what the key index is searched for
         for first in range(0, len(stale), CHUNK_FILES):
             keys = _index(db, _dropped(catalog, stale[first : first + CHUNK_FILES], common))
@@ -246,13 +316,11 @@ def _index(db: sqlite3.Connection,
 
 def _insert_pairs(db: sqlite3.Connection, table: str, first: np.ndarray, second: np.ndarray,
                   sort: bool = False) -> None:
-    """Rows of two integer columns in one statement: SQLite unpacks the JSON, ~10x faster than
-    executemany. Sorted rows build the key index's B-tree in order."""
+    """Rows of two integer columns; sorted rows build the key index's B-tree in order."""
     if sort:
         order = np.argsort(first, kind="stable")
         first, second = first[order], second[order]
-    rows = json.dumps(np.stack([first, second], axis=1).tolist())
-    db.execute(f"INSERT INTO {table} SELECT value ->> 0, value ->> 1 FROM json_each(?)", (rows,))
+    _insert_json(db, table, np.stack([first, second], axis=1).tolist())
 
 
 def _all_candidates(db: sqlite3.Connection, stale: np.ndarray) -> set[tuple[int, int]]:
