@@ -105,8 +105,7 @@ def selected_keys(catalog: Catalog, settings: SelectionSettings, groups: list) -
     chosen = (source == SOURCES.index("metadata")) | (
         (source == SOURCES.index("inferred")) & settings.accept_inferred
         & (candidates["probability"] >= settings.inferred_threshold))
-    excluded = {path for group in groups if group.kind in settings.one_per_group
-                for path in group.files[1:]}
+    excluded = excluded_paths(settings, groups)
     if excluded:
         chosen &= ~np.isin(keys[:, 0], catalog.ids_with_paths(excluded))
     return np.asarray(keys[chosen])
@@ -116,8 +115,12 @@ def build_selection(catalog: Catalog, settings: SelectionSettings, groups: list)
     """Guitar tracks by metadata, inferred ones at or above the threshold when accepted, less
     all but the first file of each duplicate group of the kinds in ``one_per_group``."""
     files = catalog.file_keys()
-    excluded = {path for group in groups if group.kind in settings.one_per_group
-                for path in group.files[1:]}
     tracks = [(*files[file_id], index, channel)
               for file_id, index, channel in selected_keys(catalog, settings, groups).tolist()]
-    return Selection(catalog.path, settings, tracks, sorted(excluded))
+    return Selection(catalog.path, settings, tracks, sorted(excluded_paths(settings, groups)))
+
+
+def excluded_paths(settings: SelectionSettings, groups: list) -> set[str]:
+    """All but the first file of each duplicate group of the kinds in ``one_per_group``."""
+    return {path for group in groups if group.kind in settings.one_per_group
+            for path in group.files[1:]}

@@ -180,17 +180,36 @@ def _read_run_streams(catalog_path: str, version: tuple, split: RunSplit) -> Run
         return RunStreams(tuple(chosen[0]), tuple(chosen[1]), catalog.vocabulary.tokens, paths)
 
 
-def window_primer(catalog_path: str, split: RunSplit, rng: np.random.Generator,
-                  tokens: int, artists: Collection[str] = ()) -> Primer:
-    """A random window of `tokens` tokens from one of the run's training tracks; artists: from
-    those artists' tracks only (riffs "in the style of" one start in its music: measured, the
-    primer decides more of the style than the conditioning does, bench/RESULTS.md)."""
-    read = run_streams(catalog_path, split)
+def _rule_stamp(catalog_path: str) -> float | None:
+    """When the artist rule beside the catalog last changed (None: there is none)."""
+    rule = artists_path(catalog_path)
+    return rule.stat().st_mtime if rule.is_file() else None
+
+
+@functools.lru_cache(maxsize=8)
+def _primer_streams(catalog_path: str, version: tuple, rule_stamp: float | None,
+                    split: RunSplit, artists: tuple[str, ...]) -> tuple:
+    """The training streams a window primer may start in (longer than one token; of these
+    artists only, if any), per catalog version and artist rule: not every Generate click
+    putting every training track through the artist rule again."""
+    read = _read_run_streams(catalog_path, version, split)
     streams = [s for s in read.train if len(s.ids) > 1]
     if artists:
         rule = ArtistRule.load(artists_path(catalog_path))
         streams = [s for s in streams if artist_of(read.paths[s.file_id][1], rule,
                                                    read.paths[s.file_id][0]) in artists]
+    return tuple(streams)
+
+
+def window_primer(catalog_path: str, split: RunSplit, rng: np.random.Generator,
+                  tokens: int, artists: Collection[str] = ()) -> Primer:
+    """A random window of `tokens` tokens from one of the run's training tracks; artists: from
+    those artists' tracks only (riffs "in the style of" one start in its music: measured, the
+    primer decides more of the style than the conditioning does, bench/RESULTS.md)."""
+    version = catalog_version(catalog_path)
+    read = _read_run_streams(catalog_path, version, split)
+    streams = _primer_streams(catalog_path, version, _rule_stamp(catalog_path), split,
+                              tuple(sorted(artists)))
     if not streams:
         named = (f"{len(split.train_tracks)} training tracks is" if split.train_tracks
                  else f"{len(split.train_files)} training files has a guitar track")
